@@ -1,0 +1,74 @@
+"""Shared builders and simulated clips for the tests (seeded, so every run is the same)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from walkout.sim import simulate
+from walkout.sim.layout import View, plate_spots, store_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared/data, or skip the test when it is not there."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not available (reference data lives beside the checkout)")
+    return path
+
+
+def make_store_dict() -> dict:
+    """A valid raw store.yaml mapping: the simulator's store."""
+    units = {sp.plate_id: 8 for sp in plate_spots()}
+    return store_config(View(640, 480), 10.0, units, name="test").to_dict()
+
+
+@pytest.fixture
+def store_dict() -> dict:
+    return copy.deepcopy(make_store_dict())
+
+
+@pytest.fixture
+def write_store(tmp_path):
+    def write(d: dict, name: str = "store.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(d, sort_keys=False))
+        return path
+
+    return write
+
+
+def make_detections(n: int, seed: int = 0, tracked: bool = False):
+    from walkout import Detections
+
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 500, (n, 2))
+    wh = rng.uniform(10, 80, (n, 2))
+    return Detections(
+        xyxy=np.hstack([xy, xy + wh]),
+        confidence=rng.uniform(0.3, 1.0, n),
+        class_id=np.zeros(n, int),
+        tracker_id=np.arange(1, n + 1) if tracked else None,
+    )
+
+
+@pytest.fixture(scope="session")
+def single_clip(tmp_path_factory) -> Path:
+    return simulate("single", 7, tmp_path_factory.mktemp("clips") / "single-7").root
+
+
+@pytest.fixture(scope="session")
+def pair_clip(tmp_path_factory) -> Path:
+    return simulate("pair", 8, tmp_path_factory.mktemp("clips") / "pair-8").root
+
+
+@pytest.fixture(scope="session")
+def busy_clip(tmp_path_factory) -> Path:
+    return simulate("busy", 11, tmp_path_factory.mktemp("clips") / "busy-11").root

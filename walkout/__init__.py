@@ -1,0 +1,40 @@
+"""walkout: a "Just Walk Out" checkout pipeline.
+
+The public API is flat: ``import walkout as wo`` then ``wo.Detections``, ``wo.load_store``.
+Importing walkout never imports torch or ultralytics; the detector loads them on first use.
+"""
+
+from .config import StoreConfig, dump_store, load_store
+from .errors import ConfigError, InputError, WalkoutError
+from .types import (
+    CartEvent,
+    Detections,
+    Frame,
+    ItemEvent,
+    Receipt,
+    ReceiptLine,
+    WeightEvent,
+    tlwh_to_xyxy,
+    xyxy_to_tlwh,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CartEvent",
+    "ConfigError",
+    "Detections",
+    "Frame",
+    "InputError",
+    "ItemEvent",
+    "Receipt",
+    "ReceiptLine",
+    "StoreConfig",
+    "WalkoutError",
+    "WeightEvent",
+    "__version__",
+    "dump_store",
+    "load_store",
+    "tlwh_to_xyxy",
+    "xyxy_to_tlwh",
+]

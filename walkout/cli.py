@@ -1,0 +1,130 @@
+"""The `walkout` command.
+
+Every sub-command is a small function that parses nothing itself: argparse hands it typed
+values. Errors caused by input (a bad store.yaml, a missing file) are WalkoutErrors: they
+print one line on stderr and exit with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import WalkoutError
+
+log = logging.getLogger("walkout")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        msg = f"expected WIDTHxHEIGHT, e.g. 640x480, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if w < 64 or h < 48:
+        raise argparse.ArgumentTypeError(f"expected at least 64x48, got {text!r}")
+    return w, h
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .sim import simulate
+
+    clip = simulate(args.preset, args.seed, args.out, duration=args.duration,
+                    shoppers=args.shoppers, fps=args.fps, size=args.size,
+                    progress=sys.stderr.isatty() and not args.quiet)
+    print(f"wrote labelled clip {clip.root}")
+    return 0
+
+
+def cmd_check_clip(args: argparse.Namespace) -> int:
+    from .sim.check import check_clip, clip_features
+
+    status = 0
+    report = {}
+    for root in args.clips:
+        if not Path(root).is_dir():
+            raise WalkoutError(f"{root}: not a folder (expected a labelled clip)")
+        problems = check_clip(root)
+        feats = clip_features(root) if not problems else {}
+        report[str(root)] = {"problems": problems, "features": feats}
+        if problems:
+            status = 1
+            print(f"{root}: {len(problems)} problem(s)")
+            for p in problems:
+                print(f"  - {p}")
+        else:
+            print(f"{root}: ok  " + "  ".join(f"{k}={v}" for k, v in feats.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return status
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .config import load_store
+
+    cfg = load_store(args.store)
+    n_plates = sum(len(s.plates) for s in cfg.shelves)
+    print(f"{args.store}: ok ({cfg.camera.width}x{cfg.camera.height} @ {cfg.camera.fps:g} fps, "
+          f"{len(cfg.shelves)} shelves, {n_plates} plates, {len(cfg.catalogue)} products)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="walkout",
+        description="Just Walk Out checkout: store video + shelf weights -> receipts.",
+    )
+    p.add_argument("--version", action="version", version=f"walkout {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("simulate", help="write a labelled clip from the store simulator")
+    s.add_argument("--preset", required=True, choices=["single", "pair", "busy"],
+                   help="single: 1 shopper, 3 picks; pair: 2 shoppers with a put-back; "
+                        "busy: 6+ shoppers over 2 minutes")
+    s.add_argument("--seed", type=int, required=True, help="random seed (same seed, same clip)")
+    s.add_argument("--duration", type=float, default=None,
+                   help="clip length in seconds (default: busy 120, others until the last "
+                        "shopper has left)")
+    s.add_argument("--shoppers", type=int, default=None, help="number of shoppers")
+    s.add_argument("--fps", type=float, default=10.0, help="video frame rate (default 10)")
+    s.add_argument("--size", type=_size, default=(640, 480), help="WIDTHxHEIGHT (640x480)")
+    s.add_argument("--out", required=True, help="output clip folder")
+    s.set_defaults(func=cmd_simulate)
+
+    c = sub.add_parser("check-clip", help="check labelled clips for consistency")
+    c.add_argument("clips", nargs="+", help="clip folders")
+    c.add_argument("--json", default=None, help="also write the report as JSON")
+    c.set_defaults(func=cmd_check_clip)
+
+    v = sub.add_parser("validate", help="validate a store.yaml")
+    v.add_argument("store", help="path to store.yaml")
+    v.set_defaults(func=cmd_validate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except WalkoutError as exc:
+        print(f"walkout: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("walkout: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""File formats shared by the stages: atomic writes and the labelled clip format.
+
+A labelled clip is a folder::
+
+    <clip>/store.yaml         the store (walkout.config)
+    <clip>/video.mp4          the camera
+    <clip>/weights.csv        t,<plate_id>,...  one row a sample, grams
+    <clip>/gt/tracks.txt      MOTChallenge: frame,id,x,y,w,h,1,-1,-1,-1 (1-based frames)
+    <clip>/gt/events.jsonl    {"t","shopper","shelf","plate","sku","qty"} per line
+    <clip>/gt/receipts.json   {"receipts": [{"shopper","exited_t","items": {sku: qty}}]}
+
+Readers raise :class:`InputError` naming the file and line on malformed input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+
+# ---- atomic writes ---------------------------------------------------------------------------
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder, fsync, rename.
+
+    A reader sees either the old file or the whole new one, never half of it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | Path, obj) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
+
+
+# ---- the clip format -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClipPaths:
+    """Where each file of a labelled clip lives."""
+
+    root: Path
+
+    @property
+    def store(self) -> Path:
+        return self.root / "store.yaml"
+
+    @property
+    def video(self) -> Path:
+        return self.root / "video.mp4"
+
+    @property
+    def weights(self) -> Path:
+        return self.root / "weights.csv"
+
+    @property
+    def gt_tracks(self) -> Path:
+        return self.root / "gt" / "tracks.txt"
+
+    @property
+    def gt_events(self) -> Path:
+        return self.root / "gt" / "events.jsonl"
+
+    @property
+    def gt_receipts(self) -> Path:
+        return self.root / "gt" / "receipts.json"
+
+
+@dataclass(frozen=True)
+class WeightTable:
+    """Per-plate samples: ``t (T,)`` seconds, ``grams (T, P)``, ``plate_ids`` (P names)."""
+
+    t: np.ndarray
+    grams: np.ndarray
+    plate_ids: tuple[str, ...]
+
+    def column(self, plate_id: str) -> np.ndarray:
+        return self.grams[:, self.plate_ids.index(plate_id)]
+
+
+def format_weights_csv(t: np.ndarray, grams: np.ndarray, plate_ids: list[str]) -> str:
+    """The clip's weights.csv text: time with 4 decimals, grams with 1 (a load cell's
+    resolution; real plate noise is 0.5-2 g)."""
+    rows = ["t," + ",".join(plate_ids)]
+    for ti, row in zip(t, grams):
+        rows.append(f"{ti:.4f}," + ",".join(f"{v:.1f}" for v in row))
+    return "\n".join(rows) + "\n"
+
+
+def read_weights_csv(path: str | Path) -> WeightTable:
+    """Read a clip's weights.csv strictly: every row numeric, times increasing.
+
+    (The tolerant streaming readers for live and messy data live in ``walkout.sensors``.)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found (expected weights.csv)")
+    with path.open(encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+        if len(header) < 2 or header[0] != "t":
+            raise InputError(f"{path}: line 1: expected header 't,<plate_id>,...'")
+        ts, rows = [], []
+        for lineno, line in enumerate(fh, start=2):
+            parts = line.strip().split(",")
+            if len(parts) != len(header):
+                raise InputError(
+                    f"{path}: line {lineno}: expected {len(header)} columns, got {len(parts)}"
+                )
+            try:
+                vals = [float(x) for x in parts]
+            except ValueError:
+                raise InputError(f"{path}: line {lineno}: expected numbers") from None
+            if not all(math.isfinite(v) for v in vals):
+                raise InputError(f"{path}: line {lineno}: expected finite numbers")
+            if ts and vals[0] <= ts[-1]:
+                raise InputError(f"{path}: line {lineno}: time {vals[0]} does not increase")
+            ts.append(vals[0])
+            rows.append(vals[1:])
+    grams = np.asarray(rows, np.float64).reshape(len(rows), len(header) - 1)
+    return WeightTable(np.asarray(ts), grams, tuple(header[1:]))
+
+
+def read_mot(path: str | Path) -> np.ndarray:
+    """Read a MOTChallenge txt file into a ``(N, 10)`` float array (empty -> ``(0, 10)``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found (expected a MOTChallenge txt file)")
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            parts = line.strip().split(",")
+            if len(parts) < 6:
+                raise InputError(
+                    f"{path}: line {lineno}: expected frame,id,x,y,w,h,... (got {len(parts)} "
+                    "columns)"
+                )
+            try:
+                vals = [float(x) for x in parts[:10]]
+            except ValueError:
+                raise InputError(f"{path}: line {lineno}: expected numbers") from None
+            rows.append(vals + [-1.0] * (10 - len(vals)))
+    return np.asarray(rows, np.float64).reshape(-1, 10)
+
+
+def format_mot_row(frame: int, track_id: int, tlwh, score: float = 1.0) -> str:
+    x, y, w, h = (float(v) for v in tlwh)
+    return f"{frame},{track_id},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{score:g},-1,-1,-1"
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Read JSON lines; each non-blank line must be an object."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found (expected JSON lines)")
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}: line {lineno}: invalid JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise InputError(f"{path}: line {lineno}: expected a JSON object")
+            out.append(obj)
+    return out
+
+
+def read_json(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found (expected JSON)")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"{path}: expected a JSON object at the top level")
+    return obj
