@@ -24,7 +24,7 @@ from walkout.sim.weights import synthesize
 CLIP_FILES = ("store", "weights", "gt_tracks", "gt_events", "gt_receipts")
 
 
-# ---- determinism -------------------------------------------------------------------------------
+# ---- determinism -----------------------------------------------------------------------------
 def test_same_seed_gives_byte_identical_weights_and_ground_truth(single_clip, tmp_path):
     again = simulate("single", 7, tmp_path / "again")
     for name in CLIP_FILES:
@@ -50,7 +50,7 @@ def test_busy_weights_and_events_are_deterministic():
     np.testing.assert_array_equal(g1, g2)
 
 
-# ---- ground truth consistency ---------------------------------------------------------------------
+# ---- ground truth consistency ----------------------------------------------------------------
 @pytest.mark.parametrize("fixture", ["single_clip", "pair_clip", "busy_clip"])
 def test_clip_is_consistent(fixture, request):
     assert check_clip(request.getfixturevalue(fixture)) == []
@@ -127,7 +127,7 @@ def test_checks_catch_a_broken_clip(busy_clip, tmp_path):
     assert "leave the 640x480 frame" in problems
 
 
-# ---- the situations presets promise ------------------------------------------------------------
+# ---- the situations presets promise ----------------------------------------------------------
 def test_busy_clip_has_every_promised_situation(busy_clip):
     f = clip_features(busy_clip)
     assert f["shoppers"] >= 6
@@ -162,7 +162,7 @@ def test_busy_scenarios_plant_their_situations(seed):
     sc = make_scenario("busy", seed)
     events = gt_events(sc)
     assert len(sc.shoppers) >= 6 and sc.duration == 120
-    assert all(0 < sh.t0 and sh.t1 < sc.duration for sh in sc.shoppers)
+    assert all(sh.t0 > 0 and sh.t1 < sc.duration for sh in sc.shoppers)
     assert any(e["qty"] < 0 for e in events)
     spots = {sp.plate_id: sp for sp in plate_spots()}
     assert any(e["qty"] < 0 and spots[e["plate"]].sku != e["sku"] for e in events)
@@ -179,7 +179,7 @@ def test_busy_scenarios_plant_their_situations(seed):
     assert overlap
 
 
-# ---- motion --------------------------------------------------------------------------------------
+# ---- motion ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("seed", range(3))
 def test_walking_speed_and_paths(seed):
     sc = make_scenario("busy", seed)
@@ -193,9 +193,9 @@ def test_walking_speed_and_paths(seed):
         assert len(walking) == len(sh.stops) + 1
         # bodies never pass through a gondola
         for g in GONDOLAS:
-            inside = ((pos[:, 0] > g.x0 - BODY_RADIUS + 0.1) & (pos[:, 0] < g.x1 + BODY_RADIUS - 0.1)
-                      & (pos[:, 1] > g.y0 - BODY_RADIUS + 0.1)
-                      & (pos[:, 1] < g.y1 + BODY_RADIUS - 0.1))
+            r = BODY_RADIUS - 0.1
+            inside = ((pos[:, 0] > g.x0 - r) & (pos[:, 0] < g.x1 + r)
+                      & (pos[:, 1] > g.y0 - r) & (pos[:, 1] < g.y1 + r))
             assert not inside.any(), (sh.id, g.id)
 
 
@@ -216,7 +216,7 @@ def test_hand_is_in_the_shelf_when_the_weight_changes():
     assert n >= 10
 
 
-# ---- files -----------------------------------------------------------------------------------------
+# ---- files -----------------------------------------------------------------------------------
 def test_video_is_readable_by_opencv(pair_clip):
     clip = ClipPaths(pair_clip)
     cap = cv2.VideoCapture(str(clip.video))
@@ -248,6 +248,7 @@ def test_people_stand_out_where_the_boxes_are(pair_clip):
     for k in range(2, int(tracks[:, 0].max()) + 1, 25):
         cap.set(cv2.CAP_PROP_POS_FRAMES, k - 1)
         ok, img = cap.read()
+        assert ok
         for _, _, x, y, w, h in tracks[tracks[:, 0] == k][:, :6]:
             if w * h < 400:
                 continue

@@ -65,7 +65,8 @@ def test_frame_checks_its_image():
 
 
 def test_import_walkout_stays_light():
-    code = "import sys, walkout; print(sorted(m for m in ('torch', 'ultralytics') if m in sys.modules))"
+    code = ("import sys, walkout; "
+            "print(sorted(m for m in ('torch', 'ultralytics') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -188,8 +188,8 @@ def store_config(view: View, fps: float, units: dict[str, int], name: str) -> St
 class Planner:
     """Shortest walkable paths on a 0.1 m occupancy grid, straightened and smoothed.
 
-    Fixtures are inflated by the body radius plus a clearance, walls block except at the two doors, and the
-    strip beyond the bottom wall is walkable only in front of the doors.
+    Fixtures are inflated by the body radius plus a clearance, walls block except at the two
+    doors, and the strip beyond the bottom wall is walkable only in front of the doors.
     """
 
     def __init__(self, cell: float = 0.1) -> None:

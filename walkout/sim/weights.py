@@ -80,12 +80,12 @@ def shelf_noise(rng: np.random.Generator, t: np.ndarray, n_plates: int,
     for _ in range(n_bumps):
         shake += _ring(t, rng.uniform(t[0], t[-1]), rng.uniform(*model.bump_g),
                        rng.uniform(*model.ring_hz), rng.uniform(*model.ring_decay_s))
-    for t0 in touches:
-        shake += _ring(t, t0, rng.uniform(*model.touch_g), rng.uniform(*model.ring_hz),
-                       rng.uniform(*model.ring_decay_s))
     shares = rng.dirichlet(np.full(n_plates, 2.0))
     drift = rng.normal(0.0, model.drift_g_per_s, n_plates) * (t - t[0])[:, None]
     tare = rng.normal(0.0, model.tare_g, n_plates)
+    for t0 in touches:  # drawn last: the same seed gives the same shelf with or without them
+        shake += _ring(t, t0, rng.uniform(*model.touch_g), rng.uniform(*model.ring_hz),
+                       rng.uniform(*model.ring_decay_s))
     return white + shake[:, None] * shares[None, :] + drift + tare
 
 
