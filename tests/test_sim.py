@@ -297,3 +297,22 @@ def test_entry_and_exit_times_match_the_door_zones(busy_clip):
         assert first_t - frame <= r["entered_t"] <= first_t + 5
         assert last_t - 5 <= r["exited_t"] <= last_t + frame
         assert not math.isnan(r["entered_t"])
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--seed", "-1"], "--seed"),
+        (["--seed", "1", "--fps", "0"], "--fps"),
+        (["--seed", "1", "--duration", "-5"], "--duration"),
+        (["--seed", "1", "--shoppers", "0"], "--shoppers"),
+        (["--seed", "1", "--size", "big"], "--size"),
+    ],
+)
+def test_cli_simulate_rejects_bad_arguments(args, named, tmp_path):
+    res = subprocess.run([sys.executable, "-m", "walkout", "simulate", "--preset", "single",
+                          *args, "--out", str(tmp_path / "x")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert named in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "x" / "video.mp4").exists()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from ..errors import WalkoutError
@@ -201,8 +202,6 @@ def _trapezoid_s(tau: float, L: float, v: float) -> float:
 def random_body(rng: np.random.Generator) -> Body:
     def colour() -> tuple[int, int, int]:
         hsv = np.uint8([[[rng.integers(0, 180), rng.integers(30, 255), rng.integers(40, 250)]]])
-        import cv2
-
         b, g, r = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
         return int(b), int(g), int(r)
 
@@ -279,12 +278,9 @@ def _random_stops(rng, spots, n_stops: int) -> list[Stop]:
     return stops
 
 
-def plan(preset: str, seed: int, n_shoppers: int | None, rng: np.random.Generator,
+def plan(preset: str, n_shoppers: int | None, rng: np.random.Generator,
          spots: list[PlateSpot]) -> tuple[list[list[Stop]], list[tuple[int, int, int, int]]]:
     """Stops per shopper, and the (a, stop_a, b, stop_b) visits to put at the same time."""
-    if preset not in PRESETS:
-        raise WalkoutError(f"--preset: unknown preset {preset!r} (expected one of: "
-                           f"{', '.join(PRESETS)})")
     default_n = {"single": 1, "pair": 2, "busy": 6}[preset]
     n = default_n if n_shoppers is None else n_shoppers
     if n < 1:
@@ -456,10 +452,17 @@ def _execute(shoppers: list[Shopper], stock: dict[str, list[tuple[str, float]]])
 def make_scenario(preset: str, seed: int, duration: float | None = None,
                   n_shoppers: int | None = None) -> Scenario:
     """Plan, time and execute a preset. Deterministic for a given (preset, seed, ...)."""
-    rng = np.random.default_rng([seed, PRESETS.index(preset) if preset in PRESETS else 99])
+    if preset not in PRESETS:
+        raise WalkoutError(f"--preset: unknown preset {preset!r} (expected one of: "
+                           f"{', '.join(PRESETS)})")
+    if seed < 0:
+        raise WalkoutError(f"--seed: expected an integer >= 0, got {seed}")
+    if duration is not None and not duration > 0:
+        raise WalkoutError(f"--duration: expected seconds > 0, got {duration:g}")
+    rng = np.random.default_rng([seed, PRESETS.index(preset)])
     spots = plate_spots()
     planner = Planner()
-    plans, syncs = plan(preset, seed, n_shoppers, rng, spots)
+    plans, syncs = plan(preset, n_shoppers, rng, spots)
     shoppers = []
     arrivals = []
     for i, stops in enumerate(plans):

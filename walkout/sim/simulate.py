@@ -58,6 +58,8 @@ def simulate(preset: str, seed: int, out: str | Path, duration: float | None = N
     Files are first written to a temp folder inside ``out`` and moved into place only when
     all of them are complete, so a failure never leaves a half-written clip behind.
     """
+    if not fps > 0:
+        raise InputError(f"--fps: expected frames per second > 0, got {fps:g}")
     sc = make_scenario(preset, seed, duration, shoppers)
     w_rng, r_rng = _streams(preset, seed)
     view = View(*size)
