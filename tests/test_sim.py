@@ -24,7 +24,7 @@ from walkout.sim.weights import synthesize
 CLIP_FILES = ("store", "weights", "gt_tracks", "gt_events", "gt_receipts")
 
 
-# ---- determinism -----------------------------------------------------------------------------
+# ---- determinism ---------------------------------------------------------------------------
 def test_same_seed_gives_byte_identical_weights_and_ground_truth(single_clip, tmp_path):
     again = simulate("single", 7, tmp_path / "again")
     for name in CLIP_FILES:
@@ -50,7 +50,7 @@ def test_busy_weights_and_events_are_deterministic():
     np.testing.assert_array_equal(g1, g2)
 
 
-# ---- ground truth consistency ----------------------------------------------------------------
+# ---- ground truth consistency --------------------------------------------------------------
 @pytest.mark.parametrize("fixture", ["single_clip", "pair_clip", "busy_clip"])
 def test_clip_is_consistent(fixture, request):
     assert check_clip(request.getfixturevalue(fixture)) == []
@@ -127,7 +127,7 @@ def test_checks_catch_a_broken_clip(busy_clip, tmp_path):
     assert "leave the 640x480 frame" in problems
 
 
-# ---- the situations presets promise ----------------------------------------------------------
+# ---- the situations presets promise --------------------------------------------------------
 def test_busy_clip_has_every_promised_situation(busy_clip):
     f = clip_features(busy_clip)
     assert f["shoppers"] >= 6
@@ -179,7 +179,7 @@ def test_busy_scenarios_plant_their_situations(seed):
     assert overlap
 
 
-# ---- motion ----------------------------------------------------------------------------------
+# ---- motion --------------------------------------------------------------------------------
 @pytest.mark.parametrize("seed", range(3))
 def test_walking_speed_and_paths(seed):
     sc = make_scenario("busy", seed)
@@ -216,7 +216,7 @@ def test_hand_is_in_the_shelf_when_the_weight_changes():
     assert n >= 10
 
 
-# ---- files -----------------------------------------------------------------------------------
+# ---- files ---------------------------------------------------------------------------------
 def test_video_is_readable_by_opencv(pair_clip):
     clip = ClipPaths(pair_clip)
     cap = cv2.VideoCapture(str(clip.video))

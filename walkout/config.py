@@ -109,7 +109,7 @@ class StoreConfig:
     name: str = ""
     path: Path | None = None
 
-    # ---- lookups -------------------------------------------------------------------------
+    # ---- lookups ----------------------------------------------------------------------------
     @property
     def products(self) -> dict[str, Product]:
         return {p.sku: p for p in self.catalogue}
@@ -129,7 +129,7 @@ class StoreConfig:
                 return s
         raise KeyError(shelf_id)
 
-    # ---- (de)serialisation ---------------------------------------------------------------
+    # ---- (de)serialisation ------------------------------------------------------------------
     @classmethod
     def from_dict(cls, raw: Any, source: str | Path = "<store>") -> StoreConfig:
         return _Validator(str(source)).store(raw, Path(source) if source != "<store>" else None)
@@ -212,7 +212,7 @@ def load_store(path: str | Path) -> StoreConfig:
     return StoreConfig.from_dict(raw, path)
 
 
-# ---- writing ---------------------------------------------------------------------------------
+# ---- writing -------------------------------------------------------------------------------
 # One comment per key, written next to the first occurrence, so written files explain
 # themselves (the habit of ultralytics' tracker YAMLs).
 KEY_COMMENTS = {
@@ -291,7 +291,7 @@ def _emit(obj: dict, prefix: str, indent: int, lines: list[str], seen: set[str])
             lines.append(f"{pad}{key}: {_flow(value)}{_comment(keypath, seen)}")
 
 
-# ---- validation ------------------------------------------------------------------------------
+# ---- validation ----------------------------------------------------------------------------
 class _Validator:
     """Walks the raw YAML tree, keeping the key path for error messages."""
 

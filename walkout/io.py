@@ -26,7 +26,7 @@ import numpy as np
 from .errors import InputError
 
 
-# ---- atomic writes ---------------------------------------------------------------------------
+# ---- atomic writes -------------------------------------------------------------------------
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temp file in the same folder, fsync, rename.
 
@@ -55,7 +55,7 @@ def write_json_atomic(path: str | Path, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
-# ---- the clip format -------------------------------------------------------------------------
+# ---- the clip format -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClipPaths:
     """Where each file of a labelled clip lives."""
@@ -161,6 +161,47 @@ def read_mot(path: str | Path) -> np.ndarray:
                 vals = [float(x) for x in parts[:10]]
             except ValueError:
                 raise InputError(f"{path}: line {lineno}: expected numbers") from None
+            rows.append(vals + [-1.0] * (10 - len(vals)))
+    return np.asarray(rows, np.float64).reshape(-1, 10)
+
+
+def read_mot_detections(path: str | Path) -> np.ndarray:
+    """Read MOTChallenge detections ``frame,id,x,y,w,h,score[,...]`` strictly.
+
+    Every row must have 7 to 10 numeric, finite columns, a frame >= 1, a positive width and
+    height, and frames must not go backwards. Any other row is an error naming the file and
+    the line (nothing is skipped silently). Blank lines are ignored. Returns ``(N, 10)``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found (expected MOTChallenge detections)")
+    rows = []
+    last_frame = 0
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}: line {lineno}"
+            parts = line.strip().split(",")
+            if not 7 <= len(parts) <= 10:
+                raise InputError(f"{where}: expected 7-10 columns frame,id,x,y,w,h,score,... "
+                                 f"(got {len(parts)})")
+            try:
+                vals = [float(x) for x in parts]
+            except ValueError:
+                raise InputError(f"{where}: expected numbers") from None
+            if not all(math.isfinite(v) for v in vals):
+                raise InputError(f"{where}: expected finite numbers (found NaN or inf)")
+            frame = vals[0]
+            if frame < 1 or not frame.is_integer():
+                raise InputError(f"{where}: expected a 1-based integer frame, got {parts[0]}")
+            if vals[4] <= 0 or vals[5] <= 0:
+                raise InputError(f"{where}: expected a positive width and height, got "
+                                 f"{parts[4]} x {parts[5]}")
+            if frame < last_frame:
+                raise InputError(f"{where}: frame {int(frame)} comes after frame "
+                                 f"{int(last_frame)} (expected frames in order)")
+            last_frame = frame
             rows.append(vals + [-1.0] * (10 - len(vals)))
     return np.asarray(rows, np.float64).reshape(-1, 10)
 

@@ -166,7 +166,7 @@ def draw_person(img: np.ndarray, p: PersonShapes, sh: Shopper, view: View) -> No
         cv2.circle(img, tuple(_fx(brim)), int(p.head_r * 0.5 * ONE), b.cap, -1, AA, SHIFT)
 
 
-# ---- the static scene -------------------------------------------------------------------------
+# ---- the static scene ----------------------------------------------------------------------
 FLOORS = [(200, 200, 196), (182, 198, 214), (204, 192, 172), (168, 182, 196), (150, 160, 165)]
 
 
@@ -258,6 +258,30 @@ class Lighting:
         return float(np.clip(g, 0.75, 1.2))
 
 
+def visible_box(shapes: PersonShapes, view: View) -> np.ndarray | None:
+    """The person's box clipped to the frame, or None when under 20% of it (or under 4 px
+    a side) is in view."""
+    full = shapes.xyxy()
+    x0, y0 = max(full[0], 0.0), max(full[1], 0.0)
+    x1, y1 = min(full[2], view.width - 1.0), min(full[3], view.height - 1.0)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    if (x1 - x0) * (y1 - y0) < 0.2 * (full[2] - full[0]) * (full[3] - full[1]):
+        return None
+    return np.array([x0, y0, x1, y1])
+
+
+def gt_boxes(sc: Scenario, view: View, t: float) -> dict[int, np.ndarray]:
+    """Shopper id -> visible box at time ``t``, without drawing anything."""
+    out = {}
+    for sh in sc.shoppers:
+        shapes = person_shapes(sh, t, view)
+        box = None if shapes is None else visible_box(shapes, view)
+        if box is not None:
+            out[sh.id] = box
+    return out
+
+
 class Renderer:
     """Draws frame after frame of one scenario; returns the image and the visible boxes."""
 
@@ -275,20 +299,14 @@ class Renderer:
     def frame(self, t: float) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         img = self.bg.copy()
         boxes = {}
-        H, W = self.view.height, self.view.width
         for sh in self.sc.shoppers:
             shapes = person_shapes(sh, t, self.view)
             if shapes is None:
                 continue
-            full = shapes.xyxy()
-            x0, y0 = max(full[0], 0.0), max(full[1], 0.0)
-            x1, y1 = min(full[2], W - 1.0), min(full[3], H - 1.0)
-            if x1 - x0 < 4 or y1 - y0 < 4:
-                continue
-            area_full = (full[2] - full[0]) * (full[3] - full[1])
             draw_person(img, shapes, sh, self.view)
-            if (x1 - x0) * (y1 - y0) >= 0.2 * area_full:
-                boxes[sh.id] = np.array([x0, y0, x1, y1])
+            box = visible_box(shapes, self.view)
+            if box is not None:
+                boxes[sh.id] = box
         out = img.astype(np.float32)
         out *= self.vignette[..., None] * (self.light.gain(t) * self.light.tint)[None, None, :]
         out = cv2.GaussianBlur(out, (0, 0), self.blur)

@@ -130,7 +130,7 @@ class Shopper:
         for r in self.reaches:
             r.shift(dt)
 
-    # ---- kinematics -----------------------------------------------------------------------
+    # ---- kinematics -------------------------------------------------------------------------
     def position(self, t: float) -> tuple[np.ndarray, float, float] | None:
         """(centre metres, heading radians, walked distance metres) at ``t``, or None."""
         if t < self.t0 or t > self.t1:
@@ -198,7 +198,7 @@ def _trapezoid_s(tau: float, L: float, v: float) -> float:
     return L - 0.5 * ACCEL * r * r
 
 
-# ---- appearance -------------------------------------------------------------------------------
+# ---- appearance ----------------------------------------------------------------------------
 def random_body(rng: np.random.Generator) -> Body:
     def colour() -> tuple[int, int, int]:
         hsv = np.uint8([[[rng.integers(0, 180), rng.integers(30, 255), rng.integers(40, 250)]]])
@@ -225,7 +225,7 @@ def random_body(rng: np.random.Generator) -> Body:
     )
 
 
-# ---- planning ---------------------------------------------------------------------------------
+# ---- planning ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Scenario:
     preset: str
@@ -347,7 +347,7 @@ def _same_shelf(rng, plans, a: int, b: int, spots: list[PlateSpot]) -> tuple[int
     return a, ja, b, jb
 
 
-# ---- timing -----------------------------------------------------------------------------------
+# ---- timing --------------------------------------------------------------------------------
 def build_timeline(sh: Shopper, planner: Planner, rng: np.random.Generator) -> list[float]:
     """Fill ``sh.segments`` and ``sh.reaches`` starting at t=0; return each stop's arrival."""
     x_in = float(rng.uniform(ENTRANCE_DOOR[0] + 0.45, ENTRANCE_DOOR[1] - 0.45))

@@ -142,7 +142,7 @@ def synthesize(scenario, rng: np.random.Generator, plate_ids: list[str],
     return t, grams
 
 
-# ---- calibration statistics -------------------------------------------------------------------
+# ---- calibration statistics ----------------------------------------------------------------
 def quiet_stats(shelves: list[np.ndarray], rate_hz: float = RATE_HZ) -> dict[str, float]:
     """Noise statistics of quiet shelves, each ``(T, plates)`` grams.
 

@@ -1,0 +1,563 @@
+"""Multi-object tracking: a Kalman filter (filterpy) and Hungarian assignment (scipy).
+
+Two trackers share one contract (house style: ``update(detections) -> Detections`` once a
+frame, even with no detections, plus ``reset()``; ids are per instance, starting at 1):
+
+- :class:`SortTracker` is the original SORT (Bewley et al., ICIP 2016), kept exact so that it
+  reproduces SORT's published MOT15 numbers. It is the regression test of the filter and
+  the assignment, and the ``sort`` preset.
+- :class:`Tracker` is walkout's tracker (the ``default`` preset). On top of SORT it uses:
+
+  * two association passes, the second over low-score detections that would otherwise be
+    thrown away (the idea of ByteTrack, Zhang et al., ECCV 2022);
+  * observation-centric momentum: the direction a track was last seen moving in is part of
+    the association cost (OC-SORT, Cao et al., CVPR 2023);
+  * observation-centric recovery: a track that missed frames is also matched on its last
+    observed box, not only on its drifting prediction (OC-SORT);
+  * observation-centric re-update: when a lost track is found again, its filter is rerun
+    from the last observation over a straight virtual path to the new one, so the velocity
+    that drifted while it was unseen is corrected (OC-SORT);
+  * a size-adaptive constant-velocity filter on ``[cx, cy, w, h]`` (ByteTrack / BoT-SORT),
+    run for all tracks at once with numpy (the equations of filterpy's ``KalmanFilter``,
+    whose matrices it takes from :func:`kalman_filter`);
+  * optional gating in floor metres when a store homography is known.
+
+Track lifecycle: *tentative* (until ``min_hits`` consecutive matches; dropped on a miss),
+*confirmed* (given an id and reported while matched), *lost* (unmatched, still predicted and
+matchable) and *removed* after ``max_age`` frames without a match.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from filterpy.kalman import KalmanFilter
+from scipy.optimize import linear_sum_assignment
+
+from .types import Detections
+
+
+# ---- boxes ---------------------------------------------------------------------------------
+def iou_batch(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
+    """``(N, M)`` intersection over union of two sets of ``x1, y1, x2, y2`` boxes."""
+    a = np.asarray(a_xyxy, np.float64).reshape(-1, 4)
+    b = np.asarray(b_xyxy, np.float64).reshape(-1, 4)
+    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def xyxy_to_cxcywh(xyxy: np.ndarray) -> np.ndarray:
+    """``(N, 4)`` corners to centre + size."""
+    b = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    wh = b[:, 2:] - b[:, :2]
+    return np.hstack([b[:, :2] + wh / 2, wh])
+
+
+def cxcywh_to_xyxy(cxcywh: np.ndarray) -> np.ndarray:
+    s = np.asarray(cxcywh, np.float64).reshape(-1, 4)
+    return np.hstack([s[:, :2] - s[:, 2:] / 2, s[:, :2] + s[:, 2:] / 2])
+
+
+# ---- assignment ----------------------------------------------------------------------------
+def linear_assignment(valid: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one pairs among the ``valid`` candidates of a score matrix, maximising the
+    total ``score``. Returns ``(rows, cols)`` of the pairs kept.
+
+    Empty problems return at once; when every row and column has at most one candidate the
+    candidates are the answer and the Hungarian step is skipped (SORT's shortcut);
+    otherwise scipy's ``linear_sum_assignment`` runs and pairs outside ``valid`` are
+    dropped afterwards.
+    """
+    if valid.size == 0 or not valid.any():
+        return np.empty(0, int), np.empty(0, int)
+    if valid.sum(0).max() == 1 and valid.sum(1).max() == 1:
+        return np.nonzero(valid)
+    rows, cols = linear_sum_assignment(np.where(valid, -score, 1e6))
+    ok = valid[rows, cols]
+    return rows[ok], cols[ok]
+
+
+def _tracked(xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, ids: list[int],
+             det_index: list[int]) -> Detections:
+    n = len(ids)
+    return Detections(
+        xyxy=np.asarray(xyxy, np.float32).reshape(n, 4),
+        confidence=np.asarray(confidence, np.float32).reshape(n),
+        class_id=np.asarray(class_id, np.int64).reshape(n),
+        tracker_id=np.asarray(ids, np.int64).reshape(n),
+        data={"det_index": np.asarray(det_index, np.int64).reshape(n)},
+    )
+
+
+# ---- SORT, exactly -------------------------------------------------------------------------
+def _sort_z(xyxy: np.ndarray) -> np.ndarray:
+    """SORT's measurement: centre u, v, scale s (area) and aspect ratio r, as ``(4, 1)``."""
+    w, h = xyxy[2] - xyxy[0], xyxy[3] - xyxy[1]
+    return np.array([xyxy[0] + w / 2.0, xyxy[1] + h / 2.0, w * h, w / float(h)]).reshape(4, 1)
+
+
+def _sort_box(x: np.ndarray) -> np.ndarray:
+    w = math.sqrt(x[2, 0] * x[3, 0]) if x[2, 0] * x[3, 0] > 0 else float("nan")
+    h = x[2, 0] / w
+    return np.array([x[0, 0] - w / 2.0, x[1, 0] - h / 2.0, x[0, 0] + w / 2.0, x[1, 0] + h / 2.0])
+
+
+class _SortTrack:
+    """One SORT track: a constant-velocity filter on ``[u, v, s, r, u', v', s']``."""
+
+    def __init__(self, xyxy: np.ndarray, track_id: int) -> None:
+        kf = KalmanFilter(dim_x=7, dim_z=4)
+        kf.F = np.array([[1, 0, 0, 0, 1, 0, 0], [0, 1, 0, 0, 0, 1, 0], [0, 0, 1, 0, 0, 0, 1],
+                         [0, 0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 1, 0],
+                         [0, 0, 0, 0, 0, 0, 1]], float)
+        kf.H = np.eye(4, 7)
+        kf.R[2:, 2:] *= 10.0
+        kf.P[4:, 4:] *= 1000.0  # unobserved velocities start very uncertain
+        kf.P *= 10.0
+        kf.Q[-1, -1] *= 0.01
+        kf.Q[4:, 4:] *= 0.01
+        kf.x[:4] = _sort_z(xyxy)
+        self.kf = kf
+        self.id = track_id
+        self.time_since_update = 0
+        self.hits = 0
+        self.hit_streak = 0
+        self.det_index = -1
+        self.score = 0.0
+        self.class_id = 0
+
+    def predict(self) -> np.ndarray:
+        if self.kf.x[6, 0] + self.kf.x[2, 0] <= 0:  # the area may not shrink below zero
+            self.kf.x[6, 0] = 0.0
+        self.kf.predict()  # x = Fx; P = FPF' + Q
+        if self.time_since_update > 0:
+            self.hit_streak = 0
+        self.time_since_update += 1
+        return _sort_box(self.kf.x)
+
+    def update(self, xyxy: np.ndarray) -> None:
+        self.time_since_update = 0
+        self.hits += 1
+        self.hit_streak += 1
+        self.kf.update(_sort_z(xyxy))  # K = PH'(HPH' + R)^-1; x = x + K(z - Hx)
+
+
+class SortTracker:
+    """The original SORT: IoU-only Hungarian matching of Kalman predictions to detections.
+
+    Args:
+        max_age: frames a track survives without a match.
+        min_hits: consecutive matches before a track is reported (except in the first
+            ``min_hits`` frames of a video, as in SORT).
+        iou_threshold: minimum IoU of a match.
+    """
+
+    def __init__(self, max_age: int = 1, min_hits: int = 3, iou_threshold: float = 0.3) -> None:
+        self.max_age, self.min_hits, self.iou_threshold = max_age, min_hits, iou_threshold
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track and restart ids at 1 (call between videos)."""
+        self.tracks: list[_SortTrack] = []
+        self.frame_count = 0
+        self._next_id = 1
+
+    def update(self, detections: Detections) -> Detections:
+        """Advance one frame. Must be called for every frame, even with no detections."""
+        self.frame_count += 1
+        dets = detections.xyxy.astype(np.float64)
+        preds = np.array([t.predict() for t in self.tracks]).reshape(-1, 4)
+        alive = ~np.isnan(preds).any(axis=1)
+        self.tracks = [t for t, ok in zip(self.tracks, alive) if ok]
+        preds = preds[alive]
+        matches, unmatched_d, _ = self._associate(dets, preds)
+        for d, t in matches:
+            trk = self.tracks[t]
+            trk.update(dets[d])
+            trk.det_index, trk.score = int(d), float(detections.confidence[d])
+            trk.class_id = int(detections.class_id[d])
+        for d in unmatched_d:
+            trk = _SortTrack(dets[d], self._next_id)
+            self._next_id += 1
+            trk.det_index, trk.score = int(d), float(detections.confidence[d])
+            trk.class_id = int(detections.class_id[d])
+            self.tracks.append(trk)
+        out_boxes, out_ids, out_idx, out_conf, out_cls = [], [], [], [], []
+        for trk in reversed(self.tracks):  # SORT reports newest first
+            if trk.time_since_update < 1 and (
+                trk.hit_streak >= self.min_hits or self.frame_count <= self.min_hits
+            ):
+                out_boxes.append(_sort_box(trk.kf.x))
+                out_ids.append(trk.id)
+                out_idx.append(trk.det_index)
+                out_conf.append(trk.score)
+                out_cls.append(trk.class_id)
+        self.tracks = [t for t in self.tracks if t.time_since_update <= self.max_age]
+        return _tracked(np.array(out_boxes).reshape(-1, 4), out_conf, out_cls, out_ids, out_idx)
+
+    def _associate(self, dets: np.ndarray, preds: np.ndarray):
+        if len(preds) == 0:
+            return np.empty((0, 2), int), np.arange(len(dets)), np.empty(0, int)
+        iou = iou_batch(dets, preds)
+        if min(iou.shape) > 0:
+            a = (iou > self.iou_threshold).astype(np.int32)
+            if a.sum(1).max() == 1 and a.sum(0).max() == 1:
+                pairs = np.stack(np.where(a), axis=1)
+            else:
+                pairs = np.stack(linear_sum_assignment(-iou), axis=1)
+        else:
+            pairs = np.empty((0, 2), int)
+        matches = [p for p in pairs if iou[p[0], p[1]] >= self.iou_threshold]
+        matched_d = {int(p[0]) for p in matches}
+        matched_t = {int(p[1]) for p in matches}
+        unmatched_d = np.array([d for d in range(len(dets)) if d not in matched_d], int)
+        unmatched_t = np.array([t for t in range(len(preds)) if t not in matched_t], int)
+        return np.array(matches, int).reshape(-1, 2), unmatched_d, unmatched_t
+
+
+# ---- walkout's tracker ---------------------------------------------------------------------
+STD_POSITION = 1.0 / 20  # position noise as a share of box size (ByteTrack's values)
+STD_VELOCITY = 1.0 / 160  # velocity noise as a share of box size per frame
+
+
+def _size_scale(xyxy: np.ndarray) -> np.ndarray:
+    """``(N, 4)`` per-coordinate scale ``[w, h, w, h]`` of boxes, for the size-adaptive noise."""
+    wh = np.maximum(xyxy[:, 2:4] - xyxy[:, :2], 1.0)
+    return np.concatenate([wh, wh], axis=1)
+
+
+def kalman_filter(xyxy: np.ndarray) -> KalmanFilter:
+    """A filterpy filter for one box: state ``[cx, cy, w, h, vcx, vcy, vw, vh]``, pixels.
+
+    Constant velocity (``x' = F x``), the box observed directly (``z = H x``). Noise scales
+    with the box (a far, small box moves fewer pixels): measurement sigma ``w/20, h/20``,
+    position process sigma the same, velocity process sigma ``w/160, h/160`` per frame,
+    initial sigma twice the measurement's for position and ``10 w/160`` for velocity.
+    :class:`Tracker` runs exactly these equations for all tracks at once
+    (:func:`batch_predict`, :func:`batch_update`); a test checks they agree with filterpy.
+    """
+    kf = KalmanFilter(dim_x=8, dim_z=4)
+    kf.F = np.eye(8)
+    kf.F[:4, 4:] = np.eye(4)  # position += velocity (one frame)
+    kf.H = np.eye(4, 8)
+    z = np.asarray(xyxy, float).reshape(4)
+    kf.x = np.r_[z, np.zeros(4)].reshape(8, 1)
+    s = _size_scale(z[None])[0]
+    kf.P = np.diag(np.r_[2 * STD_POSITION * s, 10 * STD_VELOCITY * s] ** 2)
+    kf.Q = np.diag(np.r_[STD_POSITION * s, STD_VELOCITY * s] ** 2)
+    kf.R = np.diag((STD_POSITION * s) ** 2)
+    return kf
+
+
+def process_noise(x: np.ndarray) -> np.ndarray:
+    """``(N, 8)`` diagonal of Q for each filter (it scales with the predicted box)."""
+    s = _size_scale(x[:, :4])
+    return np.concatenate([STD_POSITION * s, STD_VELOCITY * s], axis=1) ** 2
+
+
+def batch_predict(x: np.ndarray, P: np.ndarray) -> None:
+    """Predict ``N`` filters in place: ``x = F x``; ``P = F P F' + Q``.
+
+    With ``F = [[I, I], [0, I]]`` the product is written by blocks: for
+    ``P = [[A, B], [C, D]]``, ``FPF' = [[A + B + C + D, B + D], [C + D, D]]``.
+    """
+    x[:, :4] += x[:, 4:]
+    B, C, D = P[:, :4, 4:], P[:, 4:, :4], P[:, 4:, 4:]
+    P[:, :4, :4] += B + C + D
+    P[:, :4, 4:] += D
+    P[:, 4:, :4] += D
+    i = np.arange(8)
+    P[:, i, i] += process_noise(x)
+
+
+def batch_update(x: np.ndarray, P: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Update ``N`` filters with measurements ``z = [cx, cy, w, h]``; returns new (x, P).
+
+    ``y = z - Hx``; ``S = HPH' + R``; ``K = PH'S^-1``; ``x = x + Ky``; ``P = P - KHP``
+    (the same as filterpy's Joseph form when K is the optimal gain).
+    """
+    i = np.arange(4)
+    S = P[:, :4, :4].copy()
+    S[:, i, i] += (STD_POSITION * _size_scale(x[:, :4])) ** 2  # R
+    K = P[:, :, :4] @ np.linalg.inv(S)
+    x = x + (K @ (z - x[:, :4])[:, :, None])[:, :, 0]
+    P = P - K @ P[:, :4, :]
+    return x, P
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Settings of :class:`Tracker`; frames are at the video's frame rate."""
+
+    max_age: int = 30  # frames (at 30 fps) a lost track stays matchable
+    min_hits: int = 3  # consecutive matches before a track gets an id
+    high_score: float = 0.6  # detections at or above it are matched first
+    low_score: float = 0.1  # detections below it are ignored
+    new_track_score: float = 0.7  # a track may start only from a detection this sure
+    iou_threshold: float = 0.2  # first pass, recovery and tentative tracks: minimum IoU
+    low_iou_threshold: float = 0.5  # second pass (low-score detections): minimum IoU
+    momentum_weight: float = 0.2  # OC-SORT direction-consistency weight in the cost
+    momentum_frames: int = 3  # observations back to measure a track's direction over
+    output: str = "kalman"  # box reported: "kalman" (filtered) or "detection"
+    max_speed_mps: float = 3.0  # floor gating (with a homography): fastest walk, m/s
+    gate_margin_m: float = 0.75  # floor gating: slack for box-centre jitter, metres
+
+
+class Tracker:
+    """walkout's multi-object tracker (see the module docstring for the ideas it uses).
+
+    Args:
+        config: a :class:`TrackerConfig`; keyword overrides are applied on top.
+        frame_rate: frames per second of the video; ``max_age`` scales with it (given at
+            30 fps).
+        homography: optional ``(3, 3)`` image pixels -> floor metres; when given, pairs
+            farther apart on the floor than a shopper can walk are never matched.
+
+    All live tracks are held as parallel arrays, one row a track, so each step of a frame
+    is a handful of numpy operations whatever the number of tracks.
+    """
+
+    def __init__(self, config: TrackerConfig | None = None, *, frame_rate: float = 30.0,
+                 homography: np.ndarray | None = None, **overrides) -> None:
+        cfg = replace(config or TrackerConfig(), **overrides)
+        if cfg.output not in ("kalman", "detection"):
+            raise ValueError(f"output: expected 'kalman' or 'detection', got {cfg.output!r}")
+        self.config = cfg
+        self.frame_rate = float(frame_rate)
+        self.max_age = max(1, int(round(cfg.max_age * self.frame_rate / 30.0)))
+        self.homography = None if homography is None else np.asarray(homography, float)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track and restart ids at 1 (call between videos)."""
+        k = self.config.momentum_frames + 1
+        self.x = np.zeros((0, 8))  # Kalman state [x1, y1, x2, y2] and their velocities
+        self.P = np.zeros((0, 8, 8))
+        self.x_obs = np.zeros((0, 8))  # the filter right after the last observation
+        self.P_obs = np.zeros((0, 8, 8))
+        self.last_box = np.zeros((0, 4))  # last observed box, xyxy
+        self.centres = np.zeros((0, k, 2))  # the last k observed centres, oldest first
+        self.ids = np.zeros(0, np.int64)  # 0 while tentative
+        self.hit_streak = np.zeros(0, np.int64)
+        self.missed = np.zeros(0, np.int64)  # frames since the last match
+        self.frame_count = 0
+        self._next_id = 1
+
+    # -- one frame ---------------------------------------------------------------------------
+    def update(self, detections: Detections) -> Detections:
+        """Advance one frame and return the confirmed tracks matched in it.
+
+        Must be called for every frame, even with no detections. The result holds the
+        boxes with ``tracker_id``, and ``data["det_index"]``: the index of the input
+        detection each track was updated with.
+        """
+        cfg = self.config
+        self.frame_count += 1
+        n, m = len(self.ids), len(detections)
+        if n == 0 and m == 0:
+            return _tracked(np.zeros((0, 4)), [], [], [], [])
+        boxes = detections.xyxy.astype(np.float64)
+        scores = detections.confidence
+        if n:
+            batch_predict(self.x, self.P)
+            small = (self.x[:, 2:4] - self.x[:, :2]) < 1.0  # a box may not turn inside out
+            if small.any():
+                r, c = np.nonzero(small)
+                self.x[r, c + 2] = self.x[r, c] + 1.0
+                self.x[r, c + 6] = self.x[r, c + 4]
+        high = scores >= cfg.high_score
+        free_t = np.ones(n, bool)
+        free_d = np.ones(m, bool)
+        matches: list[tuple[np.ndarray, np.ndarray]] = []
+        confirmed = self.ids > 0
+        if n and m:
+            iou = iou_batch(self.x[:, :4], boxes)
+            # 1. confirmed and lost tracks vs high-score detections, IoU + momentum (OC-SORT)
+            self._stage(confirmed, high, iou, cfg.iou_threshold, free_t, free_d, matches,
+                        boxes, scores, momentum=True)
+            # 2. tracks seen last frame vs low-score detections (ByteTrack)
+            low = ~high & (scores >= cfg.low_score)
+            self._stage(confirmed & (self.missed == 0), low, iou, cfg.low_iou_threshold,
+                        free_t, free_d, matches, boxes, scores)
+            # 3. recovery: lost tracks matched on their last observed box (OC-SORT)
+            lost = confirmed & (self.missed > 0) & free_t
+            if lost.any() and (high & free_d).any():
+                last_iou = iou_batch(self.last_box, boxes)
+                self._stage(lost, high, last_iou, cfg.iou_threshold, free_t, free_d, matches,
+                            boxes, scores, ref=self.last_box)
+            # 4. tentative tracks vs the rest of the high-score detections
+            self._stage(~confirmed, high, iou, cfg.iou_threshold, free_t, free_d, matches,
+                        boxes, scores)
+        if matches:
+            rows = np.concatenate([r for r, _ in matches])
+            dets = np.concatenate([d for _, d in matches])
+        else:
+            rows = dets = np.empty(0, np.int64)
+        self._apply_matches(rows, dets, boxes)
+        # lifecycle: tentative tracks die on their first miss, lost ones after max_age
+        dead = (self.missed > self.max_age) | (~confirmed & free_t)
+        if dead.any():
+            alive = ~dead
+            keep = alive[rows]
+            rows, dets = (np.cumsum(alive) - 1)[rows[keep]], dets[keep]
+            self._keep(alive)
+        # new tentative tracks from confident unmatched detections
+        starts = np.flatnonzero(free_d & (scores >= cfg.new_track_score))
+        if len(starts):
+            rows = np.concatenate([rows, len(self.ids) + np.arange(len(starts))])
+            dets = np.concatenate([dets, starts])
+            self._add(boxes[starts])
+        # confirm: enough consecutive hits, or the first frames of a video (as SORT)
+        ready = (self.ids == 0) & ((self.hit_streak >= cfg.min_hits)
+                                   | (self.frame_count <= cfg.min_hits))
+        if ready.any():
+            k = int(ready.sum())
+            self.ids[ready] = np.arange(self._next_id, self._next_id + k)
+            self._next_id += k
+        report = self.ids[rows] > 0
+        rows, dets = rows[report], dets[report]
+        out = self.x[rows, :4] if cfg.output == "kalman" else boxes[dets]
+        return Detections(out, scores[dets], detections.class_id[dets], self.ids[rows],
+                          {"det_index": dets})
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _stage(self, t_mask: np.ndarray, d_mask: np.ndarray, sim: np.ndarray, threshold: float,
+               free_t: np.ndarray, free_d: np.ndarray, matches: list, boxes: np.ndarray,
+               scores: np.ndarray, momentum: bool = False, ref: np.ndarray | None = None
+               ) -> None:
+        """One association pass between the free tracks of ``t_mask`` and the free
+        detections of ``d_mask`` on similarity ``sim`` (IoU), in place."""
+        rows = np.flatnonzero(t_mask & free_t)
+        cols = np.flatnonzero(d_mask & free_d)
+        if not len(rows) or not len(cols):
+            return
+        s = sim[rows][:, cols]
+        valid = s >= threshold
+        if not valid.any():
+            return
+        if self.homography is not None:
+            ref = self.x[rows, :4] if ref is None else ref[rows]
+            valid &= self._gate(ref, boxes[cols], rows)
+        if momentum and self.config.momentum_weight:
+            s = s + self._momentum(rows, boxes[cols], scores[cols])
+        r, c = linear_assignment(valid, s)
+        if len(r):
+            free_t[rows[r]] = False
+            free_d[cols[c]] = False
+            matches.append((rows[r], cols[c]))
+
+    def _apply_matches(self, rows: np.ndarray, dets: np.ndarray, boxes: np.ndarray) -> None:
+        self.missed += 1
+        self.hit_streak[self.missed > 1] = 0
+        if not len(rows):
+            return
+        z = boxes[dets]
+        gap = self.missed[rows] - 1
+        if gap.any():
+            for k in np.flatnonzero(gap):
+                self._reupdate(rows[k], z[k], int(gap[k]))
+        x, P = batch_update(self.x[rows], self.P[rows], z)
+        self.x[rows] = self.x_obs[rows] = x
+        self.P[rows] = self.P_obs[rows] = P
+        self.last_box[rows] = z
+        self.missed[rows] = 0
+        self.hit_streak[rows] += 1
+        c = self.centres[rows]
+        c[:, :-1] = c[:, 1:]
+        c[:, -1] = (z[:, :2] + z[:, 2:]) / 2
+        self.centres[rows] = c
+
+    def _reupdate(self, r: int, z: np.ndarray, gap: int) -> None:
+        """Observation-centric re-update (OC-SORT): the track was unseen for ``gap`` frames.
+        Rerun its filter from the state at its last observation, updating at each missed
+        frame with a virtual box on the straight line to the new observation; the real
+        update with ``z`` follows in the caller."""
+        x, P = self.x_obs[r:r + 1].copy(), self.P_obs[r:r + 1].copy()
+        z0 = self.last_box[r]
+        for s in range(1, gap + 1):
+            batch_predict(x, P)
+            x, P = batch_update(x, P, (z0 + (z - z0) * s / (gap + 1))[None])
+        batch_predict(x, P)
+        self.x[r], self.P[r] = x[0], P[0]
+
+    def _keep(self, mask: np.ndarray) -> None:
+        for name in ("x", "P", "x_obs", "P_obs", "last_box", "centres", "ids", "hit_streak",
+                     "missed"):
+            setattr(self, name, getattr(self, name)[mask])
+
+    def _add(self, boxes: np.ndarray) -> None:
+        n = len(boxes)
+        x = np.concatenate([boxes, np.zeros((n, 4))], axis=1)
+        s = _size_scale(boxes)
+        P = np.zeros((n, 8, 8))
+        i = np.arange(8)
+        P[:, i, i] = np.concatenate([2 * STD_POSITION * s, 10 * STD_VELOCITY * s], axis=1) ** 2
+        self.x = np.concatenate([self.x, x])
+        self.P = np.concatenate([self.P, P])
+        self.x_obs = np.concatenate([self.x_obs, x])
+        self.P_obs = np.concatenate([self.P_obs, P])
+        self.last_box = np.concatenate([self.last_box, boxes])
+        k = self.centres.shape[1]
+        c = (boxes[:, None, :2] + boxes[:, None, 2:]) / 2
+        self.centres = np.concatenate([self.centres, np.repeat(c, k, axis=1)])
+        self.ids = np.concatenate([self.ids, np.zeros(n, np.int64)])
+        self.hit_streak = np.concatenate([self.hit_streak, np.ones(n, np.int64)])
+        self.missed = np.concatenate([self.missed, np.zeros(n, np.int64)])
+
+    def _momentum(self, rows: np.ndarray, det_boxes: np.ndarray, det_scores: np.ndarray
+                  ) -> np.ndarray:
+        """OC-SORT's direction consistency: ``(pi/2 - angle) / pi`` between the direction a
+        track moved over its last observations and the direction from its last observation
+        to each detection, weighted by the detection score (0 for tracks not yet moving)."""
+        c = self.centres[rows]
+        motion = c[:, -1] - c[:, 0]
+        norm = np.linalg.norm(motion, axis=1, keepdims=True)
+        moving = norm[:, 0] > 1e-6
+        motion = motion / np.maximum(norm, 1e-6)
+        d = (det_boxes[None, :, :2] + det_boxes[None, :, 2:]) / 2 - c[:, -1][:, None, :]
+        d = d / np.maximum(np.linalg.norm(d, axis=2, keepdims=True), 1e-6)
+        cos = np.clip((motion[:, None, :] * d).sum(2), -1.0, 1.0)
+        term = (np.pi / 2 - np.arccos(cos)) / np.pi
+        return self.config.momentum_weight * term * moving[:, None] * det_scores[None, :]
+
+    def _gate(self, ref_boxes: np.ndarray, det_boxes: np.ndarray, rows: np.ndarray
+              ) -> np.ndarray:
+        """Pairs a shopper could have walked between since the track was last seen, on the
+        floor: box centres projected with the store homography, compared with the distance
+        walkable at ``max_speed_mps`` plus a margin for box jitter."""
+        cfg = self.config
+        a, b = self._floor(ref_boxes), self._floor(det_boxes)
+        dist = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
+        reach = cfg.max_speed_mps * (self.missed[rows] + 1) / self.frame_rate + cfg.gate_margin_m
+        return dist <= reach[:, None]
+
+    def _floor(self, boxes: np.ndarray) -> np.ndarray:
+        """``(N, 2)`` floor metres of box centres."""
+        H = self.homography
+        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        w = H[2, 0] * cx + H[2, 1] * cy + H[2, 2]
+        return np.stack([(H[0, 0] * cx + H[0, 1] * cy + H[0, 2]) / w,
+                         (H[1, 0] * cx + H[1, 1] * cy + H[1, 2]) / w], axis=1)
+
+
+PRESETS = ("default", "sort")
+
+
+def make_tracker(preset: str = "default", *, frame_rate: float = 30.0,
+                 homography: np.ndarray | None = None, **overrides):
+    """A tracker by preset name: ``default`` (:class:`Tracker`) or ``sort`` (original SORT:
+    ``max_age=1, min_hits=3, iou_threshold=0.3``)."""
+    if preset == "sort":
+        return SortTracker(**overrides)
+    if preset == "default":
+        return Tracker(frame_rate=frame_rate, homography=homography, **overrides)
+    raise ValueError(f"unknown tracker preset {preset!r} (expected one of: {', '.join(PRESETS)})")
