@@ -19,6 +19,8 @@ from walkout.track import (
     Tracker,
     batch_predict,
     batch_update,
+    full_covariance,
+    initial_covariance,
     kalman_filter,
     linear_assignment,
     make_tracker,
@@ -165,19 +167,21 @@ def test_batched_filter_equals_filterpy():
     rng = np.random.default_rng(0)
     b0 = np.array([100.0, 50.0, 160.0, 190.0])
     kf = kalman_filter(b0)
-    x, P = kf.x.T.copy(), kf.P[None].copy()
+    x, C = kf.x.T.copy(), initial_covariance(b0[None])
+    np.testing.assert_allclose(full_covariance(C)[0], kf.P)
     for k in range(20):
         # the tracker scales Q and R with the box at every step: give filterpy the same
         kf.Q = np.diag(process_noise((kf.F @ kf.x).T)[0])
         kf.predict()
-        batch_predict(x, P)
+        batch_predict(x, C)
+        np.testing.assert_allclose(full_covariance(C)[0], kf.P, rtol=1e-9)
         z = b0 + np.array([3.0 * k, 1.0 * k, 4.0 * k, 1.0 * k]) + rng.normal(0, 2, 4)
         wh = np.maximum(kf.x[2:4, 0] - kf.x[0:2, 0], 1.0)
         kf.R = np.diag((STD_POSITION * np.r_[wh, wh]) ** 2)
         kf.update(z.reshape(4, 1))
-        x, P = batch_update(x, P, z[None])
-        np.testing.assert_allclose(x[0], kf.x[:, 0], rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(P[0], kf.P, rtol=1e-6, atol=1e-8)
+        x, C = batch_update(x, C, z[None])
+        np.testing.assert_allclose(x[0], kf.x[:, 0], rtol=1e-9)
+        np.testing.assert_allclose(full_covariance(C)[0], kf.P, rtol=1e-7, atol=1e-9)
 
 
 def test_linear_assignment_handles_empty_and_gates():

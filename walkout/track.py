@@ -44,15 +44,13 @@ def iou_batch(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     """``(N, M)`` intersection over union of two sets of ``x1, y1, x2, y2`` boxes."""
     a = np.asarray(a_xyxy, np.float64).reshape(-1, 4)
     b = np.asarray(b_xyxy, np.float64).reshape(-1, 4)
-    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return inter / np.maximum(union, 1e-12)
 
 
 def xyxy_to_cxcywh(xyxy: np.ndarray) -> np.ndarray:
@@ -264,34 +262,55 @@ def process_noise(x: np.ndarray) -> np.ndarray:
     return np.concatenate([STD_POSITION * s, STD_VELOCITY * s], axis=1) ** 2
 
 
-def batch_predict(x: np.ndarray, P: np.ndarray) -> None:
-    """Predict ``N`` filters in place: ``x = F x``; ``P = F P F' + Q``.
-
-    With ``F = [[I, I], [0, I]]`` the product is written by blocks: for
-    ``P = [[A, B], [C, D]]``, ``FPF' = [[A + B + C + D, B + D], [C + D, D]]``.
-    """
-    x[:, :4] += x[:, 4:]
-    B, C, D = P[:, :4, 4:], P[:, 4:, :4], P[:, 4:, 4:]
-    P[:, :4, :4] += B + C + D
-    P[:, :4, 4:] += D
-    P[:, 4:, :4] += D
-    i = np.arange(8)
-    P[:, i, i] += process_noise(x)
+# F, H, Q, R and the initial P are all block-diagonal over the four box coordinates, each
+# block a position and its velocity, so P stays so: the 8-D filter is four independent 2-D
+# filters. The tracker keeps, per coordinate, only the three distinct entries of each 2x2
+# block, ``C = [p_pos_pos, p_pos_vel, p_vel_vel]`` as ``(N, 3, 4)``, and runs the same
+# equations elementwise over all tracks. :func:`full_covariance` rebuilds filterpy's P.
+def initial_covariance(boxes: np.ndarray) -> np.ndarray:
+    s = _size_scale(boxes)
+    C = np.zeros((len(boxes), 3, 4))
+    C[:, 0] = (2 * STD_POSITION * s) ** 2
+    C[:, 2] = (10 * STD_VELOCITY * s) ** 2
+    return C
 
 
-def batch_update(x: np.ndarray, P: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Update ``N`` filters with measurements ``z = [cx, cy, w, h]``; returns new (x, P).
-
-    ``y = z - Hx``; ``S = HPH' + R``; ``K = PH'S^-1``; ``x = x + Ky``; ``P = P - KHP``
-    (the same as filterpy's Joseph form when K is the optimal gain).
-    """
+def full_covariance(C: np.ndarray) -> np.ndarray:
+    """``(N, 8, 8)`` P from the factored ``(N, 3, 4)`` form."""
+    P = np.zeros((len(C), 8, 8))
     i = np.arange(4)
-    S = P[:, :4, :4].copy()
-    S[:, i, i] += (STD_POSITION * _size_scale(x[:, :4])) ** 2  # R
-    K = P[:, :, :4] @ np.linalg.inv(S)
-    x = x + (K @ (z - x[:, :4])[:, :, None])[:, :, 0]
-    P = P - K @ P[:, :4, :]
-    return x, P
+    P[:, i, i] = C[:, 0]
+    P[:, i, i + 4] = P[:, i + 4, i] = C[:, 1]
+    P[:, i + 4, i + 4] = C[:, 2]
+    return P
+
+
+def batch_predict(x: np.ndarray, C: np.ndarray) -> None:
+    """Predict ``N`` filters in place: ``x = F x``; ``P = F P F' + Q``, per coordinate
+    ``pp += 2 pv + vv + q_pos``, ``pv += vv``, ``vv += q_vel``."""
+    x[:, :4] += x[:, 4:]
+    s = _size_scale(x[:, :4])
+    C[:, 0] += 2 * C[:, 1] + C[:, 2] + (STD_POSITION * s) ** 2
+    C[:, 1] += C[:, 2]
+    C[:, 2] += (STD_VELOCITY * s) ** 2
+
+
+def batch_update(x: np.ndarray, C: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Update ``N`` filters with boxes ``z`` (xyxy); returns new (x, C).
+
+    Per coordinate: ``S = pp + r``, ``K = [pp, pv] / S``, ``x += K (z - pos)``,
+    ``P -= K H P`` (filterpy's Joseph form gives the same P for the optimal K).
+    """
+    pp, pv = C[:, 0], C[:, 1]
+    S = pp + (STD_POSITION * _size_scale(x[:, :4])) ** 2
+    kp, kv = pp / S, pv / S
+    y = z - x[:, :4]
+    x, C = x.copy(), C.copy()
+    x[:, :4] += kp * y
+    x[:, 4:] += kv * y
+    C[:, 2] -= kv * pv
+    C[:, :2] *= (1 - kp)[:, None, :]
+    return x, C
 
 
 @dataclass(frozen=True)
@@ -341,9 +360,9 @@ class Tracker:
         """Forget every track and restart ids at 1 (call between videos)."""
         k = self.config.momentum_frames + 1
         self.x = np.zeros((0, 8))  # Kalman state [x1, y1, x2, y2] and their velocities
-        self.P = np.zeros((0, 8, 8))
+        self.C = np.zeros((0, 3, 4))  # factored covariance (see initial_covariance)
         self.x_obs = np.zeros((0, 8))  # the filter right after the last observation
-        self.P_obs = np.zeros((0, 8, 8))
+        self.C_obs = np.zeros((0, 3, 4))
         self.last_box = np.zeros((0, 4))  # last observed box, xyxy
         self.centres = np.zeros((0, k, 2))  # the last k observed centres, oldest first
         self.ids = np.zeros(0, np.int64)  # 0 while tentative
@@ -368,7 +387,7 @@ class Tracker:
         boxes = detections.xyxy.astype(np.float64)
         scores = detections.confidence
         if n:
-            batch_predict(self.x, self.P)
+            batch_predict(self.x, self.C)
             small = (self.x[:, 2:4] - self.x[:, :2]) < 1.0  # a box may not turn inside out
             if small.any():
                 r, c = np.nonzero(small)
@@ -436,18 +455,20 @@ class Tracker:
                ) -> None:
         """One association pass between the free tracks of ``t_mask`` and the free
         detections of ``d_mask`` on similarity ``sim`` (IoU), in place."""
-        rows = np.flatnonzero(t_mask & free_t)
-        cols = np.flatnonzero(d_mask & free_d)
-        if not len(rows) or not len(cols):
+        t_mask = t_mask & free_t
+        d_mask = d_mask & free_d
+        if not t_mask.any() or not d_mask.any():
             return
+        rows, cols = np.flatnonzero(t_mask), np.flatnonzero(d_mask)
         s = sim[rows][:, cols]
         valid = s >= threshold
         if not valid.any():
             return
         if self.homography is not None:
-            ref = self.x[rows, :4] if ref is None else ref[rows]
-            valid &= self._gate(ref, boxes[cols], rows)
-        if momentum and self.config.momentum_weight:
+            self._gate(valid, self.x[:, :4] if ref is None else ref, boxes, rows, cols)
+        if momentum and self.config.momentum_weight and (
+            valid.sum(0).max() > 1 or valid.sum(1).max() > 1
+        ):  # direction only matters where a track or a detection has a choice
             s = s + self._momentum(rows, boxes[cols], scores[cols])
         r, c = linear_assignment(valid, s)
         if len(r):
@@ -465,9 +486,9 @@ class Tracker:
         if gap.any():
             for k in np.flatnonzero(gap):
                 self._reupdate(rows[k], z[k], int(gap[k]))
-        x, P = batch_update(self.x[rows], self.P[rows], z)
+        x, C = batch_update(self.x[rows], self.C[rows], z)
         self.x[rows] = self.x_obs[rows] = x
-        self.P[rows] = self.P_obs[rows] = P
+        self.C[rows] = self.C_obs[rows] = C
         self.last_box[rows] = z
         self.missed[rows] = 0
         self.hit_streak[rows] += 1
@@ -481,30 +502,27 @@ class Tracker:
         Rerun its filter from the state at its last observation, updating at each missed
         frame with a virtual box on the straight line to the new observation; the real
         update with ``z`` follows in the caller."""
-        x, P = self.x_obs[r:r + 1].copy(), self.P_obs[r:r + 1].copy()
+        x, C = self.x_obs[r:r + 1].copy(), self.C_obs[r:r + 1].copy()
         z0 = self.last_box[r]
         for s in range(1, gap + 1):
-            batch_predict(x, P)
-            x, P = batch_update(x, P, (z0 + (z - z0) * s / (gap + 1))[None])
-        batch_predict(x, P)
-        self.x[r], self.P[r] = x[0], P[0]
+            batch_predict(x, C)
+            x, C = batch_update(x, C, (z0 + (z - z0) * s / (gap + 1))[None])
+        batch_predict(x, C)
+        self.x[r], self.C[r] = x[0], C[0]
 
     def _keep(self, mask: np.ndarray) -> None:
-        for name in ("x", "P", "x_obs", "P_obs", "last_box", "centres", "ids", "hit_streak",
+        for name in ("x", "C", "x_obs", "C_obs", "last_box", "centres", "ids", "hit_streak",
                      "missed"):
             setattr(self, name, getattr(self, name)[mask])
 
     def _add(self, boxes: np.ndarray) -> None:
         n = len(boxes)
         x = np.concatenate([boxes, np.zeros((n, 4))], axis=1)
-        s = _size_scale(boxes)
-        P = np.zeros((n, 8, 8))
-        i = np.arange(8)
-        P[:, i, i] = np.concatenate([2 * STD_POSITION * s, 10 * STD_VELOCITY * s], axis=1) ** 2
+        C = initial_covariance(boxes)
         self.x = np.concatenate([self.x, x])
-        self.P = np.concatenate([self.P, P])
+        self.C = np.concatenate([self.C, C])
         self.x_obs = np.concatenate([self.x_obs, x])
-        self.P_obs = np.concatenate([self.P_obs, P])
+        self.C_obs = np.concatenate([self.C_obs, C])
         self.last_box = np.concatenate([self.last_box, boxes])
         k = self.centres.shape[1]
         c = (boxes[:, None, :2] + boxes[:, None, 2:]) / 2
@@ -529,24 +547,22 @@ class Tracker:
         term = (np.pi / 2 - np.arccos(cos)) / np.pi
         return self.config.momentum_weight * term * moving[:, None] * det_scores[None, :]
 
-    def _gate(self, ref_boxes: np.ndarray, det_boxes: np.ndarray, rows: np.ndarray
-              ) -> np.ndarray:
-        """Pairs a shopper could have walked between since the track was last seen, on the
-        floor: box centres projected with the store homography, compared with the distance
-        walkable at ``max_speed_mps`` plus a margin for box jitter."""
+    def _gate(self, valid: np.ndarray, ref: np.ndarray, boxes: np.ndarray, rows: np.ndarray,
+              cols: np.ndarray) -> None:
+        """Drop, in place, candidate pairs a shopper could not have walked between since
+        the track was last seen: box centres projected to floor metres with the store
+        homography, against ``max_speed_mps`` plus a margin for box jitter. Only the few
+        candidate pairs are projected."""
         cfg = self.config
-        a, b = self._floor(ref_boxes), self._floor(det_boxes)
-        dist = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
-        reach = cfg.max_speed_mps * (self.missed[rows] + 1) / self.frame_rate + cfg.gate_margin_m
-        return dist <= reach[:, None]
-
-    def _floor(self, boxes: np.ndarray) -> np.ndarray:
-        """``(N, 2)`` floor metres of box centres."""
         H = self.homography
-        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-        w = H[2, 0] * cx + H[2, 1] * cy + H[2, 2]
-        return np.stack([(H[0, 0] * cx + H[0, 1] * cy + H[0, 2]) / w,
-                         (H[1, 0] * cx + H[1, 1] * cy + H[1, 2]) / w], axis=1)
+        for i, j in zip(*np.nonzero(valid)):
+            a, b = ref[rows[i]], boxes[cols[j]]
+            pa = H @ np.array([(a[0] + a[2]) / 2, (a[1] + a[3]) / 2, 1.0])
+            pb = H @ np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, 1.0])
+            dist = math.hypot(pa[0] / pa[2] - pb[0] / pb[2], pa[1] / pa[2] - pb[1] / pb[2])
+            reach = cfg.max_speed_mps * (self.missed[rows[i]] + 1) / self.frame_rate
+            if dist > reach + cfg.gate_margin_m:
+                valid[i, j] = False
 
 
 PRESETS = ("default", "sort")
