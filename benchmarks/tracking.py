@@ -1,14 +1,15 @@
 """walkout's trackers against the `trackers` package, side by side on identical detections.
 
-    python benchmarks/tracking.py [--repeats 5] [--seeds 101 102 103] [--json out.json]
+    python benchmarks/tracking.py [--repeats 3] [--seeds 301 302 ...] [--json out.json]
 
 Datasets:
   (a) MOT15 TUD-Campus: the public SORT detections from ../shared/data, ground truth from
       the motmetrics wheel (install the `bench` extra);
-  (b) simulated store sequences: the simulator's ground-truth boxes of a `busy` scenario
-      (10 fps, 2 minutes, 6 shoppers) turned into detector-like detections (misses and runs
-      of misses, box jitter, merged boxes when shoppers touch, static clutter and random false
-      positives; walkout.sim.detections). walkout gets the store homography (floor gating).
+  (b) simulated store sequences: the simulator's ground-truth boxes of `busy` scenarios
+      (10 fps, 2 minutes, 6 shoppers; seeds 301-320) turned into detector-like detections
+      (misses and runs of misses, box jitter, merged boxes when shoppers touch, static
+      clutter and random false positives; walkout.sim.detections). walkout gets the store
+      homography (floor gating).
 
 Metrics: HOTA (DetA, AssA), IDF1, MOTA, ID switches at IoU 0.5 (walkout.mot). Speed:
 tracker updates (frames) per second, timing only the update calls; runs are interleaved
@@ -103,8 +104,10 @@ def run_peer(name: str, seq: dict) -> tuple[np.ndarray, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103])
-    ap.add_argument("--repeats", type=int, default=5)
+    # held-out seeds: the defaults were tuned on seeds 201-210 and TUD-Campus only; 20
+    # sequences, because single store sequences vary a lot from seed to seed
+    ap.add_argument("--seeds", type=int, nargs="+", default=list(range(301, 321)))
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 

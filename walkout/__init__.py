@@ -6,6 +6,8 @@ Importing walkout never imports torch or ultralytics; the detector loads them on
 
 from .config import StoreConfig, dump_store, load_store
 from .errors import ConfigError, InputError, WalkoutError
+from .mot import MOTScores, evaluate_mot
+from .track import SortTracker, Tracker, TrackerConfig, make_tracker
 from .types import (
     CartEvent,
     Detections,
@@ -27,14 +29,20 @@ __all__ = [
     "Frame",
     "InputError",
     "ItemEvent",
+    "MOTScores",
     "Receipt",
     "ReceiptLine",
+    "SortTracker",
     "StoreConfig",
+    "Tracker",
+    "TrackerConfig",
     "WalkoutError",
     "WeightEvent",
     "__version__",
     "dump_store",
+    "evaluate_mot",
     "load_store",
+    "make_tracker",
     "tlwh_to_xyxy",
     "xyxy_to_tlwh",
 ]

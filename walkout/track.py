@@ -17,14 +17,20 @@ frame, even with no detections, plus ``reset()``; ids are per instance, starting
   * observation-centric re-update: when a lost track is found again, its filter is rerun
     from the last observation over a straight virtual path to the new one, so the velocity
     that drifted while it was unseen is corrected (OC-SORT);
-  * a size-adaptive constant-velocity filter on ``[cx, cy, w, h]`` (ByteTrack / BoT-SORT),
-    run for all tracks at once with numpy (the equations of filterpy's ``KalmanFilter``,
-    whose matrices it takes from :func:`kalman_filter`);
-  * optional gating in floor metres when a store homography is known.
+  * a size-adaptive constant-velocity filter on the box corners (noise scaled with the box,
+    as ByteTrack / BoT-SORT), defined with filterpy's ``KalmanFilter`` (:func:`kalman_filter`)
+    and run for all tracks at once in its factored form;
+  * a low IoU threshold (0.1, as the ``trackers`` ByteTrack): top-down shoppers are small
+    boxes whose shape changes when an arm reaches out;
+  * optional gating in floor metres when a store homography is known;
+  * brief coasting: for up to ``coast`` frames (0.1 s) after a missed detection a confirmed
+    track still reports its predicted box (with ``det_index`` -1), so a one-frame dropout
+    does not make a shopper vanish.
 
 Track lifecycle: *tentative* (until ``min_hits`` consecutive matches; dropped on a miss),
 *confirmed* (given an id and reported while matched), *lost* (unmatched, still predicted and
-matchable) and *removed* after ``max_age`` frames without a match.
+matchable; reported for ``coast`` frames) and *removed* after ``max_age`` frames without a
+match.
 """
 
 from __future__ import annotations
@@ -322,11 +328,11 @@ class TrackerConfig:
     high_score: float = 0.6  # detections at or above it are matched first
     low_score: float = 0.1  # detections below it are ignored
     new_track_score: float = 0.7  # a track may start only from a detection this sure
-    iou_threshold: float = 0.2  # first pass, recovery and tentative tracks: minimum IoU
-    low_iou_threshold: float = 0.5  # second pass (low-score detections): minimum IoU
+    iou_threshold: float = 0.1  # every pass: minimum IoU (small, fast-changing boxes)
     momentum_weight: float = 0.2  # OC-SORT direction-consistency weight in the cost
     momentum_frames: int = 3  # observations back to measure a track's direction over
     output: str = "kalman"  # box reported: "kalman" (filtered) or "detection"
+    coast: int = 3  # frames (at 30 fps) a missed track's prediction is still reported
     max_speed_mps: float = 3.0  # floor gating (with a homography): fastest walk, m/s
     gate_margin_m: float = 0.75  # floor gating: slack for box-centre jitter, metres
 
@@ -353,6 +359,7 @@ class Tracker:
         self.config = cfg
         self.frame_rate = float(frame_rate)
         self.max_age = max(1, int(round(cfg.max_age * self.frame_rate / 30.0)))
+        self.coast_frames = int(round(cfg.coast * self.frame_rate / 30.0))
         self.homography = None if homography is None else np.asarray(homography, float)
         self.reset()
 
@@ -403,9 +410,9 @@ class Tracker:
             # 1. confirmed and lost tracks vs high-score detections, IoU + momentum (OC-SORT)
             self._stage(confirmed, high, iou, cfg.iou_threshold, free_t, free_d, matches,
                         boxes, scores, momentum=True)
-            # 2. tracks seen last frame vs low-score detections (ByteTrack)
+            # 2. still-unmatched tracks vs low-score detections (ByteTrack)
             low = ~high & (scores >= cfg.low_score)
-            self._stage(confirmed & (self.missed == 0), low, iou, cfg.low_iou_threshold,
+            self._stage(confirmed, low, iou, cfg.iou_threshold,
                         free_t, free_d, matches, boxes, scores)
             # 3. recovery: lost tracks matched on their last observed box (OC-SORT)
             lost = confirmed & (self.missed > 0) & free_t
@@ -445,8 +452,17 @@ class Tracker:
         report = self.ids[rows] > 0
         rows, dets = rows[report], dets[report]
         out = self.x[rows, :4] if cfg.output == "kalman" else boxes[dets]
-        return Detections(out, scores[dets], detections.class_id[dets], self.ids[rows],
-                          {"det_index": dets})
+        conf, cls = scores[dets], detections.class_id[dets]
+        if self.coast_frames:  # briefly missed tracks: report the prediction, det_index -1
+            coast = np.flatnonzero((self.ids > 0) & (self.missed > 0)
+                                   & (self.missed <= self.coast_frames))
+            if len(coast):
+                rows = np.concatenate([rows, coast])
+                dets = np.concatenate([dets, np.full(len(coast), -1)])
+                out = np.concatenate([out, self.x[coast, :4]])
+                conf = np.concatenate([conf, np.zeros(len(coast), conf.dtype)])
+                cls = np.concatenate([cls, np.zeros(len(coast), cls.dtype)])
+        return Detections(out, conf, cls, self.ids[rows], {"det_index": dets})
 
     # -- helpers -------------------------------------------------------------------------------
     def _stage(self, t_mask: np.ndarray, d_mask: np.ndarray, sim: np.ndarray, threshold: float,
