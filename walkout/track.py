@@ -549,19 +549,18 @@ class Tracker:
 
     def _momentum(self, rows: np.ndarray, det_boxes: np.ndarray, det_scores: np.ndarray
                   ) -> np.ndarray:
-        """OC-SORT's direction consistency: ``(pi/2 - angle) / pi`` between the direction a
-        track moved over its last observations and the direction from its last observation
-        to each detection, weighted by the detection score (0 for tracks not yet moving)."""
+        """OC-SORT's direction consistency: ``(pi/2 - angle) / pi = asin(cos angle) / pi``
+        between the direction a track moved over its last observations and the direction
+        from its last observation to each detection, weighted by the detection score. A
+        track that has not moved yet adds nothing."""
         c = self.centres[rows]
-        motion = c[:, -1] - c[:, 0]
-        norm = np.linalg.norm(motion, axis=1, keepdims=True)
-        moving = norm[:, 0] > 1e-6
-        motion = motion / np.maximum(norm, 1e-6)
-        d = (det_boxes[None, :, :2] + det_boxes[None, :, 2:]) / 2 - c[:, -1][:, None, :]
-        d = d / np.maximum(np.linalg.norm(d, axis=2, keepdims=True), 1e-6)
-        cos = np.clip((motion[:, None, :] * d).sum(2), -1.0, 1.0)
-        term = (np.pi / 2 - np.arccos(cos)) / np.pi
-        return self.config.momentum_weight * term * moving[:, None] * det_scores[None, :]
+        mx, my = c[:, -1, 0] - c[:, 0, 0], c[:, -1, 1] - c[:, 0, 1]
+        dx = (det_boxes[:, 0] + det_boxes[:, 2]) / 2 - c[:, -1, 0][:, None]
+        dy = (det_boxes[:, 1] + det_boxes[:, 3]) / 2 - c[:, -1, 1][:, None]
+        norm = np.hypot(mx, my)[:, None] * np.hypot(dx, dy)
+        cos = (mx[:, None] * dx + my[:, None] * dy) / np.maximum(norm, 1e-9)
+        angle_term = np.arcsin(np.clip(cos, -1.0, 1.0)) / np.pi
+        return self.config.momentum_weight * angle_term * det_scores[None, :]
 
     def _gate(self, valid: np.ndarray, ref: np.ndarray, boxes: np.ndarray, rows: np.ndarray,
               cols: np.ndarray) -> None:
