@@ -137,6 +137,8 @@ def main() -> int:
                     out.append(rows)
                 timings[name].append(frames_total / total)
                 rows_of[name] = out
+        per_seq = {name: [evaluate_mot(s["gt"], r).hota for s, r in zip(seqs, rows_of[name])]
+                   for name in runners}
         table = {}
         for name in runners:
             gt = np.vstack([_offset(s["gt"], k) for k, s in enumerate(seqs)])
@@ -147,6 +149,10 @@ def main() -> int:
                 "idf1": 100 * m.idf1, "mota": 100 * m.mota, "idsw": m.idsw, "fp": m.fp,
                 "fn": m.fn, "updates_per_s": max(timings[name]),
                 "updates_per_s_median": float(np.median(timings[name])),
+                "hota_per_sequence": [100 * h for h in per_seq[name]],
+                # sequences where walkout default's HOTA is at least this tracker's
+                "default_wins": int(sum(a >= b for a, b in
+                                        zip(per_seq["walkout default"], per_seq[name]))),
             }
         results[label] = {"sequences": [s["name"] for s in seqs], "frames": frames_total,
                           "trackers": table}
@@ -168,7 +174,7 @@ def _print(label: str, seqs: list[dict], table: dict) -> None:
     names = ", ".join(s["name"] for s in seqs)
     print(f"\n{label}: {names} ({sum(len(s['frames']) for s in seqs)} frames)")
     head = f"{'tracker':<22}{'HOTA':>7}{'DetA':>7}{'AssA':>7}{'IDF1':>7}{'MOTA':>7}" \
-           f"{'IDsw':>6}{'upd/s':>9}{'median':>9}"
+           f"{'IDsw':>6}{'upd/s':>9}{'median':>9}{'default wins':>14}"
     print(head)
     print("-" * len(head))
     fastest_peer = max((v["updates_per_s"] for k, v in table.items()
@@ -176,7 +182,7 @@ def _print(label: str, seqs: list[dict], table: dict) -> None:
     for name, v in table.items():
         print(f"{name:<22}{v['hota']:>7.1f}{v['deta']:>7.1f}{v['assa']:>7.1f}{v['idf1']:>7.1f}"
               f"{v['mota']:>7.1f}{v['idsw']:>6d}{v['updates_per_s']:>9.0f}"
-              f"{v['updates_per_s_median']:>9.0f}")
+              f"{v['updates_per_s_median']:>9.0f}{v['default_wins']:>8d}/{len(seqs)}")
     if fastest_peer:
         ratio = table["walkout default"]["updates_per_s"] / fastest_peer
         print(f"walkout default speed / fastest peer: {ratio:.2f}x")
