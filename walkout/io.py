@@ -141,27 +141,33 @@ def read_weights_csv(path: str | Path) -> WeightTable:
     return WeightTable(np.asarray(ts), grams, tuple(header[1:]))
 
 
-def read_mot(path: str | Path) -> np.ndarray:
-    """Read a MOTChallenge txt file into a ``(N, 10)`` float array (empty -> ``(0, 10)``)."""
+def _mot_rows(path: str | Path, what: str, min_cols: int, max_cols: int):
+    """Yield ``(where, parts, values)`` for each non-blank line of a MOTChallenge-style file,
+    after checking the column count and that every value is a finite number."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: file not found (expected a MOTChallenge txt file)")
-    rows = []
+        raise InputError(f"{path}: file not found (expected {what})")
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
+            where = f"{path}: line {lineno}"
             parts = line.strip().split(",")
-            if len(parts) < 6:
-                raise InputError(
-                    f"{path}: line {lineno}: expected frame,id,x,y,w,h,... (got {len(parts)} "
-                    "columns)"
-                )
+            if not min_cols <= len(parts) <= max_cols:
+                raise InputError(f"{where}: expected {min_cols}-{max_cols} columns "
+                                 f"frame,id,x,y,w,h,... (got {len(parts)})")
             try:
-                vals = [float(x) for x in parts[:10]]
+                vals = [float(x) for x in parts]
             except ValueError:
-                raise InputError(f"{path}: line {lineno}: expected numbers") from None
-            rows.append(vals + [-1.0] * (10 - len(vals)))
+                raise InputError(f"{where}: expected numbers") from None
+            if not all(math.isfinite(v) for v in vals):
+                raise InputError(f"{where}: expected finite numbers (found NaN or inf)")
+            yield where, parts, vals + [-1.0] * (10 - len(vals))
+
+
+def read_mot(path: str | Path) -> np.ndarray:
+    """Read a MOTChallenge txt file into a ``(N, 10)`` float array (empty -> ``(0, 10)``)."""
+    rows = [vals for _, _, vals in _mot_rows(path, "a MOTChallenge txt file", 6, 10)]
     return np.asarray(rows, np.float64).reshape(-1, 10)
 
 
@@ -172,37 +178,20 @@ def read_mot_detections(path: str | Path) -> np.ndarray:
     height, and frames must not go backwards. Any other row is an error naming the file and
     the line (nothing is skipped silently). Blank lines are ignored. Returns ``(N, 10)``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found (expected MOTChallenge detections)")
     rows = []
-    last_frame = 0
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}: line {lineno}"
-            parts = line.strip().split(",")
-            if not 7 <= len(parts) <= 10:
-                raise InputError(f"{where}: expected 7-10 columns frame,id,x,y,w,h,score,... "
-                                 f"(got {len(parts)})")
-            try:
-                vals = [float(x) for x in parts]
-            except ValueError:
-                raise InputError(f"{where}: expected numbers") from None
-            if not all(math.isfinite(v) for v in vals):
-                raise InputError(f"{where}: expected finite numbers (found NaN or inf)")
-            frame = vals[0]
-            if frame < 1 or not frame.is_integer():
-                raise InputError(f"{where}: expected a 1-based integer frame, got {parts[0]}")
-            if vals[4] <= 0 or vals[5] <= 0:
-                raise InputError(f"{where}: expected a positive width and height, got "
-                                 f"{parts[4]} x {parts[5]}")
-            if frame < last_frame:
-                raise InputError(f"{where}: frame {int(frame)} comes after frame "
-                                 f"{int(last_frame)} (expected frames in order)")
-            last_frame = frame
-            rows.append(vals + [-1.0] * (10 - len(vals)))
+    last_frame = 0.0
+    for where, parts, vals in _mot_rows(path, "MOTChallenge detections", 7, 10):
+        frame = vals[0]
+        if frame < 1 or not frame.is_integer():
+            raise InputError(f"{where}: expected a 1-based integer frame, got {parts[0]}")
+        if vals[4] <= 0 or vals[5] <= 0:
+            raise InputError(f"{where}: expected a positive width and height, got "
+                             f"{parts[4]} x {parts[5]}")
+        if frame < last_frame:
+            raise InputError(f"{where}: frame {int(frame)} comes after frame "
+                             f"{int(last_frame)} (expected frames in order)")
+        last_frame = frame
+        rows.append(vals)
     return np.asarray(rows, np.float64).reshape(-1, 10)
 
 
