@@ -59,18 +59,6 @@ def iou_batch(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     return inter / np.maximum(union, 1e-12)
 
 
-def xyxy_to_cxcywh(xyxy: np.ndarray) -> np.ndarray:
-    """``(N, 4)`` corners to centre + size."""
-    b = np.asarray(xyxy, np.float64).reshape(-1, 4)
-    wh = b[:, 2:] - b[:, :2]
-    return np.hstack([b[:, :2] + wh / 2, wh])
-
-
-def cxcywh_to_xyxy(cxcywh: np.ndarray) -> np.ndarray:
-    s = np.asarray(cxcywh, np.float64).reshape(-1, 4)
-    return np.hstack([s[:, :2] - s[:, 2:] / 2, s[:, :2] + s[:, 2:] / 2])
-
-
 # ---- assignment ----------------------------------------------------------------------------
 def linear_assignment(valid: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One-to-one pairs among the ``valid`` candidates of a score matrix, maximising the
@@ -240,7 +228,7 @@ def _size_scale(xyxy: np.ndarray) -> np.ndarray:
 
 
 def kalman_filter(xyxy: np.ndarray) -> KalmanFilter:
-    """A filterpy filter for one box: state ``[cx, cy, w, h, vcx, vcy, vw, vh]``, pixels.
+    """A filterpy filter for one box: state ``[x1, y1, x2, y2]`` and their velocities, pixels.
 
     Constant velocity (``x' = F x``), the box observed directly (``z = H x``). Noise scales
     with the box (a far, small box moves fewer pixels): measurement sigma ``w/20, h/20``,
@@ -412,8 +400,9 @@ class Tracker:
                         boxes, scores, momentum=True)
             # 2. still-unmatched tracks vs low-score detections (ByteTrack)
             low = ~high & (scores >= cfg.low_score)
-            self._stage(confirmed, low, iou, cfg.iou_threshold,
-                        free_t, free_d, matches, boxes, scores)
+            if low.any():
+                self._stage(confirmed, low, iou, cfg.iou_threshold, free_t, free_d, matches,
+                            boxes, scores)
             # 3. recovery: lost tracks matched on their last observed box (OC-SORT)
             lost = confirmed & (self.missed > 0) & free_t
             if lost.any() and (high & free_d).any():
@@ -421,8 +410,9 @@ class Tracker:
                 self._stage(lost, high, last_iou, cfg.iou_threshold, free_t, free_d, matches,
                             boxes, scores, ref=self.last_box)
             # 4. tentative tracks vs the rest of the high-score detections
-            self._stage(~confirmed, high, iou, cfg.iou_threshold, free_t, free_d, matches,
-                        boxes, scores)
+            if not confirmed.all():
+                self._stage(~confirmed, high, iou, cfg.iou_threshold, free_t, free_d, matches,
+                            boxes, scores)
         if matches:
             rows = np.concatenate([r for r, _ in matches])
             dets = np.concatenate([d for _, d in matches])
