@@ -108,3 +108,12 @@ def test_boxes_below_the_iou_threshold_do_not_match():
     m = evaluate_mot(gt, pred)
     assert (m.fn, m.fp) == (1, 1)
     assert 0 < m.hota < 0.5  # HOTA still credits it at low alphas
+
+
+def test_empty_prediction_or_ground_truth():
+    gt = rows((1, [(1, 0, 0), (2, 0, 0)]))
+    none = np.zeros((0, 10))
+    m = evaluate_mot(gt, none)
+    assert (m.fn, m.fp, m.mota, m.hota, m.idf1) == (2, 0, 0.0, 0.0, 0.0)
+    m = evaluate_mot(none, gt)
+    assert (m.fn, m.fp, m.hota) == (0, 2, 0.0)

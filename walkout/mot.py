@@ -57,8 +57,8 @@ class MOTScores:
 def _by_frame(rows: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """frame -> (ids, xyxy boxes)."""
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    rows = np.asarray(rows, np.float64).reshape(-1, rows.shape[1] if rows.ndim == 2 else 10)
-    if len(rows) == 0:
+    rows = np.asarray(rows, np.float64)
+    if rows.size == 0:
         return out
     order = np.argsort(rows[:, 0], kind="stable")
     rows = rows[order]
