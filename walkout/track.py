@@ -372,7 +372,8 @@ class Tracker:
 
         Must be called for every frame, even with no detections. The result holds the
         boxes with ``tracker_id``, and ``data["det_index"]``: the index of the input
-        detection each track was updated with.
+        detection each track was updated with. Coasting tracks (missed for up to
+        ``coast`` frames) follow with their predicted box, confidence 0 and index -1.
         """
         cfg = self.config
         self.frame_count += 1
