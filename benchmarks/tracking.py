@@ -1,6 +1,7 @@
 """walkout's trackers against the `trackers` package, side by side on identical detections.
 
     python benchmarks/tracking.py [--repeats 3] [--seeds 301 302 ...] [--json out.json]
+                                  [--mot DET GT FPS ...]
 
 Datasets:
   (a) MOT15 TUD-Campus: the public SORT detections from ../shared/data, ground truth from
@@ -34,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers
 
-from walkout.io import read_mot
+from walkout.io import read_mot, read_mot_detections
 from walkout.mot import evaluate_mot
 from walkout.sim import make_scenario
 from walkout.sim.detections import noisy_detections
@@ -69,6 +70,15 @@ def tud_campus(data: Path) -> dict | None:
     n = int(max(det[:, 0].max(), gt[:, 0].max()))
     return {"name": "TUD-Campus", "frames": frames_from_det(det, n), "gt": gt, "fps": 25.0,
             "homography": None}
+
+
+def mot_sequence(det_path: str, gt_path: str, fps: str) -> dict:
+    """Any MOTChallenge sequence: public detections, ground truth and frame rate."""
+    det, gt = read_mot_detections(det_path), read_mot(gt_path)
+    gt = gt[gt[:, 6] != 0]  # MOTChallenge marks ignored ground truth with confidence 0
+    n = int(max(det[:, 0].max(), gt[:, 0].max()))
+    return {"name": Path(det_path).parent.name or det_path, "frames": frames_from_det(det, n),
+            "gt": gt, "fps": float(fps), "homography": None}
 
 
 def store_sequence(seed: int) -> dict:
@@ -142,10 +152,15 @@ def main() -> int:
     # sequences, because single store sequences vary a lot from seed to seed
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(301, 321)))
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--mot", nargs=3, action="append", default=[],
+                    metavar=("DET", "GT", "FPS"),
+                    help="another MOTChallenge sequence, scored in its own table "
+                         "(repeat the option for more)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
     sequences = [s for s in [tud_campus(Path(args.data))] if s is not None]
+    extra = [mot_sequence(*m) for m in args.mot]
     store = [store_sequence(seed) for seed in args.seeds]
     runners = {"walkout default": lambda s: run_walkout("default", s),
                "walkout sort": lambda s: run_walkout("sort", s)}
@@ -156,7 +171,9 @@ def main() -> int:
               "walkout only")
 
     results = {}
-    for label, seqs in (("TUD-Campus", sequences), ("store (simulated)", store)):
+    groups = [("TUD-Campus", sequences), ("store (simulated)", store)]
+    groups += [(f"MOTChallenge {s['name']}", [s]) for s in extra]
+    for label, seqs in groups:
         if not seqs:
             continue
         frames_total = sum(len(s["frames"]) for s in seqs)
