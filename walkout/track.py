@@ -349,6 +349,7 @@ class Tracker:
         self.max_age = max(1, int(round(cfg.max_age * self.frame_rate / 30.0)))
         self.coast_frames = int(round(cfg.coast * self.frame_rate / 30.0))
         self.homography = None if homography is None else np.asarray(homography, float)
+        self._H = None if homography is None else self.homography.tolist()
         self.reset()
 
     def reset(self) -> None:
@@ -444,7 +445,7 @@ class Tracker:
         rows, dets = rows[report], dets[report]
         out = self.x[rows, :4] if cfg.output == "kalman" else boxes[dets]
         conf, cls = scores[dets], detections.class_id[dets]
-        if self.coast_frames:  # briefly missed tracks: report the prediction, det_index -1
+        if self.coast_frames and self.missed.any():  # briefly missed: report the prediction
             coast = np.flatnonzero((self.ids > 0) & (self.missed > 0)
                                    & (self.missed <= self.coast_frames))
             if len(coast):
@@ -473,11 +474,12 @@ class Tracker:
             return
         if self.homography is not None:
             self._gate(valid, self.x[:, :4] if ref is None else ref, boxes, rows, cols)
-        if momentum and self.config.momentum_weight and (
-            valid.sum(0).max() > 1 or valid.sum(1).max() > 1
-        ):  # direction only matters where a track or a detection has a choice
-            s = s + self._momentum(rows, boxes[cols], scores[cols])
-        r, c = linear_assignment(valid, s)
+        if valid.sum(0).max() <= 1 and valid.sum(1).max() <= 1:
+            r, c = np.nonzero(valid)  # nobody has a choice: the candidates are the matches
+        else:
+            if momentum and self.config.momentum_weight:  # direction matters only here
+                s = s + self._momentum(rows, boxes[cols], scores[cols])
+            r, c = linear_assignment(valid, s)
         if len(r):
             free_t[rows[r]] = False
             free_d[cols[c]] = False
@@ -558,16 +560,22 @@ class Tracker:
         """Drop, in place, candidate pairs a shopper could not have walked between since
         the track was last seen: box centres projected to floor metres with the store
         homography, against ``max_speed_mps`` plus a margin for box jitter. Only the few
-        candidate pairs are projected."""
+        candidate pairs are projected, in plain floats."""
         cfg = self.config
-        H = self.homography
-        for i, j in zip(*np.nonzero(valid)):
-            a, b = ref[rows[i]], boxes[cols[j]]
-            pa = H @ np.array([(a[0] + a[2]) / 2, (a[1] + a[3]) / 2, 1.0])
-            pb = H @ np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, 1.0])
-            dist = math.hypot(pa[0] / pa[2] - pb[0] / pb[2], pa[1] / pa[2] - pb[1] / pb[2])
-            reach = cfg.max_speed_mps * (self.missed[rows[i]] + 1) / self.frame_rate
-            if dist > reach + cfg.gate_margin_m:
+        (a, b, c), (d, e, f), (g, h, k) = self._H
+
+        def floor(box: list[float]) -> tuple[float, float]:
+            x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            w = g * x + h * y + k
+            return (a * x + b * y + c) / w, (d * x + e * y + f) / w
+
+        ii, jj = np.nonzero(valid)
+        refs, dets = ref[rows[ii]].tolist(), boxes[cols[jj]].tolist()
+        missed = self.missed[rows[ii]].tolist()
+        for i, j, r, q, m in zip(ii.tolist(), jj.tolist(), refs, dets, missed):
+            (x0, y0), (x1, y1) = floor(r), floor(q)
+            reach = cfg.max_speed_mps * (m + 1) / self.frame_rate + cfg.gate_margin_m
+            if math.hypot(x1 - x0, y1 - y0) > reach:
                 valid[i, j] = False
 
 
