@@ -25,6 +25,8 @@ from walkout.track import (
     linear_assignment,
     make_tracker,
     process_noise,
+    single_predict,
+    single_update,
 )
 
 PRESETS = ["default", "sort"]
@@ -278,3 +280,19 @@ def test_cli_track_rejects_bad_rows_without_writing(tmp_path, bad, message, line
     assert message in res.stderr and f"line {line}:" in res.stderr
     assert "Traceback" not in res.stderr
     assert out.read_text() == "old\n"  # nothing already written is lost
+
+
+def test_single_filter_steps_equal_the_batched_ones():
+    rng = np.random.default_rng(5)
+    boxes = rng.uniform(0, 100, (3, 4))
+    boxes[:, 2:] += boxes[:, :2] + 10
+    x = np.hstack([boxes, rng.normal(0, 2, (3, 4))])
+    C = initial_covariance(boxes) * rng.uniform(0.5, 2, (3, 3, 4))
+    z = boxes + rng.normal(0, 3, (3, 4))
+    xb, Cb = x.copy(), C.copy()
+    batch_predict(xb, Cb)
+    xb, Cb = batch_update(xb, Cb, z)
+    for i in range(3):
+        xs, Cs = single_update(*single_predict(x[i].tolist(), C[i].tolist()), z[i].tolist())
+        np.testing.assert_allclose(xs, xb[i], rtol=1e-12)
+        np.testing.assert_allclose(Cs, Cb[i], rtol=1e-12)

@@ -307,6 +307,37 @@ def batch_update(x: np.ndarray, C: np.ndarray, z: np.ndarray) -> tuple[np.ndarra
     return x, C
 
 
+def _scale4(x: list[float]) -> list[float]:
+    w, h = max(x[2] - x[0], 1.0), max(x[3] - x[1], 1.0)
+    return [w, h, w, h]
+
+
+def single_predict(x: list[float], C: list[list[float]]) -> tuple[list, list]:
+    """:func:`batch_predict` for one filter in plain floats (faster than numpy for one row;
+    used by the re-update loop)."""
+    x = [x[i] + x[i + 4] for i in range(4)] + x[4:]
+    s = _scale4(x)
+    pp, pv, vv = C
+    pp = [pp[i] + (2 * pv[i] + vv[i] + (STD_POSITION * s[i]) ** 2) for i in range(4)]
+    pv = [pv[i] + vv[i] for i in range(4)]
+    vv = [vv[i] + (STD_VELOCITY * s[i]) ** 2 for i in range(4)]
+    return x, [pp, pv, vv]
+
+
+def single_update(x: list[float], C: list[list[float]], z: list[float]) -> tuple[list, list]:
+    """:func:`batch_update` for one filter in plain floats."""
+    s = _scale4(x)
+    pp, pv, vv = C
+    S = [pp[i] + (STD_POSITION * s[i]) ** 2 for i in range(4)]
+    kp = [pp[i] / S[i] for i in range(4)]
+    kv = [pv[i] / S[i] for i in range(4)]
+    y = [z[i] - x[i] for i in range(4)]
+    x = [x[i] + kp[i] * y[i] for i in range(4)] + [x[i + 4] + kv[i] * y[i] for i in range(4)]
+    C = [[pp[i] * (1 - kp[i]) for i in range(4)], [pv[i] * (1 - kp[i]) for i in range(4)],
+         [vv[i] - kv[i] * pv[i] for i in range(4)]]
+    return x, C
+
+
 @dataclass(frozen=True)
 class TrackerConfig:
     """Settings of :class:`Tracker`; frames are at the video's frame rate."""
@@ -511,13 +542,13 @@ class Tracker:
         Rerun its filter from the state at its last observation, updating at each missed
         frame with a virtual box on the straight line to the new observation; the real
         update with ``z`` follows in the caller."""
-        x, C = self.x_obs[r:r + 1].copy(), self.C_obs[r:r + 1].copy()
-        z0 = self.last_box[r]
+        x, C = self.x_obs[r].tolist(), self.C_obs[r].tolist()
+        z0, z1 = self.last_box[r].tolist(), z.tolist()
         for s in range(1, gap + 1):
-            batch_predict(x, C)
-            x, C = batch_update(x, C, (z0 + (z - z0) * s / (gap + 1))[None])
-        batch_predict(x, C)
-        self.x[r], self.C[r] = x[0], C[0]
+            u = s / (gap + 1)
+            x, C = single_update(*single_predict(x, C), [a + (b - a) * u for a, b in zip(z0, z1)])
+        x, C = single_predict(x, C)
+        self.x[r], self.C[r] = x, C
 
     def _keep(self, mask: np.ndarray) -> None:
         for name in ("x", "C", "x_obs", "C_obs", "last_box", "centres", "ids", "hit_streak",
