@@ -90,6 +90,11 @@ def _tracked(xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, ids
     )
 
 
+# Returned for frames with neither tracks nor detections; zero-size arrays cannot be
+# changed through, so one shared instance is safe.
+_NO_TRACKS = _tracked(np.zeros((0, 4)), [], [], [], [])
+
+
 # ---- SORT, exactly -------------------------------------------------------------------------
 def _sort_z(xyxy: np.ndarray) -> np.ndarray:
     """SORT's measurement: centre u, v, scale s (area) and aspect ratio r, as ``(4, 1)``."""
@@ -411,7 +416,7 @@ class Tracker:
         self.frame_count += 1
         n, m = len(self.ids), len(detections)
         if n == 0 and m == 0:
-            return _tracked(np.zeros((0, 4)), [], [], [], [])
+            return _NO_TRACKS
         boxes = detections.xyxy.astype(np.float64)
         scores = detections.confidence
         if n:
