@@ -8,6 +8,7 @@ print one line on stderr and exit with code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -108,6 +109,68 @@ def cmd_track(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_weight_events(args: argparse.Namespace) -> int:
+    from .config import load_store
+    from .io import event_record, write_text_atomic
+    from .sensors import (
+        ItemIdentifier,
+        Planogram,
+        ReadStats,
+        WeightEventDetector,
+        iter_weights,
+        shelves_by_prefix,
+    )
+
+    src = Path(args.input)
+    live = "://" in args.input
+    store_path = args.store
+    if src.is_dir():  # a labelled clip
+        store_path = store_path or src / "store.yaml"
+        src = src / "weights.csv"
+    if args.products or args.planogram:
+        if not (args.products and args.planogram):
+            raise WalkoutError("--products and --planogram go together (AiFi product and "
+                               "planogram JSON lines)")
+        planogram = Planogram.from_aifi(args.products, args.planogram)
+        rate = 60.0
+    elif store_path:
+        store = load_store(store_path)
+        planogram, rate = Planogram.from_store(store), store.sensors.rate_hz
+    else:
+        raise WalkoutError("expected --store store.yaml, or --products and --planogram")
+    stats = ReadStats(args.input)
+    if live:
+        from .sensors.live import iter_live, open_lines
+
+        lines = open_lines(args.input)
+        plate_ids = [q for pids in planogram.shelves.values() for q in pids]
+        blocks = iter_live(lines, plate_ids, rate, stats, max_s=args.seconds)
+    else:
+        blocks = iter_weights(src, args.format, stats)
+    detector = WeightEventDetector(planogram.shelves, rate, shelf_of=shelves_by_prefix)
+    identifier = ItemIdentifier(planogram)
+    records, n_weight, n_item, n_unexplained = [], 0, 0, 0
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(Path(args.out).open("a", encoding="utf-8")) if live else None
+        for block in blocks:
+            for ev in detector.update(block):
+                items = identifier.identify(ev)
+                n_weight += 1
+                n_item += len(items)
+                n_unexplained += sum(i.unexplained for i in items)
+                recs = [event_record(ev)] + [event_record(i) for i in items]
+                if out is not None:  # live: every event reaches the disk at once
+                    out.write("".join(json.dumps(r) + "\n" for r in recs))
+                    out.flush()
+                records.extend(recs)
+    if not live:
+        write_text_atomic(args.out, "".join(json.dumps(r) + "\n" for r in records))
+    print(stats.summary(), file=sys.stderr)
+    print(f"{args.out}: {n_weight} weight events, {n_item} item events "
+          f"({n_unexplained} unexplained)")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .config import load_store
 
@@ -157,6 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--store", default=None,
                    help="store.yaml whose homography enables floor-metre gating")
     t.set_defaults(func=cmd_track)
+
+    w = sub.add_parser("weight-events", help="shelf weights -> weight and item events")
+    w.add_argument("input", help="weights.csv, an AiFi plate_data .jsonl, a clip folder, or "
+                                 "a live source udp://HOST:PORT | serial:///dev/ttyUSB0")
+    w.add_argument("--format", choices=["csv", "aifi"], default=None,
+                   help="input format (default: from the suffix; .jsonl is aifi)")
+    w.add_argument("--store", default=None, help="store.yaml: shelves, plates, catalogue")
+    w.add_argument("--products", default=None, help="AiFi products.jsonl (with --planogram)")
+    w.add_argument("--planogram", default=None, help="AiFi planogram.jsonl (with --products)")
+    w.add_argument("--seconds", type=_positive, default=None,
+                   help="live sources: stop after this many seconds (default: never)")
+    w.add_argument("--out", required=True,
+                   help="events.jsonl to write (files: atomically at the end; live: "
+                        "appended and flushed per event)")
+    w.set_defaults(func=cmd_weight_events)
 
     v = sub.add_parser("validate", help="validate a store.yaml")
     v.add_argument("store", help="path to store.yaml")

@@ -18,7 +18,7 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +231,24 @@ def read_json(path: str | Path) -> dict:
     if not isinstance(obj, dict):
         raise InputError(f"{path}: expected a JSON object at the top level")
     return obj
+
+
+_EVENT_TYPES = {"WeightEvent": "weight", "ItemEvent": "item", "CartEvent": "cart"}
+
+
+def event_record(event) -> dict:
+    """An event dataclass as one ``events.jsonl`` object: ``{"type": "weight" | "item" |
+    "cart", ...its fields}``, grams and seconds rounded to 4 decimals."""
+
+    def clean(v):
+        if isinstance(v, float):
+            return round(v, 4) if math.isfinite(v) else None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    rec = {"type": _EVENT_TYPES[type(event).__name__]}
+    rec.update({f.name: clean(getattr(event, f.name)) for f in fields(event)})
+    return rec

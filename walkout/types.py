@@ -159,6 +159,10 @@ class WeightEvent:
         delta_g: grams, the change of the shelf total; negative is a removal.
         plate_deltas_g: grams per plate id, the change of each plate.
         noise_g: grams, the noise level (standard deviation) around the step.
+        t_change: seconds, when the shelf crossed half its step (the moment of the lift
+            or drop, inside ``[t_start, t_end]``), if known.
+        plate_t_change: the same per plate, for the plates whose change could be timed.
+        t_detected: seconds, the stream time at which the event was emitted.
     """
 
     shelf_id: str
@@ -167,6 +171,12 @@ class WeightEvent:
     delta_g: float
     plate_deltas_g: dict[str, float]
     noise_g: float
+    t_change: float | None = None
+    plate_t_change: dict[str, float] | None = None
+    t_detected: float | None = None
+
+
+UNEXPLAINED = "unexplained"  # the sku of an ItemEvent that no product explains
 
 
 @dataclass(frozen=True)
@@ -174,7 +184,10 @@ class ItemEvent:
     """A weight event identified as products.
 
     ``qty > 0`` means taken from the shelf, ``qty < 0`` put back. ``alternatives`` ranks
-    other explanations as ``(sku, qty, confidence)``.
+    other explanations as ``(sku, qty, confidence)``. A weight change that no product
+    explains has ``sku == UNEXPLAINED``, ``qty == 0`` and confidence 0; it is never
+    passed off as a guess. ``delta_g`` is the part of the shelf's change this event
+    accounts for, and ``plates`` the plates it happened on.
     """
 
     t: float
@@ -183,6 +196,12 @@ class ItemEvent:
     qty: int
     confidence: float
     alternatives: tuple[tuple[str, int, float], ...] = ()
+    delta_g: float = 0.0
+    plates: tuple[str, ...] = ()
+
+    @property
+    def unexplained(self) -> bool:
+        return self.sku == UNEXPLAINED
 
 
 @dataclass(frozen=True)

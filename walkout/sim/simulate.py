@@ -18,7 +18,7 @@ from ..io import ClipPaths, format_mot_row, format_weights_csv, write_text_atomi
 from .layout import View, store_config
 from .render import Renderer
 from .scenario import PRESETS, Scenario, make_scenario
-from .weights import synthesize
+from .weights import NoiseModel, synthesize
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,21 @@ def gt_receipts(sc: Scenario, events: list[dict]) -> dict:
         receipts.append({"shopper": str(sh.id), "entered_t": sh.entered_t,
                          "exited_t": sh.exited_t, "items": lines})
     return {"receipts": receipts}
+
+
+def weight_stream(preset: str, seed: int, model: NoiseModel | None = None,
+                  duration: float | None = None, shoppers: int | None = None):
+    """The shelf side of a clip without the video: ``(store, t, grams, gt events)``.
+
+    With the default noise model it gives exactly the weights ``simulate`` writes (before
+    their rounding to 0.1 g) for the same preset and seed.
+    """
+    sc = make_scenario(preset, seed, duration, shoppers)
+    w_rng, _ = _streams(preset, seed)
+    units = {pid: len(u) for pid, u in sc.units.items()}
+    cfg = store_config(View(640, 480), 10.0, units, name=f"sim-{preset}-seed{seed}")
+    t, grams = synthesize(sc, w_rng, cfg.plate_ids, model or NoiseModel())
+    return cfg, t, grams, gt_events(sc)
 
 
 def simulate(preset: str, seed: int, out: str | Path, duration: float | None = None,

@@ -1,0 +1,287 @@
+"""Item identification: which products, and how many, explain a weight event.
+
+The shelf's plates are grouped by the product the planogram puts on them (an AiFi product
+often spans two plates). Each group whose weight changed is explained on its own, so two
+products taken in one event from neighbouring plates become two item events. For a group
+the candidates are, following CMU's CPS-IoT 2020 winner (anchors.md):
+
+- the planogram's product, quantity ``round(delta / unit weight)``;
+- items seen being put back there by mistake earlier (the planogram is updated with
+  misplaced returns, which CMU found worth +6.7% F1);
+- for a weight *increase* only, any product that can be in a cart, because a shopper may
+  return an item to the wrong shelf (a misplaced return).
+
+Each candidate's likelihood is Gaussian in the residual grams, with variance ``qty * sd^2
++ sigma_m^2`` (unit spread plus measurement noise), times a prior that favours the
+planogram. The best candidate must also pass a likelihood check (``|residual| <= z_max
+sigma``) and CMU's rejection rule (a change below 0.4 unit for a pick, 0.75 for a return);
+otherwise the change is reported as :data:`UNEXPLAINED`, never as a guess. Confidence is
+the best candidate's posterior share.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Product, StoreConfig
+from ..errors import InputError
+from ..types import UNEXPLAINED, ItemEvent, WeightEvent
+from .readers import aifi_plate_id, aifi_shelf_id
+
+
+@dataclass(frozen=True)
+class Planogram:
+    """What stands where: ``products`` by sku, ``shelves`` (shelf id -> plate ids in
+    order) and ``plate_sku`` (plate id -> sku, or None for an empty plate)."""
+
+    products: dict[str, Product]
+    shelves: dict[str, list[str]]
+    plate_sku: dict[str, str | None]
+
+    @classmethod
+    def from_store(cls, store: StoreConfig) -> Planogram:
+        return cls(
+            products=store.products,
+            shelves={s.id: [p.id for p in s.plates] for s in store.shelves},
+            plate_sku={p.id: p.sku for s in store.shelves for p in s.plates},
+        )
+
+    @classmethod
+    def from_aifi(cls, products_path: str | Path, planogram_path: str | Path) -> Planogram:
+        """AiFi's ``products.jsonl`` and ``planogram.jsonl``: skus are barcodes, shelf ids
+        ``g<gondola>s<shelf>``, plate ids ``g<gondola>s<shelf>p<plate>``. AiFi gives no
+        weight spread; it is taken as ``max(1.35 g, 2%)`` (1.35 g is the median spread of
+        AiFi's products, anchors.md). A product without a weight (10 of AiFi's 711) cannot
+        be told by weight: its plates count as unstocked, so a change there is reported as
+        unexplained."""
+        products: dict[str, Product] = {}
+        unweighed: set[str] = set()
+        for where, doc in _jsonl(products_path):
+            try:
+                sku = str(doc["product_id"]["id"])
+                meta = doc["metadata"]
+                if meta.get("weight") is None:
+                    unweighed.add(sku)
+                    continue
+                w = float(meta["weight"])
+                products[sku] = Product(sku, str(meta.get("name", sku)), w,
+                                        max(1.35, 0.02 * w), float(meta.get("price", 0.0)))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InputError(f"{where}: expected product_id.id and metadata.weight "
+                                 f"({exc})") from None
+        shelves: dict[str, list[str]] = {}
+        plate_sku: dict[str, str | None] = {}
+        for where, doc in _jsonl(planogram_path):
+            try:
+                sku = doc.get("planogram_product_id", {}).get("id")
+                for pl in doc["plate_ids"]:
+                    g = int(pl["shelf_id"]["gondola_id"]["id"])
+                    s = int(pl["shelf_id"]["shelf_index"])
+                    pid = aifi_plate_id(g, s, int(pl["plate_index"]))
+                    shelves.setdefault(aifi_shelf_id(g, s), []).append(pid)
+                    plate_sku[pid] = str(sku) if sku and str(sku) in products else None
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise InputError(f"{where}: expected plate_ids[].shelf_id.gondola_id.id, "
+                                 f"shelf_index and plate_index ({exc})") from None
+            if sku and str(sku) not in products and str(sku) not in unweighed:
+                raise InputError(f"{where}: product {sku} is not in {products_path}")
+        for sid in shelves:
+            shelves[sid] = sorted(set(shelves[sid]), key=lambda p: int(p.rsplit("p", 1)[1]))
+        return cls(products, shelves, plate_sku)
+
+
+def _jsonl(path: str | Path):
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found (expected JSON lines)")
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    yield f"{path}: line {lineno}", json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}: line {lineno}: invalid JSON ({exc.msg})") from None
+
+
+@dataclass(frozen=True)
+class IdentifyParams:
+    """Identification settings (grams)."""
+
+    plate_min_g: float = 5.0  # a plate group counts if its change exceeds this (AIM3S: 5 g)
+    meas_floor_g: float = 2.0  # least measurement sigma of a settled level difference
+    z_max: float = 4.0  # likelihood check: the residual must be within z_max sigma
+    pick_min_units: float = 0.4  # CMU: reject a pick under 0.4 unit ...
+    return_min_units: float = 0.75  # ... and a return under 0.75 unit
+    max_qty: int = 12  # most units of one product moved in one event
+    prior_planogram: float = 0.9  # the product the planogram puts there
+    prior_misplaced: float = 0.5  # picks: an item returned there by mistake earlier;
+    #                               returns: a carried item returned to the wrong place
+    prior_elsewhere: float = 0.05  # picks: another product of the shelf (shared)
+    prior_uncarried: float = 0.01  # returns: a product nobody is known to carry (shared)
+    qty_decay: float = 0.3  # prior of n units is qty_decay^(n-1): one unit is the usual move
+
+
+@dataclass
+class _Cand:
+    sku: str
+    qty: int
+    logp: float
+    z: float
+
+
+class ItemIdentifier:
+    """Turn :class:`WeightEvent` s into :class:`ItemEvent` s (see the module docstring).
+
+    It remembers misplaced returns per plate group, so feed it the events of one store in
+    time order; :meth:`reset` between streams.
+    """
+
+    def __init__(self, planogram: Planogram, params: IdentifyParams | None = None) -> None:
+        self.planogram = planogram
+        self.params = params or IdentifyParams()
+        self.reset()
+
+    def reset(self) -> None:
+        self.misplaced: dict[tuple[str, ...], Counter] = {}
+        self.carried: Counter = Counter()  # units taken and not returned, per sku
+
+    def identify(self, event: WeightEvent, cart_skus: Iterable[str] | None = None
+                 ) -> list[ItemEvent]:
+        """The item events explaining ``event``. A return is looked for first among the
+        items that can be in carts: ``cart_skus`` when given (the pipeline knows the
+        carts), else the items this identifier has seen taken and not yet returned."""
+        p = self.params
+        cart = None if cart_skus is None else set(cart_skus)
+        sigma_m = max(p.meas_floor_g, event.noise_g)
+        out: list[ItemEvent] = []
+        for plates, sku, delta in self._groups(event):
+            if self._negligible(plates, delta, cart):
+                continue
+            t = self._time(event, plates)
+            out.append(self._explain(event.shelf_id, t, plates, sku, delta, sigma_m, cart))
+        plates = tuple(event.plate_deltas_g)
+        if not out and not self._negligible(plates, event.delta_g, cart):
+            # a change spread thinly over the shelf: explain the shelf as a whole
+            t = event.t_change if event.t_change is not None else event.t_start
+            out.append(self._explain(event.shelf_id, t, plates, None, event.delta_g, sigma_m,
+                                     cart))
+        return out
+
+    def _negligible(self, plates: tuple[str, ...], delta: float, cart: set[str] | None
+                    ) -> bool:
+        """CMU's rejection rule, taken before any guess: a change smaller than 0.4 of the
+        lightest unit that could have been picked there (0.75 of the lightest that could
+        be returned) is shelf noise, not an item."""
+        p = self.params
+        if abs(delta) < p.plate_min_g:
+            return True
+        if delta < 0:
+            skus = {self.planogram.plate_sku.get(q) for q in plates} - {None}
+            skus |= set(self.misplaced.get(plates, ()))
+            floor = p.pick_min_units
+        else:
+            skus = set(self.planogram.products if cart is None else cart)
+            floor = p.return_min_units
+        weights = [self.planogram.products[s].weight_g for s in skus
+                   if s in self.planogram.products]
+        return bool(weights) and abs(delta) < floor * min(weights)
+
+    # -- internals -----------------------------------------------------------------------
+    def _groups(self, event: WeightEvent) -> list[tuple[tuple[str, ...], str | None, float]]:
+        """Plates grouped by their planogram product, in shelf order, with their change."""
+        groups: dict[str | None, list[str]] = {}
+        for pid in event.plate_deltas_g:
+            groups.setdefault(self.planogram.plate_sku.get(pid), []).append(pid)
+        out = []
+        for sku, pids in groups.items():
+            if sku is None:  # unstocked plates each stand alone
+                out.extend(((pid,), None, event.plate_deltas_g[pid]) for pid in pids)
+            else:
+                out.append((tuple(pids), sku, sum(event.plate_deltas_g[q] for q in pids)))
+        return out
+
+    def _time(self, event: WeightEvent, plates: tuple[str, ...]) -> float:
+        times = event.plate_t_change or {}
+        biggest = max(plates, key=lambda q: abs(event.plate_deltas_g[q]))
+        if biggest in times:
+            return times[biggest]
+        return event.t_change if event.t_change is not None else event.t_start
+
+    def _explain(self, shelf_id: str, t: float, plates: tuple[str, ...], sku: str | None,
+                 delta: float, sigma_m: float, cart: set[str] | None) -> ItemEvent:
+        p = self.params
+        products = self.planogram.products
+        taken = delta < 0
+        cands: list[_Cand] = []
+
+        def add(s: str, prior: float, qtys: Iterable[int]) -> None:
+            prod = products.get(s)
+            if prod is None or prior <= 0:
+                return
+            for q in qtys:
+                if q == 0 or abs(q) > p.max_qty or (q > 0) != taken:
+                    continue
+                var = abs(q) * prod.weight_sd_g**2 + sigma_m**2
+                r = delta + q * prod.weight_g
+                z = abs(r) / math.sqrt(var)
+                logp = (math.log(prior) + (abs(q) - 1) * math.log(p.qty_decay)
+                        - 0.5 * z * z - 0.5 * math.log(2 * math.pi * var))
+                cands.append(_Cand(s, q, logp, z))
+
+        def near(s: str) -> list[int]:  # round(delta / unit weight), and one either side
+            q = round(-delta / products[s].weight_g) if s in products else 0
+            return [q - 1, q, q + 1]
+
+        if taken:
+            if sku is not None:
+                add(sku, p.prior_planogram, near(sku))
+            stray = self.misplaced.get(plates, Counter())
+            for s, n in stray.items():
+                add(s, p.prior_misplaced, [q for q in near(s) if q <= n])
+            shelf = {self.planogram.plate_sku.get(q)
+                     for q in self.planogram.shelves.get(shelf_id, ())}
+            others = sorted(shelf - {None, sku} - set(stray))
+            for s in others:
+                add(s, p.prior_elsewhere / len(others), near(s))
+        else:
+            # a return: of something a shopper is carrying, most likely onto its own plate
+            carried = set(cart) if cart is not None else {k for k, v in self.carried.items()
+                                                          if v > 0}
+            strays = sorted(carried - {sku})
+            for s in sorted(carried):
+                prior = (p.prior_planogram if s == sku
+                         else p.prior_misplaced / max(1, len(strays)))
+                add(s, prior, near(s))
+            rest = sorted(set(products) - carried)
+            for s in rest:  # carried from before the stream began: unlikely, not impossible
+                add(s, p.prior_uncarried / len(rest), near(s))
+        cands.sort(key=lambda c: -c.logp)
+        total = sum(math.exp(c.logp - cands[0].logp) for c in cands) if cands else 0.0
+        ranked = [(c, math.exp(c.logp - cands[0].logp) / total) for c in cands]
+        alts = tuple((c.sku, c.qty, round(w, 4)) for c, w in ranked[1:4])
+        best = ranked[0][0] if ranked else None
+        if best is not None and best.z <= p.z_max:
+            unit = products[best.sku].weight_g
+            floor = p.pick_min_units if taken else p.return_min_units
+            if abs(delta) >= floor * unit * min(1, abs(best.qty)):
+                self._remember(plates, sku, best)
+                self.carried[best.sku] += best.qty
+                return ItemEvent(t, shelf_id, best.sku, best.qty, round(ranked[0][1], 4),
+                                 alts, float(delta), plates)
+        return ItemEvent(t, shelf_id, UNEXPLAINED, 0, 0.0,
+                         tuple((c.sku, c.qty, round(w, 4)) for c, w in ranked[:3]),
+                         float(delta), plates)
+
+    def _remember(self, plates: tuple[str, ...], sku: str | None, best: _Cand) -> None:
+        """Track items that now sit on plates the planogram gives to another product."""
+        if best.sku == sku:
+            return
+        stray = self.misplaced.setdefault(plates, Counter())
+        stray[best.sku] -= best.qty  # a return (qty < 0) adds, a pick removes
+        if stray[best.sku] <= 0:
+            del stray[best.sku]
