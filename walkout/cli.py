@@ -117,6 +117,7 @@ def cmd_weight_events(args: argparse.Namespace) -> int:
         Planogram,
         ReadStats,
         WeightEventDetector,
+        check_plates,
         iter_weights,
         shelves_by_prefix,
     )
@@ -146,7 +147,8 @@ def cmd_weight_events(args: argparse.Namespace) -> int:
         plate_ids = [q for pids in planogram.shelves.values() for q in pids]
         blocks = iter_live(lines, plate_ids, rate, stats, max_s=args.seconds)
     else:
-        blocks = iter_weights(src, args.format, stats)
+        expected = [q for pids in planogram.shelves.values() for q in pids]
+        blocks = check_plates(iter_weights(src, args.format, stats), expected, stats)
     detector = WeightEventDetector(planogram.shelves, rate, shelf_of=shelves_by_prefix)
     identifier = ItemIdentifier(planogram)
     records, n_weight, n_item, n_unexplained = [], 0, 0, 0

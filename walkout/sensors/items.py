@@ -122,7 +122,7 @@ class IdentifyParams:
     prior_misplaced: float = 0.5  # picks: an item returned there by mistake earlier;
     #                               returns: a carried item returned to the wrong place
     prior_elsewhere: float = 0.05  # picks: another product of the shelf (shared)
-    prior_uncarried: float = 0.01  # returns: a product nobody is known to carry (shared)
+    prior_uncarried: float = 0.01  # returns: factor for a product nobody is known to carry
     qty_decay: float = 0.3  # prior of n units is qty_decay^(n-1): one unit is the usual move
 
 
@@ -249,17 +249,15 @@ class ItemIdentifier:
             for s in others:
                 add(s, p.prior_elsewhere / len(others), near(s))
         else:
-            # a return: of something a shopper is carrying, most likely onto its own plate
+            # a return: of something a shopper is carrying (or, unlikely, something taken
+            # before the stream began), most likely onto its own plate
             carried = set(cart) if cart is not None else {k for k, v in self.carried.items()
                                                           if v > 0}
-            strays = sorted(carried - {sku})
-            for s in sorted(carried):
-                prior = (p.prior_planogram if s == sku
-                         else p.prior_misplaced / max(1, len(strays)))
-                add(s, prior, near(s))
-            rest = sorted(set(products) - carried)
-            for s in rest:  # carried from before the stream began: unlikely, not impossible
-                add(s, p.prior_uncarried / len(rest), near(s))
+            n_other = max(1, len(products) - 1)
+            for s in sorted(products):
+                place = p.prior_planogram if s == sku else p.prior_misplaced / n_other
+                carry = 1.0 if s in carried else p.prior_uncarried
+                add(s, place * carry, near(s))
         cands.sort(key=lambda c: -c.logp)
         total = sum(math.exp(c.logp - cands[0].logp) for c in cands) if cands else 0.0
         ranked = [(c, math.exp(c.logp - cands[0].logp) / total) for c in cands]
