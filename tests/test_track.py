@@ -24,9 +24,10 @@ from walkout.track import (
     kalman_filter,
     linear_assignment,
     make_tracker,
+    pack,
     process_noise,
-    single_predict,
-    single_update,
+    unpack,
+    virtual_path,
 )
 
 PRESETS = ["default", "sort"]
@@ -173,19 +174,20 @@ def test_batched_filter_equals_filterpy():
     rng = np.random.default_rng(0)
     b0 = np.array([100.0, 50.0, 160.0, 190.0])
     kf = kalman_filter(b0)
-    x, C = kf.x.T.copy(), initial_covariance(b0[None])
-    np.testing.assert_allclose(full_covariance(C)[0], kf.P)
+    S = pack(kf.x.T.copy(), initial_covariance(b0[None]))
+    np.testing.assert_allclose(full_covariance(unpack(S)[1])[0], kf.P)
     for k in range(20):
         # the tracker scales Q and R with the box at every step: give filterpy the same
         kf.Q = np.diag(process_noise((kf.F @ kf.x).T)[0])
         kf.predict()
-        batch_predict(x, C)
-        np.testing.assert_allclose(full_covariance(C)[0], kf.P, rtol=1e-9)
+        batch_predict(S)
+        np.testing.assert_allclose(full_covariance(unpack(S)[1])[0], kf.P, rtol=1e-9)
         z = b0 + np.array([3.0 * k, 1.0 * k, 4.0 * k, 1.0 * k]) + rng.normal(0, 2, 4)
         wh = np.maximum(kf.x[2:4, 0] - kf.x[0:2, 0], 1.0)
         kf.R = np.diag((STD_POSITION * np.r_[wh, wh]) ** 2)
         kf.update(z.reshape(4, 1))
-        x, C = batch_update(x, C, z[None])
+        S = batch_update(S, z[None])
+        x, C = unpack(S)
         np.testing.assert_allclose(x[0], kf.x[:, 0], rtol=1e-9)
         np.testing.assert_allclose(full_covariance(C)[0], kf.P, rtol=1e-7, atol=1e-9)
 
@@ -282,17 +284,20 @@ def test_cli_track_rejects_bad_rows_without_writing(tmp_path, bad, message, line
     assert out.read_text() == "old\n"  # nothing already written is lost
 
 
-def test_single_filter_steps_equal_the_batched_ones():
+def test_virtual_path_equals_the_batched_steps():
     rng = np.random.default_rng(5)
     boxes = rng.uniform(0, 100, (3, 4))
     boxes[:, 2:] += boxes[:, :2] + 10
-    x = np.hstack([boxes, rng.normal(0, 2, (3, 4))])
-    C = initial_covariance(boxes) * rng.uniform(0.5, 2, (3, 3, 4))
-    z = boxes + rng.normal(0, 3, (3, 4))
-    xb, Cb = x.copy(), C.copy()
-    batch_predict(xb, Cb)
-    xb, Cb = batch_update(xb, Cb, z)
-    for i in range(3):
-        xs, Cs = single_update(*single_predict(x[i].tolist(), C[i].tolist()), z[i].tolist())
-        np.testing.assert_allclose(xs, xb[i], rtol=1e-12)
-        np.testing.assert_allclose(Cs, Cb[i], rtol=1e-12)
+    S0 = pack(np.hstack([boxes, rng.normal(0, 2, (3, 4))]),
+              initial_covariance(boxes) * rng.uniform(0.5, 2, (3, 3, 4)))
+    z1 = boxes + rng.normal(0, 3, (3, 4)) + 20
+    for gap in (0, 1, 4):
+        S = S0.copy()
+        for step in range(1, gap + 1):  # predict, update on the line from z0 to z1
+            batch_predict(S)
+            S = batch_update(S, boxes + (z1 - boxes) * step / (gap + 1))
+        batch_predict(S)
+        for i in range(3):
+            path = virtual_path(S0[i].tolist(), boxes[i].tolist(), z1[i].tolist(), gap)
+            np.testing.assert_allclose(path, S[i], rtol=1e-10)
+

@@ -50,12 +50,11 @@ def iou_batch(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     """``(N, M)`` intersection over union of two sets of ``x1, y1, x2, y2`` boxes."""
     a = np.asarray(a_xyxy, np.float64).reshape(-1, 4)
     b = np.asarray(b_xyxy, np.float64).reshape(-1, 4)
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
+    wh = np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2])
+    np.maximum(wh, 0.0, out=wh)
+    inter = wh[..., 0] * wh[..., 1]
+    da, db = a[:, 2:] - a[:, :2], b[:, 2:] - b[:, :2]
+    union = (da[:, 0] * da[:, 1])[:, None] + (db[:, 0] * db[:, 1])[None, :] - inter
     return inter / np.maximum(union, 1e-12)
 
 
@@ -284,63 +283,95 @@ def full_covariance(C: np.ndarray) -> np.ndarray:
     return P
 
 
-def batch_predict(x: np.ndarray, C: np.ndarray) -> None:
-    """Predict ``N`` filters in place: ``x = F x``; ``P = F P F' + Q``, per coordinate
-    ``pp += 2 pv + vv + q_pos``, ``pv += vv``, ``vv += q_vel``."""
-    x[:, :4] += x[:, 4:]
-    s = _size_scale(x[:, :4])
-    C[:, 0] += 2 * C[:, 1] + C[:, 2] + (STD_POSITION * s) ** 2
-    C[:, 1] += C[:, 2]
-    C[:, 2] += (STD_VELOCITY * s) ** 2
+# The tracker packs each filter into one row of 20 numbers, ``S = [x (8), pp (4), pv (4),
+# vv (4)]`` (:func:`pack`), so that a step over all filters is a handful of numpy calls:
+# the prediction is one matrix product plus the box-scaled noise.
+_F = np.eye(20)
+for _i in range(4):
+    _F[4 + _i, _i] = 1.0  # position += velocity
+    _F[12 + _i, 8 + _i] = 2.0  # pp += 2 pv + vv
+    _F[16 + _i, 8 + _i] = 1.0
+    _F[16 + _i, 12 + _i] = 1.0  # pv += vv
+_Q = np.zeros((2, 20))  # [w^2, h^2] -> the process noise added to pp and vv
+_Q[0, [8, 10]] = _Q[1, [9, 11]] = STD_POSITION**2
+_Q[0, [16, 18]] = _Q[1, [17, 19]] = STD_VELOCITY**2
+_R = np.zeros((2, 4))  # [w^2, h^2] -> the measurement noise of x1, y1, x2, y2
+_R[0, [0, 2]] = _R[1, [1, 3]] = STD_POSITION**2
 
 
-def batch_update(x: np.ndarray, C: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Update ``N`` filters with boxes ``z`` (xyxy); returns new (x, C).
+def pack(x: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """``(N, 20)`` packed filters from states ``(N, 8)`` and factored covariances."""
+    return np.hstack([x, C.reshape(len(C), 12)])
+
+
+def unpack(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """States ``(N, 8)`` and factored covariances ``(N, 3, 4)`` of packed filters."""
+    return S[:, :8], S[:, 8:].reshape(len(S), 3, 4)
+
+
+def _wh2(S: np.ndarray) -> np.ndarray:
+    wh = S[:, 2:4] - S[:, :2]
+    np.maximum(wh, 1.0, out=wh)
+    wh *= wh
+    return wh
+
+
+def batch_predict(S: np.ndarray) -> None:
+    """Predict packed filters in place: ``x = F x``; ``P = F P F' + Q``, per coordinate
+    ``pp += 2 pv + vv + q_pos``, ``pv += vv``, ``vv += q_vel``, with Q scaled by the
+    predicted box."""
+    np.matmul(S, _F, out=S)
+    S += _wh2(S) @ _Q
+
+
+def batch_update(S: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Packed filters updated with boxes ``z`` (xyxy), as a new array.
 
     Per coordinate: ``S = pp + r``, ``K = [pp, pv] / S``, ``x += K (z - pos)``,
     ``P -= K H P`` (filterpy's Joseph form gives the same P for the optimal K).
     """
-    pp, pv = C[:, 0], C[:, 1]
-    S = pp + (STD_POSITION * _size_scale(x[:, :4])) ** 2
-    kp, kv = pp / S, pv / S
-    y = z - x[:, :4]
-    x, C = x.copy(), C.copy()
-    x[:, :4] += kp * y
-    x[:, 4:] += kv * y
-    C[:, 2] -= kv * pv
-    C[:, :2] *= (1 - kp)[:, None, :]
-    return x, C
+    return _update_rows(S.copy(), z)
 
 
-def _scale4(x: list[float]) -> list[float]:
-    w, h = max(x[2] - x[0], 1.0), max(x[3] - x[1], 1.0)
-    return [w, h, w, h]
+def _update_rows(S: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """:func:`batch_update` in place on ``S`` (rows the caller has already copied)."""
+    S3 = S.reshape(-1, 5, 4)  # x, v, pp, pv, vv
+    k = S3[:, 2:4] / (S3[:, 2] + _wh2(S) @ _R)[:, None, :]  # kp, kv
+    S3[:, 0:2] += k * (z - S3[:, 0])[:, None, :]
+    S3[:, 4] -= k[:, 1] * S3[:, 3]
+    S3[:, 2:4] *= 1.0 - k[:, :1]
+    return S
 
 
-def single_predict(x: list[float], C: list[list[float]]) -> tuple[list, list]:
-    """:func:`batch_predict` for one filter in plain floats (faster than numpy for one row;
-    used by the re-update loop)."""
-    x = [x[i] + x[i + 4] for i in range(4)] + x[4:]
-    s = _scale4(x)
-    pp, pv, vv = C
-    pp = [pp[i] + (2 * pv[i] + vv[i] + (STD_POSITION * s[i]) ** 2) for i in range(4)]
-    pv = [pv[i] + vv[i] for i in range(4)]
-    vv = [vv[i] + (STD_VELOCITY * s[i]) ** 2 for i in range(4)]
-    return x, [pp, pv, vv]
-
-
-def single_update(x: list[float], C: list[list[float]], z: list[float]) -> tuple[list, list]:
-    """:func:`batch_update` for one filter in plain floats."""
-    s = _scale4(x)
-    pp, pv, vv = C
-    S = [pp[i] + (STD_POSITION * s[i]) ** 2 for i in range(4)]
-    kp = [pp[i] / S[i] for i in range(4)]
-    kv = [pv[i] / S[i] for i in range(4)]
-    y = [z[i] - x[i] for i in range(4)]
-    x = [x[i] + kp[i] * y[i] for i in range(4)] + [x[i + 4] + kv[i] * y[i] for i in range(4)]
-    C = [[pp[i] * (1 - kp[i]) for i in range(4)], [pv[i] * (1 - kp[i]) for i in range(4)],
-         [vv[i] - kv[i] * pv[i] for i in range(4)]]
-    return x, C
+def virtual_path(S: list[float], z0: list[float], z1: list[float], gap: int) -> list[float]:
+    """One packed filter (a list of 20 floats) rerun over ``gap`` missed frames, updated at
+    each with a virtual box on the straight line from ``z0`` to ``z1``, then predicted
+    once more: OC-SORT's re-update. The same equations as :func:`batch_predict` and
+    :func:`batch_update`, in plain floats (a single filter is faster so than in numpy)."""
+    x, v, pp, pv, vv = S[0:4], S[4:8], S[8:12], S[12:16], S[16:20]
+    qp, qv = STD_POSITION**2, STD_VELOCITY**2
+    for step in range(1, gap + 2):
+        for i in range(4):
+            x[i] += v[i]
+        w, h = max(x[2] - x[0], 1.0), max(x[3] - x[1], 1.0)
+        scale = (w * w, h * h, w * w, h * h)
+        for i in range(4):
+            pp[i] += 2 * pv[i] + vv[i] + qp * scale[i]
+            pv[i] += vv[i]
+            vv[i] += qv * scale[i]
+        if step > gap:
+            break
+        u = step / (gap + 1)
+        for i in range(4):
+            den = pp[i] + qp * scale[i]
+            kp, kv = pp[i] / den, pv[i] / den
+            y = z0[i] + (z1[i] - z0[i]) * u - x[i]
+            x[i] += kp * y
+            v[i] += kv * y
+            vv[i] -= kv * pv[i]
+            pv[i] *= 1 - kp
+            pp[i] *= 1 - kp
+    return x + v + pp + pv + vv
 
 
 @dataclass(frozen=True)
@@ -391,12 +422,13 @@ class Tracker:
     def reset(self) -> None:
         """Forget every track and restart ids at 1 (call between videos)."""
         k = self.config.momentum_frames + 1
-        self.x = np.zeros((0, 8))  # Kalman state [x1, y1, x2, y2] and their velocities
-        self.C = np.zeros((0, 3, 4))  # factored covariance (see initial_covariance)
-        self.x_obs = np.zeros((0, 8))  # the filter right after the last observation
-        self.C_obs = np.zeros((0, 3, 4))
+        # packed filters (see pack): state [x1, y1, x2, y2], velocities, factored covariance
+        self.S = np.zeros((0, 20))
+        self.S_obs = np.zeros((0, 20))  # each filter right after its last observation
         self.last_box = np.zeros((0, 4))  # last observed box, xyxy
         self.centres = np.zeros((0, k, 2))  # the last k observed centres, oldest first
+        self.move = np.zeros((0, 2))  # last centre - oldest centre: the way a track moves
+        self.move_norm = np.zeros(0)
         self.ids = np.zeros(0, np.int64)  # 0 while tentative
         self.hit_streak = np.zeros(0, np.int64)
         self.missed = np.zeros(0, np.int64)  # frames since the last match
@@ -420,19 +452,20 @@ class Tracker:
         boxes = detections.xyxy.astype(np.float64)
         scores = detections.confidence
         if n:
-            batch_predict(self.x, self.C)
-            small = (self.x[:, 2:4] - self.x[:, :2]) < 1.0  # a box may not turn inside out
+            S = self.S
+            batch_predict(S)
+            small = (S[:, 2:4] - S[:, :2]) < 1.0  # a box may not turn inside out
             if small.any():
                 r, c = np.nonzero(small)
-                self.x[r, c + 2] = self.x[r, c] + 1.0
-                self.x[r, c + 6] = self.x[r, c + 4]
+                S[r, c + 2] = S[r, c] + 1.0
+                S[r, c + 6] = S[r, c + 4]
         high = scores >= cfg.high_score
         free_t = np.ones(n, bool)
         free_d = np.ones(m, bool)
         matches: list[tuple[np.ndarray, np.ndarray]] = []
         confirmed = self.ids > 0
         if n and m:
-            iou = iou_batch(self.x[:, :4], boxes)
+            iou = iou_batch(self.S[:, :4], boxes)
             # 1. confirmed and lost tracks vs high-score detections, IoU + momentum (OC-SORT)
             self._stage(confirmed, high, iou, cfg.iou_threshold, free_t, free_d, matches,
                         boxes, scores, momentum=True)
@@ -479,7 +512,7 @@ class Tracker:
             self._next_id += k
         report = self.ids[rows] > 0
         rows, dets = rows[report], dets[report]
-        out = self.x[rows, :4] if cfg.output == "kalman" else boxes[dets]
+        out = self.S[rows, :4] if cfg.output == "kalman" else boxes[dets]
         conf, cls = scores[dets], detections.class_id[dets]
         if self.coast_frames and self.missed.any():  # briefly missed: report the prediction
             coast = np.flatnonzero((self.ids > 0) & (self.missed > 0)
@@ -487,10 +520,12 @@ class Tracker:
             if len(coast):
                 rows = np.concatenate([rows, coast])
                 dets = np.concatenate([dets, np.full(len(coast), -1)])
-                out = np.concatenate([out, self.x[coast, :4]])
+                out = np.concatenate([out, self.S[coast, :4]])
                 conf = np.concatenate([conf, np.zeros(len(coast), conf.dtype)])
                 cls = np.concatenate([cls, np.zeros(len(coast), cls.dtype)])
-        return Detections(out, conf, cls, self.ids[rows], {"det_index": dets})
+        return Detections._trusted(out.astype(np.float32), conf.astype(np.float32, copy=False),
+                                   cls.astype(np.int64, copy=False), self.ids[rows],
+                                   {"det_index": dets.astype(np.int64, copy=False)})
 
     # -- helpers -------------------------------------------------------------------------------
     def _stage(self, t_mask: np.ndarray, d_mask: np.ndarray, sim: np.ndarray, threshold: float,
@@ -499,23 +534,26 @@ class Tracker:
                ) -> None:
         """One association pass between the free tracks of ``t_mask`` and the free
         detections of ``d_mask`` on similarity ``sim`` (IoU), in place."""
-        t_mask = t_mask & free_t
-        d_mask = d_mask & free_d
-        if not t_mask.any() or not d_mask.any():
+        rows = np.flatnonzero(t_mask & free_t)
+        if not len(rows):
             return
-        rows, cols = np.flatnonzero(t_mask), np.flatnonzero(d_mask)
+        cols = np.flatnonzero(d_mask & free_d)
+        if not len(cols):
+            return
         s = sim[rows][:, cols]
         valid = s >= threshold
-        if not valid.any():
+        if self.homography is not None and valid.any():
+            self._gate(valid, self.S[:, :4] if ref is None else ref, boxes, rows, cols)
+        r, c = np.nonzero(valid)
+        if not len(r):
             return
-        if self.homography is not None:
-            self._gate(valid, self.x[:, :4] if ref is None else ref, boxes, rows, cols)
-        if valid.sum(0).max() <= 1 and valid.sum(1).max() <= 1:
-            r, c = np.nonzero(valid)  # nobody has a choice: the candidates are the matches
-        else:
+        rl, cl = r.tolist(), c.tolist()
+        if len(set(rl)) < len(rl) or len(set(cl)) < len(cl):  # someone has a choice
             if momentum and self.config.momentum_weight:  # direction matters only here
                 s = s + self._momentum(rows, boxes[cols], scores[cols])
-            r, c = linear_assignment(valid, s)
+            r, c = linear_sum_assignment(np.where(valid, -s, 1e6))
+            ok = valid[r, c]
+            r, c = r[ok], c[ok]
         if len(r):
             free_t[rows[r]] = False
             free_d[cols[c]] = False
@@ -531,9 +569,7 @@ class Tracker:
         if gap.any():
             for k in np.flatnonzero(gap):
                 self._reupdate(rows[k], z[k], int(gap[k]))
-        x, C = batch_update(self.x[rows], self.C[rows], z)
-        self.x[rows] = self.x_obs[rows] = x
-        self.C[rows] = self.C_obs[rows] = C
+        self.S[rows] = self.S_obs[rows] = _update_rows(self.S[rows], z)
         self.last_box[rows] = z
         self.missed[rows] = 0
         self.hit_streak[rows] += 1
@@ -541,37 +577,34 @@ class Tracker:
         c[:, :-1] = c[:, 1:]
         c[:, -1] = (z[:, :2] + z[:, 2:]) / 2
         self.centres[rows] = c
+        move = c[:, -1] - c[:, 0]  # the direction each track has moved in (momentum)
+        self.move[rows] = move
+        self.move_norm[rows] = np.hypot(move[:, 0], move[:, 1])
 
     def _reupdate(self, r: int, z: np.ndarray, gap: int) -> None:
         """Observation-centric re-update (OC-SORT): the track was unseen for ``gap`` frames.
         Rerun its filter from the state at its last observation, updating at each missed
         frame with a virtual box on the straight line to the new observation; the real
         update with ``z`` follows in the caller."""
-        x, C = self.x_obs[r].tolist(), self.C_obs[r].tolist()
-        z0, z1 = self.last_box[r].tolist(), z.tolist()
-        for s in range(1, gap + 1):
-            u = s / (gap + 1)
-            x, C = single_update(*single_predict(x, C), [a + (b - a) * u for a, b in zip(z0, z1)])
-        x, C = single_predict(x, C)
-        self.x[r], self.C[r] = x, C
+        self.S[r] = virtual_path(self.S_obs[r].tolist(), self.last_box[r].tolist(),
+                                 z.tolist(), gap)
 
     def _keep(self, mask: np.ndarray) -> None:
-        for name in ("x", "C", "x_obs", "C_obs", "last_box", "centres", "ids", "hit_streak",
-                     "missed"):
+        for name in ("S", "S_obs", "last_box", "centres", "move", "move_norm", "ids",
+                     "hit_streak", "missed"):
             setattr(self, name, getattr(self, name)[mask])
 
     def _add(self, boxes: np.ndarray) -> None:
         n = len(boxes)
-        x = np.concatenate([boxes, np.zeros((n, 4))], axis=1)
-        C = initial_covariance(boxes)
-        self.x = np.concatenate([self.x, x])
-        self.C = np.concatenate([self.C, C])
-        self.x_obs = np.concatenate([self.x_obs, x])
-        self.C_obs = np.concatenate([self.C_obs, C])
+        S = pack(np.concatenate([boxes, np.zeros((n, 4))], axis=1), initial_covariance(boxes))
+        self.S = np.concatenate([self.S, S])
+        self.S_obs = np.concatenate([self.S_obs, S])
         self.last_box = np.concatenate([self.last_box, boxes])
         k = self.centres.shape[1]
         c = (boxes[:, None, :2] + boxes[:, None, 2:]) / 2
         self.centres = np.concatenate([self.centres, np.repeat(c, k, axis=1)])
+        self.move = np.concatenate([self.move, np.zeros((n, 2))])
+        self.move_norm = np.concatenate([self.move_norm, np.zeros(n)])
         self.ids = np.concatenate([self.ids, np.zeros(n, np.int64)])
         self.hit_streak = np.concatenate([self.hit_streak, np.ones(n, np.int64)])
         self.missed = np.concatenate([self.missed, np.zeros(n, np.int64)])
@@ -582,12 +615,11 @@ class Tracker:
         between the direction a track moved over its last observations and the direction
         from its last observation to each detection, weighted by the detection score. A
         track that has not moved yet adds nothing."""
-        c = self.centres[rows]
-        mx, my = c[:, -1, 0] - c[:, 0, 0], c[:, -1, 1] - c[:, 0, 1]
-        dx = (det_boxes[:, 0] + det_boxes[:, 2]) / 2 - c[:, -1, 0][:, None]
-        dy = (det_boxes[:, 1] + det_boxes[:, 3]) / 2 - c[:, -1, 1][:, None]
-        norm = np.hypot(mx, my)[:, None] * np.hypot(dx, dy)
-        cos = (mx[:, None] * dx + my[:, None] * dy) / np.maximum(norm, 1e-9)
+        last, move = self.centres[rows, -1], self.move[rows]
+        d = ((det_boxes[:, :2] + det_boxes[:, 2:]) / 2)[None, :, :] - last[:, None, :]
+        dx, dy = d[..., 0], d[..., 1]
+        norm = self.move_norm[rows][:, None] * np.hypot(dx, dy)
+        cos = (move[:, :1] * dx + move[:, 1:] * dy) / np.maximum(norm, 1e-9)
         angle_term = np.arcsin(np.clip(cos, -1.0, 1.0)) / np.pi
         return self.config.momentum_weight * angle_term * det_scores[None, :]
 

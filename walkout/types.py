@@ -104,6 +104,19 @@ class Detections:
         object.__setattr__(self, "data", data)
 
     @classmethod
+    def _trusted(cls, xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray,
+                 tracker_id: np.ndarray | None = None, data: dict | None = None
+                 ) -> Detections:
+        """Build from arrays already of the right dtypes and shapes, skipping the checks
+        (for stages that made them, where the checks would cost more than the work)."""
+        obj = object.__new__(cls)
+        for name, value in (("xyxy", xyxy), ("confidence", confidence),
+                            ("class_id", class_id), ("tracker_id", tracker_id),
+                            ("data", {} if data is None else data)):
+            object.__setattr__(obj, name, value)
+        return obj
+
+    @classmethod
     def empty(cls, tracked: bool = False) -> Detections:
         """No detections; with ``tracked=True`` it carries an empty ``tracker_id``."""
         return cls(
