@@ -77,6 +77,12 @@ def linear_assignment(valid: np.ndarray, score: np.ndarray) -> tuple[np.ndarray,
     return rows[ok], cols[ok]
 
 
+def _complex_centres(boxes: np.ndarray) -> np.ndarray:
+    """Box centres as complex numbers ``x + iy``."""
+    c = (boxes[:, :2] + boxes[:, 2:]) / 2
+    return c[:, 0] + 1j * c[:, 1]
+
+
 def _tracked(xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, ids: list[int],
              det_index: list[int]) -> Detections:
     n = len(ids)
@@ -426,8 +432,9 @@ class Tracker:
         self.S = np.zeros((0, 20))
         self.S_obs = np.zeros((0, 20))  # each filter right after its last observation
         self.last_box = np.zeros((0, 4))  # last observed box, xyxy
-        self.centres = np.zeros((0, k, 2))  # the last k observed centres, oldest first
-        self.move = np.zeros((0, 2))  # last centre - oldest centre: the way a track moves
+        # the last k observed centres, oldest first, as complex numbers x + iy
+        self.centres = np.zeros((0, k), complex)
+        self.move = np.zeros(0, complex)  # conj(last centre - oldest): how a track moves
         self.move_norm = np.zeros(0)
         self.ids = np.zeros(0, np.int64)  # 0 while tentative
         self.hit_streak = np.zeros(0, np.int64)
@@ -515,8 +522,9 @@ class Tracker:
         out = self.S[rows, :4] if cfg.output == "kalman" else boxes[dets]
         conf, cls = scores[dets], detections.class_id[dets]
         if self.coast_frames and self.missed.any():  # briefly missed: report the prediction
-            coast = np.flatnonzero((self.ids > 0) & (self.missed > 0)
-                                   & (self.missed <= self.coast_frames))
+            # missed for 1 .. coast frames: as unsigned, missed - 1 wraps 0 to a huge value
+            coast = np.flatnonzero(((self.missed - 1).astype(np.uint64) < self.coast_frames)
+                                   & (self.ids > 0))
             if len(coast):
                 rows = np.concatenate([rows, coast])
                 dets = np.concatenate([dets, np.full(len(coast), -1)])
@@ -540,7 +548,7 @@ class Tracker:
         cols = np.flatnonzero(d_mask & free_d)
         if not len(cols):
             return
-        s = sim[rows][:, cols]
+        s = sim[rows[:, None], cols]
         valid = s >= threshold
         if self.homography is not None and valid.any():
             self._gate(valid, self.S[:, :4] if ref is None else ref, boxes, rows, cols)
@@ -575,11 +583,11 @@ class Tracker:
         self.hit_streak[rows] += 1
         c = self.centres[rows]
         c[:, :-1] = c[:, 1:]
-        c[:, -1] = (z[:, :2] + z[:, 2:]) / 2
+        c[:, -1] = _complex_centres(z)
         self.centres[rows] = c
         move = c[:, -1] - c[:, 0]  # the direction each track has moved in (momentum)
-        self.move[rows] = move
-        self.move_norm[rows] = np.hypot(move[:, 0], move[:, 1])
+        self.move[rows] = move.conj()
+        self.move_norm[rows] = np.abs(move)
 
     def _reupdate(self, r: int, z: np.ndarray, gap: int) -> None:
         """Observation-centric re-update (OC-SORT): the track was unseen for ``gap`` frames.
@@ -601,9 +609,9 @@ class Tracker:
         self.S_obs = np.concatenate([self.S_obs, S])
         self.last_box = np.concatenate([self.last_box, boxes])
         k = self.centres.shape[1]
-        c = (boxes[:, None, :2] + boxes[:, None, 2:]) / 2
+        c = _complex_centres(boxes)[:, None]
         self.centres = np.concatenate([self.centres, np.repeat(c, k, axis=1)])
-        self.move = np.concatenate([self.move, np.zeros((n, 2))])
+        self.move = np.concatenate([self.move, np.zeros(n, complex)])
         self.move_norm = np.concatenate([self.move_norm, np.zeros(n)])
         self.ids = np.concatenate([self.ids, np.zeros(n, np.int64)])
         self.hit_streak = np.concatenate([self.hit_streak, np.ones(n, np.int64)])
@@ -615,13 +623,13 @@ class Tracker:
         between the direction a track moved over its last observations and the direction
         from its last observation to each detection, weighted by the detection score. A
         track that has not moved yet adds nothing."""
-        last, move = self.centres[rows, -1], self.move[rows]
-        d = ((det_boxes[:, :2] + det_boxes[:, 2:]) / 2)[None, :, :] - last[:, None, :]
-        dx, dy = d[..., 0], d[..., 1]
-        norm = self.move_norm[rows][:, None] * np.hypot(dx, dy)
-        cos = (move[:, :1] * dx + move[:, 1:] * dy) / np.maximum(norm, 1e-9)
-        angle_term = np.arcsin(np.clip(cos, -1.0, 1.0)) / np.pi
-        return self.config.momentum_weight * angle_term * det_scores[None, :]
+        # in complex numbers: the real part of conj(move) * d is the dot product
+        d = _complex_centres(det_boxes)[None, :] - self.centres[rows, -1][:, None]
+        cos = (self.move[rows][:, None] * d).real
+        cos /= np.maximum(self.move_norm[rows][:, None] * np.abs(d), 1e-9)
+        np.clip(cos, -1.0, 1.0, out=cos)
+        angle_term = np.arcsin(cos, out=cos)
+        return angle_term * ((self.config.momentum_weight / np.pi) * det_scores)[None, :]
 
     def _gate(self, valid: np.ndarray, ref: np.ndarray, boxes: np.ndarray, rows: np.ndarray,
               cols: np.ndarray) -> None:
