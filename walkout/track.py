@@ -79,8 +79,8 @@ def linear_assignment(valid: np.ndarray, score: np.ndarray) -> tuple[np.ndarray,
 
 def _complex_centres(boxes: np.ndarray) -> np.ndarray:
     """Box centres as complex numbers ``x + iy``."""
-    c = (boxes[:, :2] + boxes[:, 2:]) / 2
-    return c[:, 0] + 1j * c[:, 1]
+    c = (boxes[:, :2] + boxes[:, 2:]) / 2  # a fresh contiguous (N, 2): view its rows
+    return c.view(np.complex128)[:, 0]
 
 
 def _tracked(xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, ids: list[int],
@@ -627,7 +627,8 @@ class Tracker:
         d = _complex_centres(det_boxes)[None, :] - self.centres[rows, -1][:, None]
         cos = (self.move[rows][:, None] * d).real
         cos /= np.maximum(self.move_norm[rows][:, None] * np.abs(d), 1e-9)
-        np.clip(cos, -1.0, 1.0, out=cos)
+        np.maximum(cos, -1.0, out=cos)  # rounding may step outside [-1, 1]
+        np.minimum(cos, 1.0, out=cos)
         angle_term = np.arcsin(cos, out=cos)
         return angle_term * ((self.config.momentum_weight / np.pi) * det_scores)[None, :]
 
