@@ -173,6 +173,62 @@ def cmd_weight_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_detect(args: argparse.Namespace) -> int:
+    from .config import load_store
+    from .detect import Detector, StaticBoxFilter
+    from .io import format_mot_row, write_text_atomic
+    from .sources import open_source
+
+    model, classes = args.model, args.classes
+    src_path = Path(args.source)
+    store_yaml = src_path / "store.yaml"
+    if model is None and src_path.is_dir() and store_yaml.is_file():  # a clip names its model
+        store = load_store(store_yaml)
+        model, classes = store.detector.model, classes or list(store.detector.person_classes)
+    detector = Detector(model or "models/person-yolov8s.pt", classes=classes, conf=args.conf,
+                        imgsz=args.imgsz, device=args.device)
+    source = open_source(args.source)
+    static = StaticBoxFilter() if args.static_filter else None
+    frames = iter(source)
+    if sys.stderr.isatty() and not args.quiet:
+        from tqdm import tqdm
+
+        frames = tqdm(frames, total=len(source) or None, desc="detect", unit="frame")
+    rows, n_boxes = [], 0
+    batch: list = []
+
+    def flush() -> None:
+        nonlocal n_boxes
+        for fr, dets in zip(batch, detector([f.image for f in batch])):
+            if static is not None:
+                dets = static.update(dets, fr.t)
+            n_boxes += len(dets)
+            for (x0, y0, x1, y1), score in zip(dets.xyxy, dets.confidence):
+                rows.append(format_mot_row(fr.index + 1, -1, (x0, y0, x1 - x0, y1 - y0),
+                                           float(score)))
+        batch.clear()
+
+    for fr in frames:
+        batch.append(fr)
+        if len(batch) == args.batch:
+            flush()
+    flush()
+    write_text_atomic(args.out, "".join(r + "\n" for r in rows))
+    print(f"{args.out}: {n_boxes} person boxes ({detector.backend} backend, "
+          f"{detector.path.name}, imgsz {args.imgsz})")
+    return 0
+
+
+def cmd_train_detector(args: argparse.Namespace) -> int:
+    from .train import train_detector
+
+    out = train_detector(args.out, frames=args.frames, epochs=args.epochs, imgsz=args.imgsz,
+                         device=args.device, batch=args.batch, seed=args.seed,
+                         progress=not args.quiet)
+    print(f"wrote {out} and {out.with_suffix('.onnx')}")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .config import load_store
 
@@ -237,6 +293,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="events.jsonl to write (files: atomically at the end; live: "
                         "appended and flushed per event)")
     w.set_defaults(func=cmd_weight_events)
+
+    d = sub.add_parser("detect", help="person detections of a video, image folder or clip")
+    d.add_argument("source", help="a video file, a folder of images, or a clip folder")
+    d.add_argument("--model", default=None,
+                   help="YOLO .pt or .onnx (default: a clip's store.yaml model, else "
+                        "models/person-yolov8s.pt)")
+    d.add_argument("--out", required=True, help="MOTChallenge detections to write")
+    d.add_argument("--imgsz", type=int, default=640, help="model input size (640)")
+    d.add_argument("--conf", type=float, default=0.25, help="least confidence kept (0.25)")
+    d.add_argument("--classes", type=int, nargs="+", default=None,
+                   help="model classes that count as a person (default: classes named "
+                        "'person', or all)")
+    d.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
+    d.add_argument("--batch", type=int, default=8, help="frames per model call (8)")
+    d.add_argument("--static-filter", action="store_true",
+                   help="drop boxes that never move (shelf edges; see README)")
+    d.set_defaults(func=cmd_detect)
+
+    tr = sub.add_parser("train-detector", help="train a person detector on simulator frames")
+    tr.add_argument("--out", default="models/walkout-sim.pt",
+                    help="the .pt to write; the .onnx goes beside it")
+    tr.add_argument("--frames", type=int, default=1500, help="simulated frames (1500)")
+    tr.add_argument("--epochs", type=int, default=30, help="training epochs (30)")
+    tr.add_argument("--imgsz", type=int, default=320, help="input size (320)")
+    tr.add_argument("--batch", type=int, default=16, help="batch size (16)")
+    tr.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
+    tr.add_argument("--seed", type=int, default=0, help="data and training seed (0)")
+    tr.set_defaults(func=cmd_train_detector)
 
     v = sub.add_parser("validate", help="validate a store.yaml")
     v.add_argument("store", help="path to store.yaml")

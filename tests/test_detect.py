@@ -1,0 +1,147 @@
+"""Person detection: backends, class filtering, static boxes, sources, training smoke test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from conftest import ROOT, shared_path
+
+from walkout.cli import main
+from walkout.detect import Detector, StaticBoxFilter, letterbox, nms, person_classes
+from walkout.errors import InputError
+from walkout.sources import open_source
+from walkout.track import iou_batch
+from walkout.types import Detections
+
+PERSON_MODEL = ROOT / "models" / "person-yolov8s.pt"
+
+
+def test_detect_module_loads_torch_only_when_used():
+    code = ("import sys, walkout, walkout.detect, walkout.cli\n"
+            "d = walkout.detect.Detector('models/person-yolov8s.pt')\n"
+            "print('torch' in sys.modules, 'ultralytics' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.split()
+    assert out == ["False", "False"]
+
+
+def test_bad_model_paths_are_clear_errors(tmp_path, capsys):
+    with pytest.raises(InputError, match="model file not found"):
+        Detector(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a model")
+    with pytest.raises(InputError, match="not a YOLO model"):
+        Detector(junk)(np.zeros((64, 64, 3), np.uint8))
+    bad_onnx = tmp_path / "junk.onnx"
+    bad_onnx.write_text("not a model")
+    with pytest.raises(InputError, match="not an ONNX model"):
+        Detector(bad_onnx)(np.zeros((64, 64, 3), np.uint8))
+    code = main(["detect", str(ROOT / "sample_videos" / "single"), "--model", str(junk),
+                 "--out", str(tmp_path / "det.txt")])
+    err = capsys.readouterr().err
+    assert code == 2 and "junk.pt" in err and "Traceback" not in err
+    assert not (tmp_path / "det.txt").exists()
+
+
+def test_models_resolve_relative_to_the_project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert Detector("models/person-yolov8s.pt").path == PERSON_MODEL
+    assert Detector("person-yolov8s.pt").path == PERSON_MODEL
+
+
+def test_person_classes_by_name():
+    assert person_classes({0: "person", 1: "bicycle", 2: "car"}) == (0,)
+    assert person_classes({0: "Normal", 1: "Fall"}) == (0, 1)
+
+
+def test_letterbox_and_nms():
+    img = np.full((360, 640, 3), 7, np.uint8)
+    out, r, (px, py) = letterbox(img, 640)
+    assert out.shape == (384, 640, 3) and r == 1.0 and (px, py) == (0, 12)
+    out, r, (px, py) = letterbox(img, 320, fixed=(320, 320))
+    assert out.shape == (320, 320, 3) and r == 0.5 and (px, py) == (0, 70)
+    assert out[0, 0, 0] == 114 and out[100, 100, 0] == 7
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], float)
+    assert nms(boxes, np.array([0.9, 0.8, 0.7]), 0.5).tolist() == [0, 2]
+    assert nms(boxes, np.array([0.7, 0.8, 0.9]), 0.5).tolist() == [2, 1]
+
+
+def test_static_filter_drops_fixtures_and_keeps_movers():
+    flt = StaticBoxFilter(window_s=2.0)
+    kept_fixture, kept_mover = [], []
+    for k in range(60):  # 6 s at 10 fps
+        t = k / 10
+        fixture = [400 + (k % 2), 10, 600, 350]  # a shelf edge: one pixel of jitter
+        mover = [20 + 4 * k, 100, 80 + 4 * k, 220]  # walks right, never past x = 300
+        out = flt.update(Detections([fixture, mover], [0.5, 0.8], [0, 0]), t)
+        kept_fixture.append(any(b[0] >= 399 for b in out.xyxy))
+        kept_mover.append(any(b[0] < 399 for b in out.xyxy))
+    assert all(kept_mover)
+    assert all(kept_fixture[:20]) and not any(kept_fixture[25:])
+
+
+def test_sources_video_folder_and_errors(tmp_path):
+    src = open_source(ROOT / "sample_videos" / "single")  # a clip: its video.mp4
+    assert src.fps == 10.0 and len(src) > 10
+    first = next(iter(src))
+    assert first.index == 0 and first.image.shape == (480, 640, 3)
+    for k in range(3):
+        cv2.imwrite(str(tmp_path / f"{k:03d}.png"), np.full((32, 48, 3), k, np.uint8))
+    frames = list(open_source(tmp_path, fps=5.0))
+    assert [f.t for f in frames] == [0.0, 0.2, 0.4] and frames[2].image[0, 0, 0] == 2
+    with pytest.raises(InputError, match="file not found"):
+        open_source(tmp_path / "nope.mp4")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no images"):
+        open_source(empty)
+
+
+@pytest.fixture(scope="module")
+def cam1_frames():
+    path = shared_path("aifi", "cps-test-01", "cam1.mp4")
+    return [f.image for f in open_source(path) if f.index in (0, 70, 150, 300)]
+
+
+def test_person_model_finds_the_shopper_and_filters_classes(cam1_frames):
+    det = Detector(PERSON_MODEL, device="cpu")
+    out = det(cam1_frames)
+    assert det.classes == (0, 1)
+    # the shopper is in view in the first three frames, near the top middle at frame 150
+    for d in out[:3]:
+        assert len(d) >= 1 and d.confidence.max() > 0.5
+    assert iou_batch([[400, 0, 530, 135]], out[2].xyxy).max() > 0.5
+    fall_only = Detector(PERSON_MODEL, classes=[1], device="cpu")(cam1_frames)
+    assert all(set(d.class_id.tolist()) <= {1} for d in fall_only)
+    assert sum(map(len, fall_only)) < sum(map(len, out))
+
+
+def test_onnx_backend_matches_ultralytics(cam1_frames, tmp_path):
+    from walkout.detect import ultralytics_offline
+
+    YOLO = ultralytics_offline()
+    model = tmp_path / "person.pt"
+    model.write_bytes(PERSON_MODEL.read_bytes())
+    onnx = YOLO(str(model)).export(format="onnx", imgsz=640, dynamic=True, simplify=True,
+                                   verbose=False)
+    torch_out = Detector(model, device="cpu")(cam1_frames)
+    onnx_out = Detector(onnx)(cam1_frames)
+    for a, b in zip(torch_out, onnx_out):
+        assert len(a) == len(b)
+        if len(a):
+            assert iou_batch(a.xyxy, b.xyxy).max(1).min() > 0.9
+            np.testing.assert_allclose(np.sort(a.confidence), np.sort(b.confidence), atol=0.02)
+
+
+def test_train_detector_smoke(tmp_path):
+    """A few simulated frames, one epoch: the whole offline path runs and exports ONNX."""
+    out = tmp_path / "tiny.pt"
+    code = main(["-q", "train-detector", "--out", str(out), "--frames", "8", "--epochs", "1",
+                 "--imgsz", "64", "--batch", "4", "--device", "cpu"])
+    assert code == 0 and out.is_file() and out.with_suffix(".onnx").is_file()
+    dets = Detector(out.with_suffix(".onnx"), conf=0.0)(np.zeros((48, 64, 3), np.uint8))
+    assert isinstance(dets, Detections)

@@ -1,0 +1,81 @@
+"""Frame sources: a video file, a folder of images, or a labelled clip's video.
+
+Each yields :class:`Frame` s with ``t = index / fps`` (the video clock). Live cameras
+(webcam index, RTSP/HTTP URL) come with `walkout live`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from .errors import InputError
+from .types import Frame
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+@dataclass
+class FrameSource:
+    """An opened source: ``len()`` frames (when known) at ``fps``; iterate for frames."""
+
+    path: Path
+    fps: float
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self.path.is_dir():
+            files = _images(self.path)
+            for k, f in enumerate(files):
+                img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+                if img is None:
+                    raise InputError(f"{f}: not a readable image")
+                yield Frame(k, k / self.fps, img)
+            return
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            k = 0
+            while True:
+                ok, img = cap.read()
+                if not ok:
+                    break
+                yield Frame(k, k / self.fps, img)
+                k += 1
+        finally:
+            cap.release()
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def open_source(source: str | Path, fps: float | None = None) -> FrameSource:
+    """A video file, an image folder (``fps`` default 10), or a clip folder (its
+    ``video.mp4``)."""
+    path = Path(source)
+    if path.is_dir() and (path / "video.mp4").is_file():
+        path = path / "video.mp4"
+    if path.is_dir():
+        files = _images(path)
+        if not files:
+            raise InputError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) and no "
+                             "video.mp4 (expected a video, an image folder or a clip)")
+        return FrameSource(path, fps or 10.0, len(files))
+    if not path.is_file():
+        raise InputError(f"{path}: file not found (expected a video, an image folder or a "
+                         "clip)")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise InputError(f"{path}: OpenCV cannot read it as a video")
+        rate = fps or cap.get(cv2.CAP_PROP_FPS) or 10.0
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        cap.release()
+    return FrameSource(path, float(rate), max(count, 0))

@@ -1,0 +1,125 @@
+"""`walkout train-detector`: a person detector trained on simulator frames, fully offline.
+
+1. **Data.** Frames of random presets and seeds (seeds from 10,000 up, never used by the
+   benchmarks or tests), each saved as a JPEG at a random quality (the clips are mp4 and
+   carry compression artefacts) with a YOLO label file holding the ground-truth boxes of
+   the visible shoppers. A tenth of the scenarios go to validation.
+2. **Training.** ultralytics from the `yolov8n.yaml` architecture, no pretrained weights
+   (no machine here can download any), with the offline settings of
+   :func:`walkout.detect.ultralytics_offline`.
+3. **Export.** The best checkpoint is copied to ``--out`` and exported to ONNX beside it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+TRAIN_SEED0 = 10_000  # training scenarios use seeds from here on
+
+
+def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
+                      size: tuple[int, int] = (640, 480), per_scenario: int = 12,
+                      val_share: float = 0.1, progress: bool = False) -> Path:
+    """Write ``frames`` labelled simulator frames as a YOLO dataset; returns its yaml."""
+    from .sim.layout import View
+    from .sim.render import Renderer
+    from .sim.scenario import PRESETS, make_scenario
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    view = View(*size)
+    for split in ("train", "val"):
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+    n_scen = max(1, -(-frames // per_scenario))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=frames, desc="simulate", unit="frame")
+    k = 0
+    for s in range(n_scen):
+        preset = str(rng.choice(PRESETS, p=[0.2, 0.3, 0.5]))
+        sc = make_scenario(preset, TRAIN_SEED0 + seed * 1000 + s)
+        renderer = Renderer(sc, view, np.random.default_rng([seed, s]))
+        split = "val" if rng.random() < val_share else "train"
+        for t in np.sort(rng.uniform(0, sc.duration, min(per_scenario, frames - k))):
+            img, boxes = renderer.frame(float(t))
+            name = f"{preset}-{s:05d}-{k:06d}"
+            quality = int(rng.integers(35, 90))
+            cv2.imwrite(str(root / "images" / split / f"{name}.jpg"), img,
+                        [cv2.IMWRITE_JPEG_QUALITY, quality])
+            lines = []
+            for x0, y0, x1, y1 in boxes.values():
+                cx, cy = (x0 + x1) / 2 / view.width, (y0 + y1) / 2 / view.height
+                w, h = (x1 - x0) / view.width, (y1 - y0) / view.height
+                lines.append(f"0 {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
+            (root / "labels" / split / f"{name}.txt").write_text("\n".join(lines))
+            k += 1
+            if bar is not None:
+                bar.update(1)
+        if k >= frames:
+            break
+    if bar is not None:
+        bar.close()
+    if not any((root / "images" / "val").iterdir()):  # tiny runs: validate on a train frame
+        first = next((root / "images" / "train").iterdir())
+        shutil.copy(first, root / "images" / "val" / first.name)
+        shutil.copy(root / "labels" / "train" / f"{first.stem}.txt",
+                    root / "labels" / "val" / f"{first.stem}.txt")
+    yaml_path = root / "data.yaml"
+    yaml_path.write_text(f"path: {root.resolve()}\ntrain: images/train\nval: images/val\n"
+                         "names:\n  0: person\n")
+    return yaml_path
+
+
+def train_detector(out: str | Path, frames: int = 1500, epochs: int = 30, imgsz: int = 320,
+                   device: str | None = None, batch: int = 16, seed: int = 0,
+                   workdir: str | Path | None = None, progress: bool = False) -> Path:
+    """Simulate, train and export; returns the path of the trained ``.pt``. The data and
+    the training runs go to ``workdir`` (kept), or to a scratch folder removed at the end."""
+    out = Path(out)
+    if out.suffix != ".pt":
+        raise InputError(f"--out: expected a .pt path, got {out}")
+    if frames < 2 or epochs < 1 or imgsz < 32:
+        raise InputError("expected --frames >= 2, --epochs >= 1 and --imgsz >= 32")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="walkout-train-"))
+    try:
+        return _train(out, work, frames, epochs, imgsz, device, batch, seed, progress)
+    finally:
+        if workdir is None:  # our own scratch folder: the data and runs go with it
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _train(out: Path, work: Path, frames: int, epochs: int, imgsz: int, device: str | None,
+           batch: int, seed: int, progress: bool) -> Path:
+    from .detect import pick_device, ultralytics_offline
+
+    data = make_yolo_dataset(work / "data", frames, seed, progress=progress)
+    YOLO = ultralytics_offline()
+    device = device or pick_device()
+    model = YOLO("yolov8n.yaml")
+    model.train(data=str(data), epochs=epochs, imgsz=imgsz, batch=batch, device=device,
+                project=str(work), name="run", exist_ok=True, pretrained=False, seed=seed,
+                deterministic=True, workers=2, plots=False, verbose=progress,
+                amp=device != "cpu", patience=max(10, epochs // 3),
+                mosaic=1.0, close_mosaic=max(1, epochs // 5), fliplr=0.5, flipud=0.5,
+                degrees=0.0, hsv_v=0.3)
+    best = work / "run" / "weights" / "best.pt"
+    if not best.is_file():
+        raise InputError(f"{best}: training produced no checkpoint")
+    shutil.copy(best, out)
+    onnx = YOLO(str(out)).export(format="onnx", imgsz=imgsz, simplify=True, dynamic=True)
+    shutil.move(str(onnx), out.with_suffix(".onnx"))
+    log.info("trained %s (and %s) in %s", out, out.with_suffix(".onnx"), work)
+    return out
