@@ -80,7 +80,7 @@ def person_classes(names: dict[int, str]) -> tuple[int, ...]:
 
 
 @dataclass
-class DetectorSettings:
+class Thresholds:
     conf: float = 0.25  # least confidence kept
     iou: float = 0.45  # NMS: boxes overlapping more than this are one
     imgsz: int = 640  # the model's input size (the longer side, letterboxed)
@@ -106,7 +106,7 @@ class Detector:
                  device: str | None = None) -> None:
         self.path = resolve_model(model)
         self.backend = "onnx" if self.path.suffix == ".onnx" else "torch"
-        self.settings = DetectorSettings(conf, iou, imgsz, max_det)
+        self.settings = Thresholds(conf, iou, imgsz, max_det)
         self._classes = None if classes is None else tuple(int(c) for c in classes)
         self._device = device
         self._model = None
@@ -116,29 +116,31 @@ class Detector:
         if self._model is not None:
             return
         if self.backend == "onnx":
-            self._model = _OnnxModel(self.path)
-            names = self._model.names
+            model = _OnnxModel(self.path)
+            names = model.names
         else:
             YOLO = ultralytics_offline()
             try:
-                self._model = YOLO(str(self.path), task="detect")
-                names = dict(self._model.names)
+                model = YOLO(str(self.path), task="detect")
+                names = dict(model.names)
             except Exception as exc:  # ultralytics raises many kinds on a bad file
                 raise InputError(f"{self.path}: not a YOLO model ({type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0][:120]})") from None
             self._device = self._device or pick_device()
-        self.names = names
-        self.classes = self._classes if self._classes is not None else person_classes(names)
-        unknown = [c for c in self.classes if c not in names]
+        classes = self._classes if self._classes is not None else person_classes(names)
+        unknown = [c for c in classes if c not in names]
         if unknown:
             raise InputError(f"{self.path}: classes {unknown} are not in the model "
                              f"(it has {dict(names)})")
+        self.names, self.classes, self._model = names, classes, model
 
     # -- running ---------------------------------------------------------------------------
     def __call__(self, frames):
         single = isinstance(frames, np.ndarray) and frames.ndim == 3
         batch = [frames] if single else list(frames)
         self._load()
+        if not batch:
+            return []
         out = self._onnx(batch) if self.backend == "onnx" else self._torch(batch)
         return out[0] if single else out
 
