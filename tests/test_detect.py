@@ -184,3 +184,21 @@ def test_sim_model_torch_and_onnx_agree():
     b = Detector(SIM_ONNX, imgsz=320)(frame.image)
     assert len(a) == len(b) >= 1
     assert iou_batch(a.xyxy, b.xyxy).max(1).min() > 0.9
+
+
+def test_crowd_sampling_picks_touching_shoppers(tmp_path):
+    from walkout.train import _closest_gap, make_yolo_dataset
+
+    assert _closest_gap({1: [0, 0, 10, 10], 2: [15, 0, 25, 10]}) == 5.0
+    assert _closest_gap({1: [0, 0, 10, 10], 2: [5, 5, 25, 10]}) == -5.0
+    assert _closest_gap({1: [0, 0, 10, 10]}) == float("inf")
+    def pairs(crowd: float) -> int:  # frames with two or more shoppers, over 4 scenarios
+        n = 0
+        for seed in range(4):
+            root = tmp_path / f"{crowd}-{seed}"
+            make_yolo_dataset(root, 12, seed=seed, per_scenario=12, crowd_share=crowd)
+            n += sum(len(p.read_text().splitlines()) >= 2
+                     for p in (root / "labels" / "train").glob("*.txt"))
+        return n
+
+    assert pairs(1.0) > pairs(0.0)

@@ -224,7 +224,7 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
 
     out = train_detector(args.out, frames=args.frames, epochs=args.epochs, imgsz=args.imgsz,
                          device=args.device, batch=args.batch, seed=args.seed,
-                         progress=not args.quiet)
+                         init=args.init, crowd_share=args.crowd, progress=not args.quiet)
     print(f"wrote {out} and {out.with_suffix('.onnx')}")
     return 0
 
@@ -320,6 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--batch", type=int, default=16, help="batch size (16)")
     tr.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
     tr.add_argument("--seed", type=int, default=0, help="data and training seed (0)")
+    tr.add_argument("--init", default=None,
+                    help="fine-tune this trained model instead of starting from scratch")
+    tr.add_argument("--crowd", type=float, default=0.0,
+                    help="share of frames picked where two shoppers (nearly) touch (0)")
     tr.set_defaults(func=cmd_train_detector)
 
     v = sub.add_parser("validate", help="validate a store.yaml")

@@ -28,10 +28,15 @@ TRAIN_SEED0 = 10_000  # training scenarios use seeds from here on
 
 def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
                       size: tuple[int, int] = (640, 480), per_scenario: int = 12,
-                      val_share: float = 0.1, progress: bool = False) -> Path:
-    """Write ``frames`` labelled simulator frames as a YOLO dataset; returns its yaml."""
+                      val_share: float = 0.1, crowd_share: float = 0.0,
+                      progress: bool = False) -> Path:
+    """Write ``frames`` labelled simulator frames as a YOLO dataset; returns its yaml.
+
+    ``crowd_share`` of the frames are picked among the moments when two shoppers are
+    closest (boxes within 10 px), the hard case of telling touching shoppers apart.
+    """
     from .sim.layout import View
-    from .sim.render import Renderer
+    from .sim.render import Renderer, gt_boxes
     from .sim.scenario import PRESETS, make_scenario
 
     root = Path(root)
@@ -52,7 +57,16 @@ def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
         sc = make_scenario(preset, TRAIN_SEED0 + seed * 1000 + s)
         renderer = Renderer(sc, view, np.random.default_rng([seed, s]))
         split = "val" if rng.random() < val_share else "train"
-        for t in np.sort(rng.uniform(0, sc.duration, min(per_scenario, frames - k))):
+        n = min(per_scenario, frames - k)
+        times = rng.uniform(0, sc.duration, n)
+        n_crowd = int(round(crowd_share * n))
+        if n_crowd:
+            pool = rng.uniform(0, sc.duration, 20 * n)
+            gap = np.array([_closest_gap(gt_boxes(sc, view, float(t))) for t in pool])
+            close = pool[gap < 10.0]
+            m = min(n_crowd, len(close))
+            times[:m] = rng.choice(close, m, replace=False)
+        for t in np.sort(times):
             img, boxes = renderer.frame(float(t))
             name = f"{preset}-{s:05d}-{k:06d}"
             quality = int(rng.integers(35, 90))
@@ -82,9 +96,22 @@ def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
     return yaml_path
 
 
+def _closest_gap(boxes: dict) -> float:
+    """Pixels between the two closest boxes (negative when they overlap); inf if < 2."""
+    b = np.array(list(boxes.values()), float).reshape(-1, 4)
+    if len(b) < 2:
+        return float("inf")
+    gx = np.maximum(b[:, None, 0], b[None, :, 0]) - np.minimum(b[:, None, 2], b[None, :, 2])
+    gy = np.maximum(b[:, None, 1], b[None, :, 1]) - np.minimum(b[:, None, 3], b[None, :, 3])
+    gap = np.maximum(gx, gy)
+    np.fill_diagonal(gap, np.inf)
+    return float(gap.min())
+
+
 def train_detector(out: str | Path, frames: int = 1500, epochs: int = 30, imgsz: int = 320,
                    device: str | None = None, batch: int = 16, seed: int = 0,
-                   workdir: str | Path | None = None, progress: bool = False) -> Path:
+                   workdir: str | Path | None = None, init: str | Path | None = None,
+                   crowd_share: float = 0.0, progress: bool = False) -> Path:
     """Simulate, train and export; returns the path of the trained ``.pt``. The data and
     the training runs go to ``workdir`` (kept), or to a scratch folder removed at the end."""
     out = Path(out)
@@ -95,22 +122,30 @@ def train_detector(out: str | Path, frames: int = 1500, epochs: int = 30, imgsz:
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="walkout-train-"))
     try:
-        return _train(out, work, frames, epochs, imgsz, device, batch, seed, progress)
+        return _train(out, work, frames, epochs, imgsz, device, batch, seed, init,
+                      crowd_share, progress)
     finally:
         if workdir is None:  # our own scratch folder: the data and runs go with it
             shutil.rmtree(work, ignore_errors=True)
 
 
 def _train(out: Path, work: Path, frames: int, epochs: int, imgsz: int, device: str | None,
-           batch: int, seed: int, progress: bool) -> Path:
+           batch: int, seed: int, init: str | Path | None, crowd_share: float,
+           progress: bool) -> Path:
     from .detect import pick_device, ultralytics_offline
 
-    data = make_yolo_dataset(work / "data", frames, seed, progress=progress)
+    data = make_yolo_dataset(work / "data", frames, seed, crowd_share=crowd_share,
+                             progress=progress)
     YOLO = ultralytics_offline()
     device = device or pick_device()
-    model = YOLO("yolov8n.yaml")
+    if init is not None:  # fine-tune a trained model rather than start from scratch
+        from .detect import resolve_model
+
+        init = resolve_model(init)
+    model = YOLO(str(init) if init is not None else "yolov8n.yaml")
     model.train(data=str(data), epochs=epochs, imgsz=imgsz, batch=batch, device=device,
-                project=str(work), name="run", exist_ok=True, pretrained=False, seed=seed,
+                project=str(work), name="run", exist_ok=True, pretrained=init is not None,
+                seed=seed,
                 deterministic=True, workers=2, plots=False, verbose=progress,
                 amp=device != "cpu", patience=max(10, epochs // 3),
                 mosaic=1.0, close_mosaic=max(1, epochs // 5), fliplr=0.5, flipud=0.5,
