@@ -63,15 +63,21 @@ def linear_assignment(valid: np.ndarray, score: np.ndarray) -> tuple[np.ndarray,
     """One-to-one pairs among the ``valid`` candidates of a score matrix, maximising the
     total ``score``. Returns ``(rows, cols)`` of the pairs kept.
 
-    Empty problems return at once; when every row and column has at most one candidate the
-    candidates are the answer and the Hungarian step is skipped (SORT's shortcut);
-    otherwise scipy's ``linear_sum_assignment`` runs and pairs outside ``valid`` are
-    dropped afterwards.
+    When no row and no column has more than one candidate, the candidates are the answer
+    and the Hungarian step is skipped (SORT's shortcut); otherwise :func:`hungarian` runs.
     """
-    if valid.size == 0 or not valid.any():
-        return np.empty(0, int), np.empty(0, int)
-    if valid.sum(0).max() == 1 and valid.sum(1).max() == 1:
-        return np.nonzero(valid)
+    rows, cols = np.nonzero(valid)
+    return hungarian(valid, score) if has_choice(rows, cols) else (rows, cols)
+
+
+def has_choice(rows: np.ndarray, cols: np.ndarray) -> bool:
+    """Whether some row or column appears twice among candidate pairs ``(rows, cols)``."""
+    rl, cl = rows.tolist(), cols.tolist()  # tiny: plain sets beat numpy here
+    return len(set(rl)) < len(rl) or len(set(cl)) < len(cl)
+
+
+def hungarian(valid: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """scipy's ``linear_sum_assignment`` maximising ``score``, keeping ``valid`` pairs only."""
     rows, cols = linear_sum_assignment(np.where(valid, -score, 1e6))
     ok = valid[rows, cols]
     return rows[ok], cols[ok]
@@ -555,13 +561,10 @@ class Tracker:
         r, c = np.nonzero(valid)
         if not len(r):
             return
-        rl, cl = r.tolist(), c.tolist()
-        if len(set(rl)) < len(rl) or len(set(cl)) < len(cl):  # someone has a choice
+        if has_choice(r, c):  # otherwise the candidates are the matches
             if momentum and self.config.momentum_weight:  # direction matters only here
                 s = s + self._momentum(rows, boxes[cols], scores[cols])
-            r, c = linear_sum_assignment(np.where(valid, -s, 1e6))
-            ok = valid[r, c]
-            r, c = r[ok], c[ok]
+            r, c = hungarian(valid, s)
         if len(r):
             free_t[rows[r]] = False
             free_d[cols[c]] = False
