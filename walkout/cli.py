@@ -229,6 +229,25 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+    from .io import write_json_atomic
+    from .report import terminal_table, write_report
+
+    if args.pred is None:
+        raise WalkoutError("eval: --pred DIR is required (running the pipeline on each clip "
+                           "comes with `walkout run`)")
+    ev = evaluate(args.clips, args.pred)
+    summary = ev.summary()
+    print(terminal_table(summary, per_clip=args.per_clip))
+    if args.json:
+        write_json_atomic(args.json, summary)
+        print(f"wrote {args.json}")
+    if args.report:
+        print(f"wrote {write_report(ev, args.report)}")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .config import load_store
 
@@ -325,6 +344,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--crowd", type=float, default=0.0,
                     help="share of frames picked where two shoppers (nearly) touch (0)")
     tr.set_defaults(func=cmd_train_detector)
+
+    e = sub.add_parser("eval", help="cart accuracy of predictions on labelled clips")
+    e.add_argument("--clips", nargs="+", required=True,
+                   help="labelled clip folders, or folders of clips")
+    e.add_argument("--pred", default=None,
+                   help="folder with one sub-folder per clip, named like the clip, holding "
+                        "receipts.json, events.jsonl and tracks.txt")
+    e.add_argument("--json", default=None, help="write the scores as JSON")
+    e.add_argument("--report", default=None, help="write report.md and plots into this folder")
+    e.add_argument("--per-clip", action="store_true", help="a table row per clip too")
+    e.set_defaults(func=cmd_eval)
 
     v = sub.add_parser("validate", help="validate a store.yaml")
     v.add_argument("store", help="path to store.yaml")

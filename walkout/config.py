@@ -195,13 +195,16 @@ def _num(x: float) -> float | int:
     return int(x) if x.is_integer() else round(x, 6)
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
+
+
 def load_store(path: str | Path) -> StoreConfig:
     """Read and validate a store.yaml; raises :class:`ConfigError` with one clear line."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: file not found (expected a store.yaml)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file (expected YAML)") from None
     except yaml.YAMLError as exc:

@@ -167,8 +167,32 @@ def _mot_rows(path: str | Path, what: str, min_cols: int, max_cols: int):
 
 def read_mot(path: str | Path) -> np.ndarray:
     """Read a MOTChallenge txt file into a ``(N, 10)`` float array (empty -> ``(0, 10)``)."""
+    fast = _read_mot_uniform(path)
+    if fast is not None:
+        return fast
     rows = [vals for _, _, vals in _mot_rows(path, "a MOTChallenge txt file", 6, 10)]
     return np.asarray(rows, np.float64).reshape(-1, 10)
+
+
+def _read_mot_uniform(path: str | Path) -> np.ndarray | None:
+    """The common case in one vectorised parse: every line has the same 6-10 numeric, finite
+    columns. Returns None otherwise, and the strict per-line reader names the bad line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not lines:
+        return np.zeros((0, 10))
+    cols = lines[0].count(",") + 1
+    if not 6 <= cols <= 10 or any(ln.count(",") != cols - 1 for ln in lines):
+        return None
+    try:
+        vals = np.array(",".join(lines).split(","), dtype=np.float64).reshape(-1, cols)
+    except ValueError:
+        return None
+    if not np.isfinite(vals).all():
+        return None
+    return np.c_[vals, np.full((len(vals), 10 - cols), -1.0)]
 
 
 def read_mot_detections(path: str | Path) -> np.ndarray:
@@ -200,12 +224,12 @@ def format_mot_row(frame: int, track_id: int, tlwh, score: float = 1.0) -> str:
     return f"{frame},{track_id},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{score:g},-1,-1,-1"
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Read JSON lines; each non-blank line must be an object."""
+def iter_jsonl(path: str | Path):
+    """Yield ``(line_number, object)`` for each non-blank line of a JSON lines file; each
+    line must be a JSON object."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found (expected JSON lines)")
-    out = []
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
@@ -216,8 +240,12 @@ def read_jsonl(path: str | Path) -> list[dict]:
                 raise InputError(f"{path}: line {lineno}: invalid JSON ({exc.msg})") from None
             if not isinstance(obj, dict):
                 raise InputError(f"{path}: line {lineno}: expected a JSON object")
-            out.append(obj)
-    return out
+            yield lineno, obj
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Read JSON lines; each non-blank line must be an object."""
+    return [obj for _, obj in iter_jsonl(path)]
 
 
 def read_json(path: str | Path) -> dict:
