@@ -94,9 +94,9 @@ def test_swapped_shopper_ids_still_score_one():
     ("wrong shopper", {"A": {"x": 2}, "B": {"z": 1, "y": 1}},
      dict(p=Fraction(3, 4), r=Fraction(3, 4), f1=Fraction(3, 4), exact=Fraction(0))),
     # A split over two ids: A <-> P1 (2 units agree), P2's y is a false positive and A's y
-    # a miss; 3 predicted receipts, B's exact -> 1/3
+    # a miss; of the 2 true receipts only B's is exact
     ("split track", {"P1": {"x": 2}, "P2": {"y": 1}, "B": {"z": 1}},
-     dict(p=Fraction(3, 4), r=Fraction(3, 4), f1=Fraction(3, 4), exact=Fraction(1, 3))),
+     dict(p=Fraction(3, 4), r=Fraction(3, 4), f1=Fraction(3, 4), exact=Fraction(1, 2))),
     # A and B merged on one id: it matches A (3 units agree); z is extra there and B's z
     # is missing; 2 true receipts, none exact
     ("merged track", {"M": {"x": 2, "y": 1, "z": 1}},

@@ -17,8 +17,8 @@ unknown skus included), the rest of every true quantity a false negative.
 a ratio with nothing to count (0 / 0) is 1.
 
 **Exact-receipt rate**: matched pairs whose items are equal and whose predicted total is the
-catalogue price of the true items (within half a cent), over ``max(true receipts,
-predicted receipts)``: an unmatched receipt on either side counts as a wrong one.
+catalogue price of the true items (within half a cent), over the true receipts. (A receipt
+for a shopper who does not exist is not in this rate; its items are false positives.)
 
 **Events**: true events (``gt/events.jsonl``) against predicted item events (``"type":
 "item"`` in ``events.jsonl``). A pair must have the same shelf, sku and sign of quantity and
@@ -323,7 +323,7 @@ class ClipResult:
     fp: int = 0
     fn: int = 0
     exact: int = 0
-    receipts: int = 0          # max(true, predicted) receipts
+    receipts: int = 0          # true receipts
     pred_receipts: int = 0
     flagged: int = 0
     ev_tp: int = 0
@@ -381,7 +381,7 @@ def evaluate_clip(truth: Truth, pred: Prediction) -> ClipResult:
         if b is not None and _exact(items, got, pred.totals[b], truth.prices):
             r.exact += 1
     r.fp = sum(sum(c.values()) for c in pred.items.values()) - r.tp
-    r.receipts = max(len(truth.items), len(pred.items))
+    r.receipts = len(truth.items)
     r.pred_receipts = len(pred.items)
     r.flagged = sum(bool(f) for f in pred.flagged.values())
     r.unknown_skus = sorted({s for c in pred.items.values() for s in c
