@@ -248,6 +248,98 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _display_show(title: str):
+    """A ``show(image) -> bool`` for a window, or None (with a clear note) without a display."""
+    import os
+
+    import cv2
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                  or os.environ.get("WAYLAND_DISPLAY")):
+        print("walkout: --show: no display (DISPLAY is not set); running without a window",
+              file=sys.stderr)
+        return None
+    try:
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+    except cv2.error as exc:
+        print(f"walkout: --show: cannot open a window ({str(exc).splitlines()[0]}); running "
+              "without one", file=sys.stderr)
+        return None
+
+    def show(img) -> bool:
+        cv2.imshow(title, img)
+        return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
+
+    return show
+
+
+def make_detector(store, model: str | None, backend: str, device: str | None):
+    """The store's detector (or ``model``), preferring the ONNX export beside a .pt when
+    ``backend`` is auto and onnxruntime is installed."""
+    import importlib.util
+
+    from .detect import Detector, resolve_model
+
+    path = resolve_model(model or store.detector.model)
+    if backend != "torch" and path.suffix == ".pt" and path.with_suffix(".onnx").is_file():
+        if backend == "onnx" or importlib.util.find_spec("onnxruntime") is not None:
+            path = path.with_suffix(".onnx")
+    elif backend == "onnx" and path.suffix != ".onnx":
+        raise WalkoutError(f"{path}: --backend onnx needs {path.with_suffix('.onnx').name} "
+                           "beside it (walkout train-detector exports one)")
+    d = store.detector
+    return Detector(path, classes=list(d.person_classes), conf=d.confidence, imgsz=d.imgsz,
+                    device=device)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .config import load_store
+    from .pipeline import run
+
+    src = Path(args.source)
+    store_path, weights = args.store, args.weights
+    if src.is_dir() and (src / "video.mp4").is_file():  # a labelled clip
+        store_path = store_path or src / "store.yaml"
+        if weights is None and (src / "weights.csv").is_file():
+            weights = src / "weights.csv"
+    if store_path is None:
+        raise WalkoutError(f"{src}: not a clip folder, so --store store.yaml is needed")
+    store = load_store(store_path)
+    detector = make_detector(store, args.model, args.backend, args.device)
+    out = Path(args.out)
+    video_out = None
+    if args.save_video:
+        from .annotate import VideoOut
+
+        video_out = VideoOut(out / "annotated.mp4", store.camera.fps,
+                             (store.camera.width, store.camera.height))
+    show = _display_show("walkout") if args.show else None
+    try:
+        res = run(src, store, out, detector, weights=weights, video_out=video_out, show=show,
+                  progress=sys.stderr.isatty() and not args.quiet)
+    except BaseException:
+        if video_out is not None:
+            video_out.abort()
+        raise
+    if video_out is not None:
+        res.outputs.append(video_out.close())
+    if not weights:
+        print("no shelf weights: video only, shelf visits are the events")
+    for r in res.receipts:
+        items = ", ".join(f"{x.qty} x {x.sku}" for x in r.lines) or "nothing"
+        flags = f"  [{', '.join(r.flags)}]" if r.flags else ""
+        print(f"{r.receipt_id}  shopper {r.shopper_id}  {items}  total {r.total:.2f}{flags}")
+    for sid, items in res.open_carts.items():
+        print(f"still inside: shopper {sid} with {sum(items.values())} item(s)")
+    ms = res.timing.ms_per_frame()
+    stages = "  ".join(f"{k} {v:.1f}" for k, v in ms.items())
+    print(f"{res.frames} frames ({res.video_s:.1f} s of video) in {res.wall_s:.1f} s = "
+          f"{res.video_s / max(res.wall_s, 1e-9):.2f}x real time ({detector.backend}, "
+          f"{detector.path.name}); ms per frame: {stages}")
+    print("wrote " + ", ".join(str(p) for p in res.outputs))
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .config import load_store
 
@@ -344,6 +436,23 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--crowd", type=float, default=0.0,
                     help="share of frames picked where two shoppers (nearly) touch (0)")
     tr.set_defaults(func=cmd_train_detector)
+
+    r = sub.add_parser("run", help="store video + shelf weights -> receipts, events, tracks")
+    r.add_argument("source", nargs="?", default=str(Path(__file__).resolve().parents[1]
+                                                     / "sample_videos" / "pair"),
+                   help="a labelled clip folder (its store.yaml and weights.csv are used) or a "
+                        "video file (default: the shipped sample clip sample_videos/pair)")
+    r.add_argument("--store", default=None, help="store.yaml (default: the clip's)")
+    r.add_argument("--weights", default=None,
+                   help="shelf weights, weights.csv (default: the clip's; none: video only)")
+    r.add_argument("--model", default=None, help="detector model (default: the store's)")
+    r.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                   help="auto: the .onnx beside the model when onnxruntime is installed")
+    r.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
+    r.add_argument("--out", default="walkout-out", help="output folder (walkout-out)")
+    r.add_argument("--save-video", action="store_true", help="also write annotated.mp4")
+    r.add_argument("--show", action="store_true", help="show the annotated video in a window")
+    r.set_defaults(func=cmd_run)
 
     e = sub.add_parser("eval", help="cart accuracy of predictions on labelled clips")
     e.add_argument("--clips", nargs="+", required=True,

@@ -230,6 +230,7 @@ class CartEvent:
     qty: int
     confidence: float
     candidates: tuple[tuple[str, float], ...] = ()
+    shelf_id: str = ""
 
 
 @dataclass(frozen=True)

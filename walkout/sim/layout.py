@@ -34,6 +34,7 @@ BODY_RADIUS = 0.32  # metres: half a shopper's width, arms at the sides
 CLEARANCE = 0.12  # metres planned beyond the body radius; smoothing cuts corners by less
 OUTSIDE_Y = 6.7  # metres; where shoppers appear and vanish, beyond the bottom wall
 SIM_MODEL = "models/walkout-sim.pt"
+SIM_IMGSZ = 320  # the input size walkout-sim.pt was trained at
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def store_config(view: View, fps: float, units: dict[str, int], name: str) -> St
                                  plates, g.id))
     return StoreConfig(
         camera=Camera(view.width, view.height, float(fps), view.homography),
-        detector=DetectorSettings(SIM_MODEL, (0,), 0.25, 640),
+        detector=DetectorSettings(SIM_MODEL, (0,), 0.25, SIM_IMGSZ),
         catalogue=catalogue,
         shelves=tuple(shelves),
         zones=Zones(view.px(entrance_zone()), view.px(exit_zone())),

@@ -1,0 +1,155 @@
+"""Carts and receipts, durable and issued exactly once.
+
+:class:`Carts` holds one virtual cart per shopper. Every change is first appended to the
+**ledger** (``cart_ledger.jsonl``: one JSON object a line with a sequence number, flushed and
+fsynced before the change counts), then applied. Operations: ``open`` (a shopper entered, or
+appeared inside the store), ``add`` (a cart event; negative qty is a put-back), ``flag`` and
+``close`` (the shopper left, or was lost for good: the receipt is issued).
+
+A receipt lists the cart's positive quantities priced from the catalogue, with its total
+rounded to cents, and the flags raised on the way (``ambiguous``, ``lost_track``,
+``unexplained_weight_change``). Receipt ids are issue numbers (``R0001``, ...). Each time one is
+issued, ``receipts.json`` is rewritten whole, atomically (temp file + rename), so it always
+holds every receipt issued so far, once.
+
+**Re-running after a crash.** The pipeline is deterministic, so a rerun with the same output
+folder replays the same operations. The ledger already on disk is read first (a torn last
+line, from a kill mid-write, is cut off); replayed operations that are already in it are
+checked against it and not written again, and the rest are appended. ``receipts.json`` is
+rebuilt by the rerun and ends byte-identical to an uninterrupted run's: nothing lost,
+nothing twice. A ledger that disagrees with the replay (another clip, other settings) is an
+error, never silently mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+from .config import StoreConfig
+from .errors import InputError
+from .io import write_json_atomic
+from .types import CartEvent, Receipt, ReceiptLine
+
+
+class Ledger:
+    """Append-only JSON lines with sequence numbers; resumable (see the module doc)."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = None if path is None else Path(path)
+        self.seq = 0
+        self._old: list[str] = []
+        self._fh = None
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            data = self.path.read_bytes()
+            keep = data[: data.rfind(b"\n") + 1]  # drop a torn last line
+            if len(keep) != len(data):
+                with self.path.open("r+b") as fh:
+                    fh.truncate(len(keep))
+            self._old = keep.decode("utf-8").splitlines()
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    def append(self, record: dict) -> None:
+        self.seq += 1
+        line = json.dumps({"seq": self.seq, **record}, sort_keys=True)
+        if self.seq <= len(self._old):
+            if self._old[self.seq - 1] != line:
+                raise InputError(f"{self.path}: line {self.seq}: the ledger already there "
+                                 "records another run (expected the same operations; "
+                                 "use a new --out folder)")
+            return
+        if self._fh is not None:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+class Carts:
+    def __init__(self, store: StoreConfig, ledger: str | Path | None = None,
+                 receipts: str | Path | None = None) -> None:
+        self.products = store.products
+        self.ledger = Ledger(ledger)
+        self.receipts_path = None if receipts is None else Path(receipts)
+        self._carts: dict[str, Counter] = {}
+        self._entered: dict[str, float] = {}
+        self._flags: dict[str, list[str]] = {}
+        self.receipts: list[Receipt] = []
+
+    # ---- queries ---------------------------------------------------------------------------
+    def is_open(self, shopper: str) -> bool:
+        return shopper in self._carts
+
+    def items(self, shopper: str) -> Counter:
+        return self._carts.get(shopper, Counter())
+
+    def open_carts(self) -> dict[str, dict[str, int]]:
+        return {s: {k: q for k, q in c.items() if q > 0} for s, c in self._carts.items()}
+
+    def flags(self, shopper: str) -> list[str]:
+        return list(self._flags.get(shopper, ()))
+
+    # ---- operations ------------------------------------------------------------------------
+    def open(self, shopper: str, t: float, flags: tuple[str, ...] = ()) -> None:
+        if shopper in self._carts:
+            return
+        self.ledger.append({"op": "open", "t": round(t, 4), "shopper_id": shopper,
+                            "flags": list(flags)})
+        self._carts[shopper] = Counter()
+        self._entered[shopper] = t
+        self._flags[shopper] = list(flags)
+
+    def add(self, ev: CartEvent) -> None:
+        if ev.shopper_id not in self._carts:
+            raise KeyError(f"no open cart for shopper {ev.shopper_id}")
+        self.ledger.append({"op": "add", "t": round(ev.t, 4), "shopper_id": ev.shopper_id,
+                            "sku": ev.sku, "qty": ev.qty, "shelf_id": ev.shelf_id,
+                            "confidence": ev.confidence})
+        self._carts[ev.shopper_id][ev.sku] += ev.qty
+
+    def flag(self, shopper: str, flag: str) -> None:
+        if shopper not in self._carts or flag in self._flags[shopper]:
+            return
+        self.ledger.append({"op": "flag", "shopper_id": shopper, "flag": flag})
+        self._flags[shopper].append(flag)
+
+    def close(self, shopper: str, t: float, flag: str | None = None) -> Receipt | None:
+        """Issue the shopper's receipt (None when they have no open cart)."""
+        if shopper not in self._carts:
+            return None
+        if flag:
+            self.flag(shopper, flag)
+        cart = self._carts.pop(shopper)
+        lines = []
+        for sku in sorted(cart):
+            q = cart[sku]
+            if q <= 0:
+                continue
+            prod = self.products.get(sku)
+            lines.append(ReceiptLine(sku, prod.name if prod else sku, q,
+                                     prod.price if prod else 0.0))
+        total = round(sum(x.qty * x.unit_price for x in lines), 2)
+        r = Receipt(f"R{len(self.receipts) + 1:04d}", shopper, round(self._entered.pop(shopper), 2),
+                    round(t, 2), tuple(lines), total, tuple(self._flags.pop(shopper)))
+        self.ledger.append({"op": "close", "t": round(t, 4), "shopper_id": shopper,
+                            "receipt_id": r.receipt_id, "total": total})
+        self.receipts.append(r)
+        self.write_receipts()
+        return r
+
+    def write_receipts(self) -> None:
+        if self.receipts_path is not None:
+            write_json_atomic(self.receipts_path,
+                              {"receipts": [r.to_dict() for r in self.receipts]})
+
+    def close_ledger(self) -> None:
+        self.ledger.close()

@@ -1,0 +1,168 @@
+"""Fusion: each weight change goes to the shopper whose reach best explains it.
+
+:class:`Fusion` keeps a short history of who was near which shelf (from
+:class:`walkout.zones.Scene`) and holds each :class:`WeightEvent` until the video has
+caught up with ``t_end + pad_s``. Then, for the shoppers present at that shelf during
+``[t_start - pad_s, t_end + pad_s]`` (only shoppers with an open cart count):
+
+- ``overlap``: the share of the window's frames in which the shopper was there;
+- ``closeness = exp(-gap / gap_scale)``, with ``gap`` the least distance, over the window,
+  from the shopper's box to the plates that changed (to the shelf when plates have no
+  polygon), in box sizes: how far the shopper reached toward *those* plates;
+- ``timing = exp(-(dt / timing_s)^2)``, with ``dt`` from the weight change (``t_change``)
+  to the nearest frame in which the shopper was at their closest;
+- ``score = overlap * closeness * (0.5 + 0.5 timing)``.
+
+The event is then identified as items (:class:`walkout.sensors.ItemIdentifier`), with the
+present shoppers' carts as the candidates for a put-back, so a misplaced return is
+recognised as the product that was really put down. Each item goes to the best-scoring
+shopper; a put-back only to shoppers carrying that sku. The confidence is the margin over
+the runner-up, ``(best - second) / best`` (1 with a single candidate); below
+``ambiguous_below`` the event is still given to the best shopper and their receipt is
+flagged ``ambiguous``. A change nobody was near, and a put-back no present shopper could
+have made, are ``unattributed``: logged, never dropped. A change no product explains
+flags the best shopper's receipt ``unexplained_weight_change``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from .carts import Carts
+from .sensors import ItemIdentifier
+from .types import UNEXPLAINED, CartEvent, ItemEvent, WeightEvent
+from .zones import Near, Scene, Zones
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    pad_s: float = 1.0
+    gap_scale: float = 0.75           # box sizes
+    timing_s: float = 1.0
+    ambiguous_below: float = 0.25
+    history_s: float = 60.0
+    max_wait_s: float = 20.0
+
+
+@dataclass
+class Fused:
+    """What one update decided."""
+
+    items: list[ItemEvent] = field(default_factory=list)
+    cart: list[CartEvent] = field(default_factory=list)
+    unattributed: list[dict] = field(default_factory=list)
+    flags: list[tuple[str, str]] = field(default_factory=list)   # (shopper id, flag)
+
+
+class Fusion:
+    def __init__(self, identifier: ItemIdentifier, params: FusionParams | None = None) -> None:
+        self.identifier = identifier
+        self.params = params or FusionParams()
+        self._frames: deque[tuple[float, dict[tuple[int, str], Near]]] = deque()
+        self._waiting: list[WeightEvent] = []
+        self.t_video = -math.inf
+
+    def update(self, scene: Scene | None, events: list[WeightEvent], zones: Zones,
+               carts: Carts) -> Fused:
+        """Record ``scene`` (a new frame, or None), queue ``events``, and decide every queued
+        event the video has caught up with. ``zones`` says which shopper each track showed
+        when, and whose identity is still in doubt (:meth:`Zones.busy`): an event one of them
+        could have made waits (at most ``max_wait_s``) until that is settled. The cart
+        events decided are added to ``carts`` here, in order, so a put-back can find the
+        pick before it."""
+        p = self.params
+        if scene is not None:
+            self.t_video = scene.t
+            self._frames.append((scene.t, {(n.track, n.shelf): n for n in scene.near}))
+            while self._frames and self._frames[0][0] < scene.t - p.history_s:
+                self._frames.popleft()
+        self._waiting.extend(events)
+        out = Fused()
+        busy = zones.busy()
+        keep = []
+        for e in sorted(self._waiting, key=lambda e: (e.t_start, e.shelf_id)):
+            if e.t_end + p.pad_s > self.t_video or (
+                    e.t_end + p.max_wait_s > self.t_video
+                    and busy & set(self.scores(e, zones, carts))):
+                keep.append(e)
+            else:
+                self._decide(e, zones, carts, out)
+        self._waiting = keep
+        return out
+
+    def flush(self, zones: Zones, carts: Carts) -> Fused:
+        """End of stream: decide whatever is still waiting on the video we have."""
+        out = Fused()
+        for e in sorted(self._waiting, key=lambda e: (e.t_start, e.shelf_id)):
+            self._decide(e, zones, carts, out)
+        self._waiting = []
+        return out
+
+    # ---- one event -------------------------------------------------------------------------
+    def scores(self, e: WeightEvent, zones: Zones, carts: Carts) -> dict[str, float]:
+        """Shopper id -> score for the shoppers with an open cart present at ``e``'s shelf."""
+        p = self.params
+        t0, t1 = e.t_start - p.pad_s, e.t_end + p.pad_s
+        t_change = e.t_change if e.t_change is not None else (e.t_start + e.t_end) / 2
+        frames = [(t, near) for t, near in self._frames if t0 <= t <= t1]
+        if not frames:
+            return {}
+        moved = {q: abs(d) for q, d in e.plate_deltas_g.items()}
+        top = max(moved.values(), default=0.0)
+        changed = [q for q, d in moved.items() if d >= 0.3 * top] if top > 0 else []
+        seen: dict[str, list[tuple[float, float]]] = {}   # shopper -> [(t, gap)]
+        for t, near in frames:
+            here: dict[str, float] = {}
+            for (tid, shelf), n in near.items():
+                sid = zones.shopper_at(tid, t)
+                if shelf != e.shelf_id or not sid or not carts.is_open(sid):
+                    continue
+                gaps = [n.plate_gaps[q] for q in changed if q in n.plate_gaps]
+                gap = min(gaps) if gaps else n.gap
+                here[sid] = min(gap, here.get(sid, math.inf))
+            for sid, gap in here.items():
+                seen.setdefault(sid, []).append((t, gap))
+        out = {}
+        for sid, rows in seen.items():
+            overlap = len(rows) / len(frames)
+            g_min = min(g for _, g in rows)
+            closest = [t for t, g in rows if g <= g_min + 0.05]
+            dt = min(abs(t - t_change) for t in closest)
+            closeness = math.exp(-g_min / p.gap_scale)
+            timing = math.exp(-((dt / p.timing_s) ** 2))
+            out[sid] = overlap * closeness * (0.5 + 0.5 * timing)
+        return out
+
+    def _decide(self, e: WeightEvent, zones: Zones, carts: Carts, out: Fused) -> None:
+        p = self.params
+        scores = self.scores(e, zones, carts)
+        cart_skus = {s for sid in scores for s, q in carts.items(sid).items() if q > 0} \
+            if scores else None
+        for item in self.identifier.identify(e, cart_skus):
+            out.items.append(item)
+            cands = scores
+            if item.qty < 0:
+                cands = {s: v for s, v in scores.items() if carts.items(s)[item.sku] > 0}
+            ranked = sorted(cands.items(), key=lambda kv: (-kv[1], kv[0]))
+            if not ranked:
+                why = "nobody near the shelf" if not scores else \
+                    "a put-back no shopper near the shelf could have made"
+                out.unattributed.append({"type": "unattributed", "t": round(item.t, 4),
+                                         "shelf_id": item.shelf_id, "sku": item.sku,
+                                         "qty": item.qty, "delta_g": round(item.delta_g, 1),
+                                         "why": why})
+                continue
+            best, s1 = ranked[0]
+            s2 = ranked[1][1] if len(ranked) > 1 else 0.0
+            conf = (s1 - s2) / s1 if s1 > 0 else 0.0
+            if item.sku == UNEXPLAINED:
+                out.flags.append((best, "unexplained_weight_change"))
+                continue
+            if conf < p.ambiguous_below:
+                out.flags.append((best, "ambiguous"))
+            ev = CartEvent(item.t, best, item.sku, item.qty, round(conf, 4),
+                           tuple((s, round(v, 4)) for s, v in ranked), item.shelf_id)
+            carts.add(ev)
+            out.cart.append(ev)

@@ -1,0 +1,289 @@
+"""The line: frames -> detect -> track -> zones -> fuse <- items <- weight events <- weights;
+fuse -> carts -> receipts.
+
+:class:`Pipeline` holds one object per stage and is fed in time order: ``frame(Frame)`` for
+each video frame, ``weights(SampleBlock)`` for each block of load-cell samples (sensor
+clock; ``store.sensors.clock_offset_s`` moves it onto the video clock). :func:`run` does
+that for a recorded clip or video and writes the outputs; ``walkout live`` feeds the same
+object from a camera.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .carts import Carts
+from .config import StoreConfig
+from .errors import InputError
+from .fusion import Fused, Fusion
+from .io import event_record, format_mot_row, write_text_atomic
+from .sensors import ItemIdentifier, Planogram, SampleBlock, WeightEventDetector
+from .track import make_tracker
+from .types import Frame, Receipt
+from .zones import Scene, Zones
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Timing:
+    """Seconds spent per stage, and frames seen."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    frames: int = 0
+
+    def ms_per_frame(self) -> dict[str, float]:
+        n = max(self.frames, 1)
+        return {k: 1000 * v / n for k, v in self.seconds.items()}
+
+
+class _Clock:
+    def __init__(self, timing: Timing) -> None:
+        self.timing, self.t = timing, time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timing.seconds[stage] += now - self.t
+        self.t = now
+
+
+class Pipeline:
+    """The stages of the line, fed in time order (see the module doc)."""
+
+    def __init__(self, store: StoreConfig, detector, out: str | Path | None = None) -> None:
+        self.store = store
+        self.detector = detector
+        self.tracker = make_tracker("default", frame_rate=store.camera.fps,
+                                    homography=store.camera.homography)
+        self.zones = Zones(store)
+        planogram = Planogram.from_store(store)
+        self.weigher = WeightEventDetector(planogram.shelves, store.sensors.rate_hz)
+        self.fusion = Fusion(ItemIdentifier(planogram))
+        out = None if out is None else Path(out)
+        self.carts = Carts(store, out and out / "cart_ledger.jsonl", out and out / "receipts.json")
+        self.records: list[dict] = []        # events.jsonl, sorted at the end
+        self.track_rows: list[tuple[int, float, int, np.ndarray]] = []  # frame, t, track, xyxy
+        self.timing = Timing()
+        self.last_scene: Scene | None = None
+        self.new_receipts: list[Receipt] = []
+
+    # ---- the line ----------------------------------------------------------------------------
+    def frame(self, frame: Frame) -> Scene:
+        clock = _Clock(self.timing)
+        detections = self.detector(frame.image)
+        clock.lap("detect")
+        people = self.tracker.update(detections)
+        clock.lap("track")
+        scene = self.zones.update(frame.t, people, frame.image)
+        clock.lap("zones")
+        self._doors_in(scene)
+        fused = self.fusion.update(scene, [], self.zones, self.carts)
+        self._log(fused)
+        self._doors_out(scene)
+        clock.lap("fuse")
+        self._keep(frame, scene)
+        self.timing.frames += 1
+        self.last_scene = scene
+        return scene
+
+    def weights(self, block: SampleBlock) -> None:
+        """A block of samples already on the video clock (see :func:`on_video_clock`)."""
+        clock = _Clock(self.timing)
+        events = self.weigher.update(block)
+        self.records.extend(event_record(e) for e in events)
+        self._log(self.fusion.update(None, events, self.zones, self.carts))
+        clock.lap("weights")
+
+    def finish(self) -> None:
+        """End of the stream: decide waiting events, close visits, give up lost shoppers."""
+        self._log(self.fusion.flush(self.zones, self.carts))
+        t = self.last_scene.t if self.last_scene is not None else 0.0
+        scene = self.zones.finish(t)
+        self._visits(scene)
+        for s in self.zones.shoppers.values():
+            if s.lost and self.carts.is_open(s.id):
+                self.new_receipts.append(self.carts.close(s.id, s.last_t, "lost_track"))
+        self.carts.close_ledger()
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+    def _doors_in(self, scene: Scene) -> None:
+        for sid, t in scene.entered:
+            self.carts.open(sid, t)
+        for sid, t in scene.appeared:
+            self.carts.open(sid, t, ("lost_track",))
+
+    def _doors_out(self, scene: Scene) -> None:
+        self.new_receipts = []
+        for sid, t in scene.exited:
+            r = self.carts.close(sid, t)
+            if r is not None:
+                self.new_receipts.append(r)
+        for sid, t in scene.gone:
+            r = self.carts.close(sid, t, "lost_track")
+            if r is not None:
+                self.new_receipts.append(r)
+        self._visits(scene)
+
+    def _visits(self, scene: Scene) -> None:
+        for v in scene.visits:
+            self.records.append({"type": "visit", "t": round(v.t_start, 4),
+                                 "t_end": round(v.t_end, 4), "shopper_id": v.shopper_id,
+                                 "shelf_id": v.shelf_id, "min_gap": round(v.min_gap, 2)})
+
+    def _log(self, fused: Fused) -> None:
+        self.records.extend(event_record(e) for e in fused.items)
+        self.records.extend(event_record(e) for e in fused.cart)
+        self.records.extend(fused.unattributed)
+        for sid, flag in fused.flags:
+            self.carts.flag(sid, flag)
+
+    def _keep(self, frame: Frame, scene: Scene) -> None:
+        for tid, box in zip(scene.track_ids.tolist(), scene.boxes):
+            self.track_rows.append((frame.index + 1, frame.t, tid, box))
+
+    # ---- outputs -----------------------------------------------------------------------------
+    def tracks_text(self) -> str:
+        """tracks.txt: MOTChallenge rows under shopper ids (tracks never a shopper left out)."""
+        rows = []
+        for f, t, tid, (x0, y0, x1, y1) in self.track_rows:
+            sid = self.zones.shopper_at(tid, t)
+            if sid:
+                rows.append(format_mot_row(f, int(sid), (x0, y0, x1 - x0, y1 - y0)))
+        return "".join(r + "\n" for r in rows)
+
+    def events_text(self) -> str:
+        """events.jsonl: every record in time order (stable, so ties keep their order)."""
+        recs = sorted(self.records, key=lambda r: r.get("t", r.get("t_start", 0.0)))
+        return "".join(json.dumps(r) + "\n" for r in recs)
+
+
+def by_time(frames: Iterable[Frame], blocks: Iterable[SampleBlock]
+            ) -> Iterator[Frame | SampleBlock]:
+    """Frames and sample blocks merged in time order (a block counts at its last sample,
+    after the video clock offset)."""
+    f_it, b_it = iter(frames), iter(blocks)
+    f, b = next(f_it, None), next(b_it, None)
+    while f is not None or b is not None:
+        if b is None or (f is not None and f.t <= float(b.t[-1])):
+            yield f
+            f = next(f_it, None)
+        else:
+            yield b
+            b = next(b_it, None)
+
+
+def on_video_clock(blocks: Iterable[SampleBlock], offset_s: float, step_s: float
+                   ) -> Iterator[SampleBlock]:
+    """Sensor-clock blocks moved onto the video clock (``t_video = t_sensor + offset_s``)
+    and cut into pieces of at most ``step_s`` (a frame period), so weight events are
+    detected as the video goes, not a file block later."""
+    for b in blocks:
+        t = b.t + offset_s
+        edges = np.flatnonzero(np.diff(np.floor((t - t[0]) / step_s))) + 1
+        for lo, hi in zip(np.r_[0, edges], np.r_[edges, len(t)]):
+            yield SampleBlock(t[lo:hi], b.grams[lo:hi], b.plate_ids)
+
+
+@dataclass
+class RunResult:
+    receipts: list[Receipt]
+    open_carts: dict[str, dict[str, int]]     # shoppers still inside at the end
+    frames: int
+    video_s: float
+    wall_s: float
+    timing: Timing
+    outputs: list[Path]
+
+
+def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
+        weights: str | Path | None = None, video_out=None, show=None,
+        progress: bool = False) -> RunResult:
+    """Process a recorded video (or clip, or image folder) and its weights into ``out``:
+    ``receipts.json``, ``events.jsonl``, ``tracks.txt`` and ``cart_ledger.jsonl``.
+
+    ``video_out`` (an :class:`walkout.annotate.VideoOut`) receives annotated frames and
+    ``show(image) -> bool`` displays them (False stops the run). Without ``weights`` the
+    run is video only: shelf visits are the events.
+    """
+    from .sensors import ReadStats, check_plates, iter_weights
+    from .sources import open_source
+
+    src = open_source(source)
+    first = next(iter(src), None)
+    if first is None:
+        raise InputError(f"{src.path}: no frames (expected a video with at least one frame)")
+    h, w = first.image.shape[:2]
+    cam = store.camera
+    if (w, h) != (cam.width, cam.height):
+        raise InputError(f"{store.path or 'store.yaml'}: camera.width/height is "
+                         f"{cam.width}x{cam.height} but {src.path} is {w}x{h} "
+                         "(expected the store's camera size)")
+    blocks: Iterable[SampleBlock] = ()
+    stats = None
+    if weights is not None:
+        if not Path(weights).is_file():
+            raise InputError(f"{weights}: file not found (expected the shelf weights, "
+                             "weights.csv)")
+        stats = ReadStats(str(weights))
+        blocks = on_video_clock(check_plates(iter_weights(weights, None, stats),
+                                             store.plate_ids, stats),
+                                store.sensors.clock_offset_s, 1.0 / store.camera.fps)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pipe = Pipeline(store, detector, out)
+    annotator = None
+    if video_out is not None or show is not None:
+        from .annotate import Annotator
+
+        annotator = Annotator(store)
+    frames: Iterable[Frame] = src
+    if progress:
+        from tqdm import tqdm
+
+        frames = tqdm(src, total=len(src) or None, desc="run", unit="frame")
+    t0 = time.perf_counter()
+    last_receipt, receipt_until = None, -1.0
+    for item in by_time(frames, blocks):
+        if not isinstance(item, Frame):
+            pipe.weights(item)
+            continue
+        scene = pipe.frame(item)
+        if annotator is None:
+            continue
+        if pipe.new_receipts:
+            last_receipt, receipt_until = pipe.new_receipts[-1], item.t + 4.0
+        img = annotator.draw(item.image, overlay(pipe, scene,
+                                                 last_receipt if item.t <= receipt_until
+                                                 else None))
+        if video_out is not None:
+            video_out.write(img)
+        if show is not None and not show(img):
+            break
+    pipe.finish()
+    wall = time.perf_counter() - t0
+    write_text_atomic(out / "events.jsonl", pipe.events_text())
+    write_text_atomic(out / "tracks.txt", pipe.tracks_text())
+    pipe.carts.write_receipts()
+    outputs = [out / n for n in ("receipts.json", "events.jsonl", "tracks.txt",
+                                 "cart_ledger.jsonl")]
+    if stats is not None and stats.summary():
+        log.info(stats.summary())
+    return RunResult(pipe.carts.receipts, pipe.carts.open_carts(), pipe.timing.frames,
+                     pipe.timing.frames / cam.fps, wall, pipe.timing, outputs)
+
+
+def overlay(pipe: Pipeline, scene: Scene, receipt: Receipt | None):
+    """What the annotator draws for ``scene``."""
+    from .annotate import Overlay
+
+    return Overlay(t=scene.t, boxes=scene.boxes, labels=scene.shoppers,
+                   reaching=scene.reaching(), carts=pipe.carts.open_carts(), receipt=receipt,
+                   flags={s: pipe.carts.flags(s) for s in pipe.carts.open_carts()})

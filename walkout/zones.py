@@ -1,0 +1,444 @@
+"""Zones: who is reaching into which shelf, who came in, who left.
+
+:class:`Zones` turns each frame's tracks into a :class:`Scene`:
+
+- **Reach presence.** For every track and shelf, the box is tested against the shelf's reach
+  zone and its footprint, and its *gap* to the shelf is measured: the distance from the
+  part of the box nearest the shelf to the shelf polygon (0 when the box touches or
+  overlaps it). Because the whole box counts, not its centre, an arm stretched into a shelf
+  brings the gap to 0 even when the body stands back. Both tests run on rasterised maps
+  (an integral image of the zone, a distance transform of the shelf) at a quarter of the
+  image size, so a frame costs a few array slices per track and shelf geometry.
+- **Shoppers.** Track ids belong to the tracker; shopper ids belong to the store. A track
+  first seen in the entrance zone starts a shopper (numbered 1, 2, ... in order). A track first
+  seen elsewhere is held for ``pending_s``: if a shopper's track was lost in the meantime
+  (unseen for ``lost_after_s``, not yet exited) and the new track starts no farther from
+  where it was last seen than ``reid_margin_px + reid_speed_px_s * gap``, the new track
+  continues that shopper (the nearest such). Otherwise it becomes a new shopper flagged
+  ``lost_track``: someone the camera did not see come in.
+- **Identity repair.** When shoppers come close, the tracker can swap their ids. Each
+  shopper keeps a colour model (an HSV histogram of their box, updated while they stand
+  apart). Shoppers whose boxes touch form an *episode*; when it ends (nobody in it touches
+  anyone), the current tracks are re-matched to the shoppers by colour (Hungarian on the
+  Bhattacharyya distance) and, if that beats the tracker's assignment by ``swap_gain``,
+  the tracks change hands from the episode's start. Track -> shopper is therefore kept
+  per time (:meth:`Zones.shopper_at`), and :meth:`Zones.busy` names the shoppers of
+  episodes still open, whose weight events fusion holds until they are sorted out.
+- **Doors, debounced.** A shopper has entered once its box centre has been inside the
+  entrance zone for ``door_frames`` consecutive frames, and has exited after as many frames
+  inside the exit zone; the time reported is the first of those frames, so box flicker at
+  the zone edge never counts twice, and a track that vanishes while in the exit zone has
+  exited too. A shopper lost for ``reid_window_s`` without coming back is given up
+  (``gone``); the carts flag that receipt ``lost_track``.
+- **Dwell.** Each shopper's visits to each shelf (presence intervals, merged over gaps
+  shorter than ``visit_gap_s``) are reported when they end.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from .config import StoreConfig
+from .types import Detections
+
+GRID = 4  # pixels per cell of the rasterised zone maps
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ZoneParams:
+    door_frames: int = 3          # consecutive frames in a door zone that count as a crossing
+    lost_after_s: float = 0.5     # a shopper unseen this long is lost (may be re-found)
+    reid_window_s: float = 20.0   # a lost shopper not re-found within this is gone
+    pending_s: float = 1.0        # how long a track seen first inside the store may wait
+    reid_margin_px: float = 60.0
+    reid_speed_px_s: float = 160.0  # about 2 m/s at the simulator's 80 px/m
+    visit_gap_s: float = 1.0      # presence gaps shorter than this do not end a visit
+    touch_margin: float = 0.25    # boxes grown by this share of their size "touch"
+    swap_gain: float = 0.15       # colour distance a re-match must save to swap identities
+    look_rate: float = 0.1        # how fast a shopper's colour model follows them
+    min_visit_s: float = 0.3      # shorter visits are not reported
+
+
+@dataclass(frozen=True)
+class Visit:
+    shopper_id: str
+    shelf_id: str
+    t_start: float
+    t_end: float
+    min_gap: float                  # in box sizes (see Near)
+
+
+@dataclass(frozen=True)
+class Near:
+    """A track touching a shelf's reach zone (or the shelf), and how far it reaches: the gap
+    from the box's nearest part to the shelf, and to each of its plates, in box sizes (the
+    box's longer side; an arm is about a body long seen from above)."""
+
+    track: int
+    shelf: str
+    gap: float
+    plate_gaps: dict[str, float]
+
+
+@dataclass
+class Scene:
+    """One frame's zone output."""
+
+    t: float
+    track_ids: np.ndarray                     # (N,) tracker ids of the boxes
+    boxes: np.ndarray                         # (N, 4) xyxy
+    shoppers: list[str]                       # per box: shopper id, "" while undecided
+    near: list[Near]                          # each track near each shelf
+    entered: list[tuple[str, float]] = field(default_factory=list)
+    exited: list[tuple[str, float]] = field(default_factory=list)
+    appeared: list[tuple[str, float]] = field(default_factory=list)  # new inside the store
+    gone: list[tuple[str, float]] = field(default_factory=list)      # lost for good
+    visits: list[Visit] = field(default_factory=list)
+
+    def reaching(self) -> dict[str, list[str]]:
+        """Shopper id -> shelves reached into now (gap 0 or inside the reach zone)."""
+        by_track = dict(zip(self.track_ids.tolist(), self.shoppers))
+        out: dict[str, list[str]] = {}
+        for n in self.near:
+            s = by_track.get(n.track, "")
+            if s:
+                out.setdefault(s, []).append(n.shelf)
+        return out
+
+
+class _Map:
+    """One polygon (and optionally the zone it is reached from) rasterised in GRID-pixel
+    cells: occupancy of the zone as an integral image, and the distance to the polygon."""
+
+    def __init__(self, poly: np.ndarray, zone_poly: np.ndarray | None, w: int, h: int) -> None:
+        gw, gh = -(-w // GRID), -(-h // GRID)
+        inside = np.zeros((gh, gw), np.uint8)
+        cv2.fillPoly(inside, [np.round(poly / GRID).astype(np.int32)], 1)
+        zone = inside.copy()
+        if zone_poly is not None:
+            cv2.fillPoly(zone, [np.round(zone_poly / GRID).astype(np.int32)], 1)
+        self.integral = cv2.integral(zone)
+        self.dist = cv2.distanceTransform((1 - inside).astype(np.uint8), cv2.DIST_L2, 5) * GRID
+        self.gw, self.gh = gw, gh
+
+    def _cells(self, box: np.ndarray) -> tuple[int, int, int, int]:
+        x1, y1, x2, y2 = box / GRID
+        c1 = min(max(int(x1), 0), self.gw - 1)
+        r1 = min(max(int(y1), 0), self.gh - 1)
+        c2 = min(max(int(np.ceil(x2)), c1 + 1), self.gw)
+        r2 = min(max(int(np.ceil(y2)), r1 + 1), self.gh)
+        return r1, r2, c1, c2
+
+    def touches(self, box: np.ndarray) -> bool:
+        r1, r2, c1, c2 = self._cells(box)
+        ii = self.integral
+        return bool(ii[r2, c2] - ii[r1, c2] - ii[r2, c1] + ii[r1, c1] > 0)
+
+    def gap(self, box: np.ndarray) -> float:
+        """Pixels from the box's nearest part to the polygon (0 when they overlap)."""
+        r1, r2, c1, c2 = self._cells(box)
+        return float(self.dist[r1:r2, c1:c2].min())
+
+
+def _look(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """A box's colour: a normalised 8x4x4 HSV histogram of its inner part."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = box
+    dx, dy = (x2 - x1) * 0.1, (y2 - y1) * 0.1
+    c1, r1 = int(max(x1 + dx, 0)), int(max(y1 + dy, 0))
+    c2, r2 = int(min(x2 - dx, w)), int(min(y2 - dy, h))
+    crop = image[r1:max(r2, r1 + 1), c1:max(c2, c1 + 1)]
+    if crop.size == 0:
+        return np.full(128, 1 / 128, np.float32)
+    hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
+    hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).ravel()
+    return hist / max(float(hist.sum()), 1.0)
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Bhattacharyya distance of two normalised histograms (0 same .. 1 disjoint)."""
+    bc = float(np.sqrt(np.asarray(a, np.float64) * np.asarray(b, np.float64)).sum())
+    return float(np.sqrt(max(0.0, 1.0 - min(bc, 1.0))))
+
+
+@dataclass
+class _Episode:
+    t0: float
+    members: set[str]
+
+
+@dataclass
+class _Shopper:
+    id: str
+    track: int
+    last_t: float
+    last_xy: tuple[float, float]
+    state: str = "outside"            # outside -> inside -> exited | gone
+    door_run: int = 0                 # consecutive frames in the door zone now relevant
+    door_t: float = 0.0               # first frame of that run
+    lost: bool = False
+
+
+class Zones:
+    """Per-frame reach presence, door crossings and shopper identity (see the module doc)."""
+
+    def __init__(self, store: StoreConfig, params: ZoneParams | None = None) -> None:
+        self.store = store
+        self.params = params or ZoneParams()
+        if self.params.door_frames < 1:
+            raise ValueError(f"door_frames: expected >= 1, got {self.params.door_frames}")
+        w, h = store.camera.width, store.camera.height
+        cache: dict[bytes, _Map] = {}
+
+        def rasterise(poly: np.ndarray, zone: np.ndarray | None) -> _Map:
+            key = poly.tobytes() + b"|" + (b"" if zone is None else zone.tobytes())
+            if key not in cache:
+                cache[key] = _Map(poly, zone, w, h)
+            return cache[key]
+
+        # per shelf: its map, and its plates' maps (plates without a polygon: none)
+        self._maps = [(s.id, rasterise(s.polygon, s.reach_zone),
+                       [(q.id, rasterise(q.polygon, None)) for q in s.plates
+                        if q.polygon is not None])
+                      for s in store.shelves]
+        self._entrance = store.zones.entrance.astype(np.float32)
+        self._exit = store.zones.exit.astype(np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        self.shoppers: dict[str, _Shopper] = {}
+        self.shopper_of: dict[int, str] = {}        # track id -> shopper id
+        self._pending: dict[int, tuple[float, tuple[float, float]]] = {}
+        self._visits: dict[tuple[str, str], list[float]] = {}  # open: [t0, t_last, min_gap]
+        self._mapping: dict[int, list[tuple[float, str]]] = {}  # track -> [(from t, shopper)]
+        self._looks: dict[str, np.ndarray] = {}     # shopper -> colour model
+        self._episodes: dict[str, _Episode] = {}    # shopper -> the open episode they are in
+
+    def shopper_at(self, track: int, t: float) -> str:
+        """The shopper a track showed at time ``t`` ("" if none)."""
+        hist = self._mapping.get(track)
+        if not hist:
+            return ""
+        for t_from, sid in reversed(hist):
+            if t_from <= t:
+                return sid
+        return hist[0][1]
+
+    def busy(self) -> set[str]:
+        """Shoppers in an open episode (their identities may still be swapped)."""
+        return set(self._episodes)
+
+    # ---- one frame ---------------------------------------------------------------------------
+    def update(self, t: float, tracks: Detections, image: np.ndarray | None = None) -> Scene:
+        """One frame's tracks (and the image, for the colour models; without it no identity
+        repair is done)."""
+        ids = tracks.tracker_id if tracks.tracker_id is not None else np.zeros(0, np.int64)
+        boxes = tracks.xyxy.astype(np.float64)
+        scene = Scene(t, ids.copy(), boxes, [], [])
+        centres = {}
+        for tid, box in zip(ids.tolist(), boxes):
+            cx, cy = float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2
+            centres[tid] = (cx, cy)
+            size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
+            for shelf_id, m, plates in self._maps:
+                if m.touches(box):
+                    scene.near.append(Near(tid, shelf_id, m.gap(box) / size,
+                                           {q: pm.gap(box) / size for q, pm in plates}))
+        self._identify(t, centres, scene)
+        if image is not None:
+            self._repair(t, ids.tolist(), boxes, image)
+        scene.shoppers = [self.shopper_of.get(tid, "") for tid in ids.tolist()]
+        for tid, xy in centres.items():
+            s = self.shoppers.get(self.shopper_of.get(tid, ""))
+            if s is not None and s.track == tid:
+                s.last_t, s.last_xy, s.lost = t, xy, False
+                self._doors(s, t, xy, scene)
+        self._lose(t, scene)
+        self._dwell(t, scene)
+        return scene
+
+    def finish(self, t: float) -> Scene:
+        """End of the stream: close open visits (shoppers still inside keep their carts)."""
+        scene = Scene(t, np.zeros(0, np.int64), np.zeros((0, 4)), [], [])
+        for key in list(self._visits):
+            self._close_visit(key, scene)
+        return scene
+
+    # ---- identity ----------------------------------------------------------------------------
+    def _identify(self, t: float, centres: dict, scene: Scene) -> None:
+        p = self.params
+        for tid, xy in centres.items():
+            if tid in self.shopper_of:
+                continue
+            if self._in(self._entrance, xy):
+                self._pending.pop(tid, None)
+                self._new(tid, t, xy, "outside")
+                continue
+            first = self._pending.setdefault(tid, (t, xy))
+            lost = self._lost_candidate(t, first[1])
+            if lost is not None:
+                del self._pending[tid]
+                self._assign(tid, lost.id, first[0])
+                lost.track, lost.lost = tid, False
+            elif t - first[0] >= p.pending_s:
+                del self._pending[tid]
+                s = self._new(tid, t, xy, "inside")
+                scene.appeared.append((s.id, first[0]))
+        for tid in [k for k in self._pending if k not in centres]:
+            if t - self._pending[tid][0] > p.pending_s:
+                del self._pending[tid]  # a flicker that never became anyone
+
+    def _new(self, tid: int, t: float, xy, state: str) -> _Shopper:
+        sid = str(len(self.shoppers) + 1)  # shoppers are numbered 1, 2, ... as they come
+        s = _Shopper(sid, tid, t, xy, state=state)
+        self.shoppers[sid] = s
+        self._assign(tid, sid, t)
+        return s
+
+    def _assign(self, tid: int, sid: str, t_from: float) -> None:
+        """Track ``tid`` shows shopper ``sid`` from ``t_from`` on."""
+        self.shopper_of[tid] = sid
+        hist = [h for h in self._mapping.get(tid, []) if h[0] < t_from]
+        self._mapping[tid] = [*hist, (t_from, sid)]
+
+    # ---- identity repair -------------------------------------------------------------------
+    def _repair(self, t: float, ids: list[int], boxes: np.ndarray, image: np.ndarray) -> None:
+        p = self.params
+        mine = [(k, self.shopper_of[tid]) for k, tid in enumerate(ids)
+                if self.shopper_of.get(tid) and self.shoppers[self.shopper_of[tid]].track == tid]
+        if not mine:
+            return
+        k_idx = [k for k, _ in mine]
+        b = boxes[k_idx]
+        size = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])[:, None] * p.touch_margin
+        g = np.c_[b[:, :2] - size, b[:, 2:] + size]
+        touch = ((g[:, None, 0] < g[None, :, 2]) & (g[None, :, 0] < g[:, None, 2])
+                 & (g[:, None, 1] < g[None, :, 3]) & (g[None, :, 1] < g[:, None, 3]))
+        np.fill_diagonal(touch, False)
+        looks = {sid: _look(image, boxes[k]) for k, sid in mine}
+        for i, j in zip(*np.nonzero(np.triu(touch))):
+            self._join(mine[i][1], mine[j][1], t)
+        alone = {sid for (_, sid), row in zip(mine, touch) if not row.any()}
+        for sid in alone - set(self._episodes):
+            old = self._looks.get(sid)
+            new = looks[sid]
+            self._looks[sid] = new if old is None else (1 - p.look_rate) * old + p.look_rate * new
+        for ep in {id(e): e for e in self._episodes.values()}.values():
+            if ep.members <= alone | {m for m in ep.members if m not in looks}:
+                self._settle(ep, looks)
+
+    def _join(self, a: str, b: str, t: float) -> None:
+        ea, eb = self._episodes.get(a), self._episodes.get(b)
+        if ea is None and eb is None:
+            ep = _Episode(t, {a, b})
+        elif ea is None or eb is None or ea is eb:
+            ep = ea or eb
+            ep.members |= {a, b}
+        else:
+            ep = _Episode(min(ea.t0, eb.t0), ea.members | eb.members)
+        for m in ep.members:
+            self._episodes[m] = ep
+
+    def _settle(self, ep: _Episode, looks: dict[str, np.ndarray]) -> None:
+        """An episode ended: re-match its shoppers' current tracks by colour."""
+        for m in ep.members:
+            self._episodes.pop(m, None)
+        who = sorted(m for m in ep.members if m in looks and m in self._looks)
+        if len(who) < 2:
+            return
+        d = np.array([[_distance(self._looks[a], looks[b]) for b in who] for a in who])
+        rows, cols = linear_sum_assignment(d)
+        if d[rows, cols].sum() > np.trace(d) - self.params.swap_gain:
+            return
+        tracks = {m: self.shoppers[m].track for m in who}
+        for i, j in zip(rows, cols):
+            if i == j:
+                continue
+            s, tid = self.shoppers[who[i]], tracks[who[j]]
+            s.track = tid
+            self._assign(tid, s.id, ep.t0)
+        log.debug("identity repair at t=%.2f: %s", ep.t0,
+                  {who[i]: who[j] for i, j in zip(rows, cols) if i != j})
+
+    def _lost_candidate(self, t: float, xy) -> _Shopper | None:
+        p = self.params
+        best, best_d = None, np.inf
+        for s in self.shoppers.values():
+            if not s.lost or s.state != "inside":
+                continue
+            d = float(np.hypot(xy[0] - s.last_xy[0], xy[1] - s.last_xy[1]))
+            if d <= p.reid_margin_px + p.reid_speed_px_s * (t - s.last_t) and d < best_d:
+                best, best_d = s, d
+        return best
+
+    def _lose(self, t: float, scene: Scene) -> None:
+        p = self.params
+        for s in self.shoppers.values():
+            if s.state in ("exited", "gone") or s.last_t == t:
+                continue
+            if s.state == "inside" and s.door_run and self._in(self._exit, s.last_xy):
+                s.state = "exited"  # vanished while leaving: that is an exit
+                scene.exited.append((s.id, s.door_t))
+                continue
+            if not s.lost and t - s.last_t >= p.lost_after_s:
+                s.lost = True
+            if s.lost and t - s.last_t >= p.reid_window_s:
+                if s.state == "inside":
+                    scene.gone.append((s.id, t))
+                s.state = "gone"
+
+    # ---- doors -------------------------------------------------------------------------------
+    @staticmethod
+    def _in(poly: np.ndarray, xy) -> bool:
+        return cv2.pointPolygonTest(poly, (float(xy[0]), float(xy[1])), False) >= 0
+
+    def _doors(self, s: _Shopper, t: float, xy, scene: Scene) -> None:
+        n = self.params.door_frames
+        if s.state == "outside":
+            zone, nxt, out = self._entrance, "inside", scene.entered
+        elif s.state == "inside":
+            zone, nxt, out = self._exit, "exited", scene.exited
+        else:
+            return
+        if self._in(zone, xy):
+            if s.door_run == 0:
+                s.door_t = t
+            s.door_run += 1
+            if s.door_run >= n:
+                s.state, s.door_run = nxt, 0
+                out.append((s.id, s.door_t))
+        elif s.state == "outside" and s.door_run:
+            s.state, s.door_run = "inside", 0  # walked on into the store: entered
+            out.append((s.id, s.door_t))
+        else:
+            s.door_run = 0
+
+    # ---- dwell -------------------------------------------------------------------------------
+    def _dwell(self, t: float, scene: Scene) -> None:
+        p = self.params
+        seen = set()
+        for n in scene.near:
+            sid, gap = self.shopper_of.get(n.track), n.gap
+            if not sid:
+                continue
+            key = (sid, n.shelf)
+            seen.add(key)
+            v = self._visits.get(key)
+            if v is None:
+                self._visits[key] = [t, t, gap]
+            else:
+                v[1], v[2] = t, min(v[2], gap)
+        for key in [k for k in self._visits if k not in seen]:
+            if t - self._visits[key][1] >= p.visit_gap_s:
+                self._close_visit(key, scene)
+
+    def _close_visit(self, key: tuple[str, str], scene: Scene) -> None:
+        t0, t1, gap = self._visits.pop(key)
+        if t1 - t0 >= self.params.min_visit_s:
+            scene.visits.append(Visit(key[0], key[1], t0, t1, gap))
