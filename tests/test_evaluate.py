@@ -338,9 +338,14 @@ def test_malformed_prediction_is_an_error_naming_the_file(oracle, capsys, name, 
     assert rc == 2 and name in err and expect in err
 
 
-def test_pred_is_required_until_the_pipeline_exists(capsys):
-    rc, err = _run(["eval", "--clips", str(SAMPLES / "single")], capsys)
-    assert rc == 2 and "--pred" in err
+def test_without_pred_the_pipeline_runs_first(tmp_path, capsys):
+    out = tmp_path / "pred"
+    rc = main(["-q", "eval", "--clips", str(SAMPLES / "single"), "--out", str(out),
+               "--json", str(tmp_path / "s.json")])
+    assert rc == 0
+    assert (out / "single" / "receipts.json").is_file()
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["receipt_f1"] == 1.0 and s["exact_receipt_rate"] == 1.0
 
 
 def test_evaluation_of_no_clips_is_refused(tmp_path, capsys):

@@ -1,0 +1,192 @@
+"""End to end: `walkout run` on fresh simulated clips, scored by `walkout eval`; speed
+side by side with ultralytics `model.track`; memory over a long clip.
+
+    python benchmarks/pipeline.py [--seeds 700 701 ...] [--presets single pair busy]
+                                  [--work DIR] [--long 600] [--skip-speed] [--json out.json]
+
+(a) Accuracy. Fresh seeds (700-709 by default; the pipeline's defaults were set on the
+    three seed-0 sample clips) of every preset are simulated into --work (kept, so a rerun
+    skips simulation), run through the pipeline (sim model, ONNX backend when onnxruntime
+    is installed) and scored with walkout.evaluate, per preset. Targets: single and pair
+    receipt F1 1.0 with every receipt exact; busy F1 >= 0.97, exact >= 0.9, flagged <= 10%.
+(b) Speed on the CPU, one run, the same 640x480 10 fps clip (busy, seed 700) and model:
+    walkout's pipeline with the ONNX backend and with the torch backend (per-stage ms per
+    frame), against ultralytics `model.track` (ByteTrack, same weights and imgsz),
+    detection + tracking only. Target: >= 1.0x real time, and everything but detection
+    <= 10% of the frame time.
+(c) Memory. A busy clip of --long seconds (600 = 10 minutes, 6,000 frames) is processed
+    and the resident set size read at 1 minute and at the end of the video; the peak is
+    reported too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from walkout.cli import make_detector
+from walkout.config import load_store
+from walkout.evaluate import Evaluation, evaluate_clip, load_prediction, load_truth
+from walkout.pipeline import Pipeline, by_time, on_video_clock, run
+from walkout.sensors import iter_weights
+from walkout.sim import simulate
+from walkout.sources import open_source
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def clip(work: Path, preset: str, seed: int, duration: float | None = None) -> Path:
+    name = f"{preset}-{seed}" + (f"-{int(duration)}s" if duration else "")
+    root = work / "clips" / name
+    if not (root / "gt" / "receipts.json").is_file():
+        simulate(preset, seed, root, duration=duration)
+    return root
+
+
+def accuracy(work: Path, presets: list[str], seeds: list[int], backend: str) -> dict:
+    out = {}
+    for preset in presets:
+        results = []
+        for seed in seeds:
+            root = clip(work, preset, seed)
+            store = load_store(root / "store.yaml")
+            pred = work / "pred" / root.name
+            if pred.exists():
+                for f in pred.iterdir():
+                    f.unlink()
+            run(root, store, pred, make_detector(store, None, backend, "cpu"),
+                weights=root / "weights.csv")
+            r = evaluate_clip(load_truth(root), load_prediction(pred))
+            results.append(r)
+            s = r.scores()
+            bad = [d for d in r.diffs if d["errors"]]
+            print(f"  {root.name:<10} F1 {s['receipt_f1']:.3f} exact "
+                  f"{s['exact_receipt_rate']:.3f} flagged {s['flagged_rate']:.3f} "
+                  f"IDF1 {s['idf1']:.3f}" + (f"  wrong: {bad}" if bad else ""), flush=True)
+        summary = Evaluation(results).summary()
+        out[preset] = {k: summary[k] for k in (
+            "receipt_precision", "receipt_recall", "receipt_f1", "exact_receipt_rate",
+            "event_precision", "event_recall", "attribution_accuracy", "flagged_rate", "hota",
+            "idf1", "mota")}
+        out[preset]["clips"] = len(results)
+    return out
+
+
+def pipeline_speed(root: Path, backend: str) -> dict:
+    store = load_store(root / "store.yaml")
+    det = make_detector(store, None, backend, "cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run(root, store, tmp, det, weights=root / "weights.csv")
+    ms = res.timing.ms_per_frame()
+    total = 1000 * res.wall_s / res.frames
+    rest = total - ms["detect"]
+    return {"backend": det.backend, "frames": res.frames, "fps": res.frames / res.wall_s,
+            "realtime": res.video_s / res.wall_s, "ms_per_frame": round(total, 3),
+            "stages_ms": {k: round(v, 3) for k, v in ms.items()},
+            "non_detect_share": rest / total}
+
+
+def ultralytics_track(root: Path, imgsz: int) -> dict:
+    from walkout.detect import ultralytics_offline
+
+    ultralytics_offline()
+    from ultralytics import YOLO
+
+    model = YOLO(str(ROOT / "models" / "walkout-sim.pt"))
+    video = str(root / "video.mp4")
+    model.predict(video, imgsz=imgsz, device="cpu", verbose=False, max_det=1)  # warm up
+    t0 = time.perf_counter()
+    n = 0
+    for _ in model.track(video, imgsz=imgsz, device="cpu", tracker="bytetrack.yaml",
+                         stream=True, verbose=False, persist=True):
+        n += 1
+    wall = time.perf_counter() - t0
+    return {"backend": "ultralytics model.track (bytetrack)", "frames": n, "fps": n / wall,
+            "realtime": n / 10.0 / wall, "ms_per_frame": round(1000 * wall / n, 3)}
+
+
+def rss_mb() -> tuple[float, float]:
+    """Current and peak resident set size, MB (Linux /proc)."""
+    vals = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            vals[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return vals.get("VmRSS", float("nan")), vals.get("VmHWM", float("nan"))
+
+
+def memory(work: Path, seconds: float, backend: str) -> dict:
+    root = clip(work, "busy", 750, duration=seconds)
+    store = load_store(root / "store.yaml")
+    pipe = Pipeline(store, make_detector(store, None, backend, "cpu"), None)
+    marks = {}
+    blocks = on_video_clock(iter_weights(root / "weights.csv"), 0.0, 0.1)
+    t0 = time.perf_counter()
+    for item in by_time(open_source(root), blocks):
+        if hasattr(item, "image"):
+            pipe.frame(item)
+            for mark in (60.0, seconds - 0.1):
+                if mark not in marks and item.t >= mark:
+                    marks[mark] = rss_mb()
+        else:
+            pipe.weights(item)
+    pipe.finish()
+    wall = time.perf_counter() - t0
+    (r1, _), (r10, peak) = marks[60.0], marks[seconds - 0.1]
+    return {"video_s": seconds, "wall_s": round(wall, 1), "rss_mb_at_1min": round(r1, 1),
+            "rss_mb_at_end": round(r10, 1), "peak_rss_mb": round(peak, 1),
+            "receipts": len(pipe.carts.receipts)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=list(range(700, 710)))
+    ap.add_argument("--presets", nargs="+", default=["single", "pair", "busy"])
+    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "walkout-bench"))
+    ap.add_argument("--long", type=float, default=600.0, help="memory clip length, s (600)")
+    ap.add_argument("--backend", default="auto")
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    work = Path(args.work)
+    report: dict = {"cores": os.cpu_count()}
+    print(f"(a) accuracy on fresh seeds {args.seeds[0]}-{args.seeds[-1]}")
+    report["accuracy"] = accuracy(work, args.presets, args.seeds, args.backend)
+    cols = ("clips", "receipt_f1", "exact_receipt_rate", "flagged_rate", "event_precision",
+            "event_recall", "attribution_accuracy", "hota", "idf1")
+    print(f"\n{'preset':<8}" + "".join(f"{c[:10]:>11}" for c in cols))
+    for preset, s in report["accuracy"].items():
+        print(f"{preset:<8}" + "".join(f"{s[c]:>11.3f}" if isinstance(s[c], float)
+                                       else f"{s[c]:>11}" for c in cols))
+    if not args.skip_speed:
+        root = clip(work, "busy", args.seeds[0])
+        rows = [pipeline_speed(root, "onnx"), pipeline_speed(root, "torch"),
+                ultralytics_track(root, 320)]
+        report["speed"] = rows
+        print(f"\n(b) speed, {root.name} (640x480, 10 fps), CPU, {os.cpu_count()} cores")
+        print(f"{'':<40}{'fps':>8}{'x real time':>13}{'ms/frame':>10}  stages (ms/frame)")
+        for r in rows:
+            stages = "  ".join(f"{k} {v:.2f}" for k, v in r.get("stages_ms", {}).items())
+            share = (f"  non-detection {100 * r['non_detect_share']:.1f}%"
+                     if "non_detect_share" in r else "")
+            print(f"{'walkout ' + r['backend'] if 'stages_ms' in r else r['backend']:<40}"
+                  f"{r['fps']:>8.1f}{r['realtime']:>13.2f}{r['ms_per_frame']:>10.2f}  "
+                  f"{stages}{share}")
+    if not args.skip_memory:
+        m = memory(work, args.long, args.backend)
+        report["memory"] = m
+        print(f"\n(c) memory over a {m['video_s']:.0f} s busy clip: RSS {m['rss_mb_at_1min']} MB "
+              f"at 1 min, {m['rss_mb_at_end']} MB at the end, peak {m['peak_rss_mb']} MB "
+              f"({m['receipts']} receipts, {m['wall_s']} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

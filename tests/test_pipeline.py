@@ -1,0 +1,147 @@
+"""`walkout run` end to end: exact receipts on a sample clip, exactly-once receipts after a
+real SIGKILL, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from walkout.cli import build_parser, main
+from walkout.evaluate import evaluate_clip, load_prediction, load_truth
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_videos"
+
+
+def _walkout(*args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "walkout", "-q", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def pair_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "pair"
+    assert main(["-q", "run", str(SAMPLES / "pair"), "--out", str(out)]) == 0
+    return out
+
+
+def test_sample_clip_gives_the_exact_receipts(pair_run):
+    got = json.loads((pair_run / "receipts.json").read_text())["receipts"]
+    truth = json.loads((SAMPLES / "pair" / "gt" / "receipts.json").read_text())["receipts"]
+    items = sorted(json.dumps([{ln["sku"]: ln["qty"] for ln in r["lines"]}, r["flags"]],
+                              sort_keys=True) for r in got)
+    want = sorted(json.dumps([r["items"], []], sort_keys=True) for r in truth)
+    assert items == want
+    for r in got:  # each receipt within 1 s of its shopper's true exit
+        assert min(abs(r["exited_t"] - t["exited_t"]) for t in truth) <= 1.0
+    s = evaluate_clip(load_truth(SAMPLES / "pair"), load_prediction(pair_run)).scores()
+    assert s["receipt_f1"] == 1.0 and s["exact_receipt_rate"] == 1.0
+    assert s["event_precision"] == 1.0 and s["event_recall"] == 1.0
+    assert s["attribution_accuracy"] == 1.0 and s["idf1"] > 0.9
+
+
+def test_outputs_follow_the_design(pair_run):
+    kinds = [json.loads(x)["type"] for x in (pair_run / "events.jsonl").read_text().splitlines()]
+    assert {"weight", "item", "cart", "visit"} <= set(kinds)
+    recs = [json.loads(x) for x in (pair_run / "events.jsonl").read_text().splitlines()]
+    times = [r.get("t", r.get("t_start")) for r in recs]
+    assert times == sorted(times)
+    rows = np.loadtxt(pair_run / "tracks.txt", delimiter=",", ndmin=2)
+    assert rows.shape[1] == 10 and set(np.unique(rows[:, 1]).astype(int)) == {1, 2}
+    ledger = [json.loads(x) for x in (pair_run / "cart_ledger.jsonl").read_text().splitlines()]
+    assert [r["seq"] for r in ledger] == list(range(1, len(ledger) + 1))
+    assert [r["op"] for r in ledger].count("close") == 2
+
+
+def test_sigkill_and_rerun_gives_the_same_receipts_exactly_once(pair_run, tmp_path):
+    out = tmp_path / "killed"
+    p = _walkout("run", str(SAMPLES / "pair"), "--out", str(out))
+    ledger = out / "cart_ledger.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and p.poll() is None:   # kill after a first receipt
+        if ledger.exists() and '"close"' in ledger.read_text():
+            break
+        time.sleep(0.02)
+    assert p.poll() is None, "the run ended before it could be killed"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    partial = json.loads((out / "receipts.json").read_text())["receipts"]
+    assert len(partial) == 1
+    assert not (out / "events.jsonl").exists()   # written whole at the end, never half
+    p = _walkout("run", str(SAMPLES / "pair"), "--out", str(out))
+    assert p.wait() == 0, p.stderr.read()
+    assert (out / "receipts.json").read_bytes() == (pair_run / "receipts.json").read_bytes()
+    assert ledger.read_text() == (pair_run / "cart_ledger.jsonl").read_text()
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+
+
+def test_default_source_is_the_shipped_sample_clip():
+    args = build_parser().parse_args(["run"])
+    assert Path(args.source) == SAMPLES / "pair" and (Path(args.source) / "video.mp4").is_file()
+
+
+# ---- bad input ----------------------------------------------------------------------------
+def _fails(argv: list[str], capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    return err
+
+
+def test_missing_weights_file(tmp_path, capsys):
+    out = tmp_path / "out"
+    err = _fails(["run", str(SAMPLES / "single"), "--weights", str(tmp_path / "nope.csv"),
+                  "--out", str(out)], capsys)
+    assert "nope.csv: file not found" in err
+    assert not out.exists()
+
+
+def test_store_that_does_not_match_the_video(tmp_path, capsys):
+    raw = yaml.safe_load((SAMPLES / "single" / "store.yaml").read_text())
+    raw["camera"]["width"], raw["camera"]["height"] = 1280, 720
+    store = tmp_path / "store.yaml"
+    store.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "out"
+    err = _fails(["run", str(SAMPLES / "single" / "video.mp4"), "--store", str(store),
+                  "--out", str(out)], capsys)
+    assert "store.yaml" in err and "1280x720" in err and "640x480" in err
+    assert not out.exists()
+
+
+def test_empty_video(tmp_path, capsys):
+    video = tmp_path / "empty.mp4"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 480))
+    w.release()
+    if not video.exists():
+        video.write_bytes(b"")
+    out = tmp_path / "out"
+    err = _fails(["run", str(video), "--store", str(SAMPLES / "single" / "store.yaml"),
+                  "--out", str(out)], capsys)
+    assert "empty.mp4" in err
+    assert not out.exists()
+
+
+def test_video_only_reports_shelf_visits(tmp_path, capsys):
+    clip = tmp_path / "clip"
+    shutil.copytree(SAMPLES / "single", clip)
+    (clip / "weights.csv").unlink()
+    assert main(["-q", "run", str(clip), "--out", str(tmp_path / "out")]) == 0
+    assert "video only" in capsys.readouterr().out
+    recs = [json.loads(x) for x in (tmp_path / "out" / "events.jsonl").read_text().splitlines()]
+    visits = [r for r in recs if r["type"] == "visit"]
+    shelves = {e["shelf"] for e in map(json.loads, (clip / "gt" / "events.jsonl")
+                                       .read_text().splitlines())}
+    assert shelves <= {v["shelf_id"] for v in visits}
+    receipts = json.loads((tmp_path / "out" / "receipts.json").read_text())["receipts"]
+    assert len(receipts) == 1 and receipts[0]["lines"] == []
