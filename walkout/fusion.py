@@ -7,13 +7,13 @@ caught up with ``t_end + pad_s``. Then, for the shoppers present at that shelf d
 
 - ``overlap``: the share of the window's frames in which the shopper was there;
 - ``closeness = exp(-gap / gap_scale)``, with ``gap`` the least distance, over the window,
-  from the shopper's box to the plates that changed (to the shelf when plates have no
-  polygon), in box sizes: how far the shopper reached toward *those* plates;
-- ``timing = exp(-(dt / timing_s)^2)``, with ``dt`` from the weight change (``t_change``)
-  to the nearest frame in which the shopper was at their closest;
+  from the shopper's box to the item's plates (to the shelf when plates have no polygon),
+  in box sizes: how far the shopper reached toward *those* plates;
+- ``timing = exp(-(dt / timing_s)^2)``, with ``dt`` from the item's change time to the
+  nearest frame in which the shopper was at their closest;
 - ``score = overlap * closeness * (0.5 + 0.5 timing)``.
 
-The event is then identified as items (:class:`walkout.sensors.ItemIdentifier`), with the
+The event is first identified as items (:class:`walkout.sensors.ItemIdentifier`), with the
 present shoppers' carts as the candidates for a put-back, so a misplaced return is
 recognised as the product that was really put down. Each item goes to the best-scoring
 shopper; a put-back only to shoppers carrying that sku. The confidence is the margin over
@@ -101,17 +101,23 @@ class Fusion:
         return out
 
     # ---- one event -------------------------------------------------------------------------
-    def scores(self, e: WeightEvent, zones: Zones, carts: Carts) -> dict[str, float]:
-        """Shopper id -> score for the shoppers with an open cart present at ``e``'s shelf."""
+    def scores(self, e: WeightEvent, zones: Zones, carts: Carts,
+               item: ItemEvent | None = None) -> dict[str, float]:
+        """Shopper id -> score for the shoppers with an open cart present at ``e``'s shelf;
+        for one of its items when given (its plates and its time: two shoppers may take
+        from neighbouring plates within one weight event)."""
         p = self.params
         t0, t1 = e.t_start - p.pad_s, e.t_end + p.pad_s
-        t_change = e.t_change if e.t_change is not None else (e.t_start + e.t_end) / 2
         frames = [(t, near) for t, near in self._frames if t0 <= t <= t1]
         if not frames:
             return {}
-        moved = {q: abs(d) for q, d in e.plate_deltas_g.items()}
-        top = max(moved.values(), default=0.0)
-        changed = [q for q, d in moved.items() if d >= 0.3 * top] if top > 0 else []
+        if item is not None and item.plates:
+            changed, t_change = list(item.plates), item.t
+        else:
+            moved = {q: abs(d) for q, d in e.plate_deltas_g.items()}
+            top = max(moved.values(), default=0.0)
+            changed = [q for q, d in moved.items() if d >= 0.3 * top] if top > 0 else []
+            t_change = e.t_change if e.t_change is not None else (e.t_start + e.t_end) / 2
         seen: dict[str, list[tuple[float, float]]] = {}   # shopper -> [(t, gap)]
         for t, near in frames:
             here: dict[str, float] = {}
@@ -142,9 +148,9 @@ class Fusion:
             if scores else None
         for item in self.identifier.identify(e, cart_skus):
             out.items.append(item)
-            cands = scores
+            cands = self.scores(e, zones, carts, item)
             if item.qty < 0:
-                cands = {s: v for s, v in scores.items() if carts.items(s)[item.sku] > 0}
+                cands = {s: v for s, v in cands.items() if carts.items(s)[item.sku] > 0}
             ranked = sorted(cands.items(), key=lambda kv: (-kv[1], kv[0]))
             if not ranked:
                 why = "nobody near the shelf" if not scores else \

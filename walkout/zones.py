@@ -76,9 +76,10 @@ class Visit:
 
 @dataclass(frozen=True)
 class Near:
-    """A track touching a shelf's reach zone (or the shelf), and how far it reaches: the gap
-    from the box's nearest part to the shelf, and to each of its plates, in box sizes (the
-    box's longer side; an arm is about a body long seen from above)."""
+    """A track touching a shelf's reach zone (or the shelf), and how far it reaches, in box
+    sizes (the box's longer side; an arm is about a body long seen from above): ``gap``
+    from the box's nearest part to the shelf, and per plate how far the reach point (the
+    middle of that nearest part) misses the plate (:func:`_plate_gap`)."""
 
     track: int
     shelf: str
@@ -140,10 +141,22 @@ class _Map:
         ii = self.integral
         return bool(ii[r2, c2] - ii[r1, c2] - ii[r2, c1] + ii[r1, c1] > 0)
 
-    def gap(self, box: np.ndarray) -> float:
-        """Pixels from the box's nearest part to the polygon (0 when they overlap)."""
+    def reach(self, box: np.ndarray) -> tuple[float, int, int]:
+        """Pixels from the box's nearest part to the polygon (0 when they overlap), and the
+        cell at the middle of that nearest part: the reach point."""
         r1, r2, c1, c2 = self._cells(box)
-        return float(self.dist[r1:r2, c1:c2].min())
+        d = self.dist[r1:r2, c1:c2]
+        gap = float(d.min())
+        rows, cols = np.nonzero(d <= gap + GRID)
+        return gap, r1 + int(round(rows.mean())), c1 + int(round(cols.mean()))
+
+
+def _plate_gap(d_plate: float, depth: float) -> float:
+    """How far a reach misses a plate: the sideways distance from the reach point to the
+    plate, plus half the depth still missing to the shelf. Sideways counts fully because
+    it says who stands in front of which plate even when the detector misses the arm."""
+    side = np.sqrt(max(float(d_plate) ** 2 - depth**2, 0.0))
+    return side + 0.5 * depth
 
 
 def _look(image: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -248,8 +261,10 @@ class Zones:
             size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
             for shelf_id, m, plates in self._maps:
                 if m.touches(box):
-                    scene.near.append(Near(tid, shelf_id, m.gap(box) / size,
-                                           {q: pm.gap(box) / size for q, pm in plates}))
+                    gap, r, c = m.reach(box)
+                    scene.near.append(Near(tid, shelf_id, gap / size,
+                                           {q: _plate_gap(pm.dist[r, c], gap) / size
+                                            for q, pm in plates}))
         self._identify(t, centres, scene)
         if image is not None:
             self._repair(t, ids.tolist(), boxes, image)
