@@ -3,7 +3,8 @@
 :class:`Carts` holds one virtual cart per shopper. Every change is first appended to the
 **ledger** (``cart_ledger.jsonl``: one JSON object a line with a sequence number, flushed and
 fsynced before the change counts), then applied. Operations: ``open`` (a shopper entered, or
-appeared inside the store), ``add`` (a cart event; negative qty is a put-back), ``flag`` and
+appeared inside the store), ``add`` (a cart event; negative qty is a put-back), ``move`` (an
+item given to the wrong shopper before their identities were repaired), ``flag`` and
 ``close`` (the shopper left, or was lost for good: the receipt is issued).
 
 A receipt lists the cart's positive quantities priced from the catalogue, with its total
@@ -115,6 +116,13 @@ class Carts:
                             "sku": ev.sku, "qty": ev.qty, "shelf_id": ev.shelf_id,
                             "confidence": ev.confidence})
         self._carts[ev.shopper_id][ev.sku] += ev.qty
+
+    def move(self, was: CartEvent, now: CartEvent) -> None:
+        """An item decided for ``was.shopper_id`` belongs to ``now.shopper_id`` after all."""
+        self.ledger.append({"op": "move", "t": round(was.t, 4), "from": was.shopper_id,
+                            "to": now.shopper_id, "sku": was.sku, "qty": was.qty})
+        self._carts[was.shopper_id][was.sku] -= was.qty
+        self._carts[now.shopper_id][now.sku] += now.qty
 
     def flag(self, shopper: str, flag: str) -> None:
         if shopper not in self._carts or flag in self._flags[shopper]:

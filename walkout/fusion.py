@@ -54,6 +54,7 @@ class Fused:
     cart: list[CartEvent] = field(default_factory=list)
     unattributed: list[dict] = field(default_factory=list)
     flags: list[tuple[str, str]] = field(default_factory=list)   # (shopper id, flag)
+    moved: list[tuple[CartEvent, CartEvent]] = field(default_factory=list)  # (was, now)
 
 
 class Fusion:
@@ -62,6 +63,8 @@ class Fusion:
         self.params = params or FusionParams()
         self._frames: deque[tuple[float, dict[tuple[int, str], Near]]] = deque()
         self._waiting: list[WeightEvent] = []
+        self._decided: deque[list] = deque()   # [weight event, item, cart event], in order
+        self._repairs_seen = 0
         self.t_video = -math.inf
 
     def update(self, scene: Scene | None, events: list[WeightEvent], zones: Zones,
@@ -78,8 +81,13 @@ class Fusion:
             self._frames.append((scene.t, {(n.track, n.shelf): n for n in scene.near}))
             while self._frames and self._frames[0][0] < scene.t - p.history_s:
                 self._frames.popleft()
+            while self._decided and self._decided[0][0].t_end < scene.t - p.history_s:
+                self._decided.popleft()
         self._waiting.extend(events)
         out = Fused()
+        for t0, who in zones.repairs[self._repairs_seen:]:
+            self._redecide(t0, set(who), zones, carts, out)
+        self._repairs_seen = len(zones.repairs)
         busy = zones.busy()
         keep = []
         for e in sorted(self._waiting, key=lambda e: (e.t_start, e.shelf_id)):
@@ -172,3 +180,31 @@ class Fusion:
                            tuple((s, round(v, 4)) for s, v in ranked), item.shelf_id)
             carts.add(ev)
             out.cart.append(ev)
+            self._decided.append([e, item, ev])
+
+    def _redecide(self, t0: float, who: set[str], zones: Zones, carts: Carts,
+                  out: Fused) -> None:
+        """Identities changed hands from ``t0``: decide again the items those shoppers were
+        candidates for since then, and move what now belongs to someone else (while both
+        carts are open)."""
+        p = self.params
+        for rec in self._decided:
+            e, item, ev = rec
+            if e.t_end + p.pad_s < t0 or not who & {s for s, _ in ev.candidates}:
+                continue
+            cands = self.scores(e, zones, carts, item)
+            if item.qty < 0:
+                cands = {s: v for s, v in cands.items()
+                         if s == ev.shopper_id or carts.items(s)[item.sku] > 0}
+            ranked = sorted(cands.items(), key=lambda kv: (-kv[1], kv[0]))
+            if not ranked or ranked[0][0] == ev.shopper_id:
+                continue
+            best, s1 = ranked[0]
+            if not (carts.is_open(best) and carts.is_open(ev.shopper_id)):
+                continue
+            s2 = ranked[1][1] if len(ranked) > 1 else 0.0
+            new = CartEvent(ev.t, best, ev.sku, ev.qty, round((s1 - s2) / s1 if s1 else 0, 4),
+                            tuple((s, round(v, 4)) for s, v in ranked), ev.shelf_id)
+            carts.move(ev, new)
+            out.moved.append((ev, new))
+            rec[2] = new

@@ -70,6 +70,7 @@ class Pipeline:
         out = None if out is None else Path(out)
         self.carts = Carts(store, out and out / "cart_ledger.jsonl", out and out / "receipts.json")
         self.records: list[dict] = []        # events.jsonl, sorted at the end
+        self._cart_records: dict[int, dict] = {}
         self.track_rows: list[tuple[int, float, int, np.ndarray]] = []  # frame, t, track, xyxy
         self.timing = Timing()
         self.last_scene: Scene | None = None
@@ -140,7 +141,13 @@ class Pipeline:
 
     def _log(self, fused: Fused) -> None:
         self.records.extend(event_record(e) for e in fused.items)
-        self.records.extend(event_record(e) for e in fused.cart)
+        for ev in fused.cart:
+            self._cart_records[id(ev)] = rec = event_record(ev)
+            self.records.append(rec)
+        for was, now in fused.moved:  # the record shows the final decision
+            rec = self._cart_records.pop(id(was))
+            rec.update(event_record(now))
+            self._cart_records[id(now)] = rec
         self.records.extend(fused.unattributed)
         for sid, flag in fused.flags:
             self.carts.flag(sid, flag)

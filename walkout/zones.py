@@ -16,14 +16,16 @@
   where it was last seen than ``reid_margin_px + reid_speed_px_s * gap``, the new track
   continues that shopper (the nearest such). Otherwise it becomes a new shopper flagged
   ``lost_track``: someone the camera did not see come in.
-- **Identity repair.** When shoppers come close, the tracker can swap their ids. Each
-  shopper keeps a colour model (an HSV histogram of their box, updated while they stand
-  apart). Shoppers whose boxes touch form an *episode*; when it ends (nobody in it touches
-  anyone), the current tracks are re-matched to the shoppers by colour (Hungarian on the
-  Bhattacharyya distance) and, if that beats the tracker's assignment by ``swap_gain``,
-  the tracks change hands from the episode's start. Track -> shopper is therefore kept
-  per time (:meth:`Zones.shopper_at`), and :meth:`Zones.busy` names the shoppers of
-  episodes still open, whose weight events fusion holds until they are sorted out.
+- **Identity repair.** When shoppers come close, the tracker can swap their ids or lose
+  one of them. Each shopper keeps a colour model (an HSV histogram of their box: the mean
+  of their first ten looks standing apart, then following slowly, and only looks that are
+  clearly theirs). Every frame, the tracks of the shoppers standing apart are re-matched
+  to the colour models (Hungarian on the Bhattacharyya distance); a matching that beats
+  the current one by ``swap_gain`` in ``swap_frames`` frames in a row is applied, from the
+  moment those shoppers last started touching. A new track that may continue a lost
+  shopper is matched by colour too. Track -> shopper is therefore kept per time
+  (:meth:`Zones.shopper_at`), and :meth:`Zones.busy` names the shoppers who touched
+  someone within ``settle_s``, whose weight events fusion holds until that is settled.
 - **Doors, debounced.** A shopper has entered once its box centre has been inside the
   entrance zone for ``door_frames`` consecutive frames, and has exited after as many frames
   inside the exit zone; the time reported is the first of those frames, so box flicker at
@@ -60,8 +62,10 @@ class ZoneParams:
     reid_speed_px_s: float = 160.0  # about 2 m/s at the simulator's 80 px/m
     visit_gap_s: float = 1.0      # presence gaps shorter than this do not end a visit
     touch_margin: float = 0.25    # boxes grown by this share of their size "touch"
-    swap_gain: float = 0.15       # colour distance a re-match must save to swap identities
-    look_rate: float = 0.1        # how fast a shopper's colour model follows them
+    swap_gain: float = 0.3        # colour distance a re-match must save to swap identities
+    swap_frames: int = 3          # ... in as many frames in a row
+    look_rate: float = 0.05       # how fast a shopper's colour model follows them
+    settle_s: float = 1.0         # events of shoppers who touched this recently wait
     min_visit_s: float = 0.3      # shorter visits are not reported
 
 
@@ -181,12 +185,6 @@ def _distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @dataclass
-class _Episode:
-    t0: float
-    members: set[str]
-
-
-@dataclass
 class _Shopper:
     id: str
     track: int
@@ -231,7 +229,13 @@ class Zones:
         self._visits: dict[tuple[str, str], list[float]] = {}  # open: [t0, t_last, min_gap]
         self._mapping: dict[int, list[tuple[float, str]]] = {}  # track -> [(from t, shopper)]
         self._looks: dict[str, np.ndarray] = {}     # shopper -> colour model
-        self._episodes: dict[str, _Episode] = {}    # shopper -> the open episode they are in
+        self._look_n: dict[str, int] = {}
+        self._touching: dict[str, float] = {}       # shopper -> start of the current spell
+        self._spell_start: dict[str, float] = {}    # shopper -> start of the latest spell
+        self._last_touch: dict[str, float] = {}
+        self._doubt: tuple | None = None            # (moves, first seen, frames in a row)
+        self.repairs: list[tuple[float, tuple[str, ...]]] = []  # (from t, shoppers) applied
+        self._t = 0.0
 
     def shopper_at(self, track: int, t: float) -> str:
         """The shopper a track showed at time ``t`` ("" if none)."""
@@ -243,9 +247,6 @@ class Zones:
                 return sid
         return hist[0][1]
 
-    def busy(self) -> set[str]:
-        """Shoppers in an open episode (their identities may still be swapped)."""
-        return set(self._episodes)
 
     # ---- one frame ---------------------------------------------------------------------------
     def update(self, t: float, tracks: Detections, image: np.ndarray | None = None) -> Scene:
@@ -265,7 +266,13 @@ class Zones:
                     scene.near.append(Near(tid, shelf_id, gap / size,
                                            {q: _plate_gap(pm.dist[r, c], gap) / size
                                             for q, pm in plates}))
-        self._identify(t, centres, scene)
+        self._t = t
+        box_of = dict(zip(ids.tolist(), boxes))
+
+        def look_of(tid: int) -> np.ndarray | None:
+            return None if image is None else _look(image, box_of[tid])
+
+        self._identify(t, centres, scene, look_of)
         if image is not None:
             self._repair(t, ids.tolist(), boxes, image)
         scene.shoppers = [self.shopper_of.get(tid, "") for tid in ids.tolist()]
@@ -286,7 +293,7 @@ class Zones:
         return scene
 
     # ---- identity ----------------------------------------------------------------------------
-    def _identify(self, t: float, centres: dict, scene: Scene) -> None:
+    def _identify(self, t: float, centres: dict, scene: Scene, look_of) -> None:
         p = self.params
         for tid, xy in centres.items():
             if tid in self.shopper_of:
@@ -296,7 +303,7 @@ class Zones:
                 self._new(tid, t, xy, "outside")
                 continue
             first = self._pending.setdefault(tid, (t, xy))
-            lost = self._lost_candidate(t, first[1])
+            lost = self._lost_candidate(t, first[1], look_of(tid))
             if lost is not None:
                 del self._pending[tid]
                 self._assign(tid, lost.id, first[0])
@@ -329,67 +336,98 @@ class Zones:
                 if self.shopper_of.get(tid) and self.shoppers[self.shopper_of[tid]].track == tid]
         if not mine:
             return
-        k_idx = [k for k, _ in mine]
-        b = boxes[k_idx]
-        size = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])[:, None] * p.touch_margin
-        g = np.c_[b[:, :2] - size, b[:, 2:] + size]
+        b = boxes[[k for k, _ in mine]]
+        grow = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])[:, None] * p.touch_margin
+        g = np.c_[b[:, :2] - grow, b[:, 2:] + grow]
         touch = ((g[:, None, 0] < g[None, :, 2]) & (g[None, :, 0] < g[:, None, 2])
                  & (g[:, None, 1] < g[None, :, 3]) & (g[None, :, 1] < g[:, None, 3]))
         np.fill_diagonal(touch, False)
-        looks = {sid: _look(image, boxes[k]) for k, sid in mine}
-        for i, j in zip(*np.nonzero(np.triu(touch))):
-            self._join(mine[i][1], mine[j][1], t)
-        alone = {sid for (_, sid), row in zip(mine, touch) if not row.any()}
-        for sid in alone - set(self._episodes):
-            old = self._looks.get(sid)
-            new = looks[sid]
-            self._looks[sid] = new if old is None else (1 - p.look_rate) * old + p.look_rate * new
-        for ep in {id(e): e for e in self._episodes.values()}.values():
-            if ep.members <= alone | {m for m in ep.members if m not in looks}:
-                self._settle(ep, looks)
+        alone = []
+        for (k, sid), row in zip(mine, touch):
+            if row.any():
+                if sid not in self._touching:
+                    self._touching[sid] = self._spell_start[sid] = t   # a spell starts
+                self._last_touch[sid] = t
+            else:
+                self._touching.pop(sid, None)
+                alone.append((sid, _look(image, boxes[k])))
+        self._check_identities(t, alone)
+        for sid, look in alone:
+            self._learn(sid, look)
 
-    def _join(self, a: str, b: str, t: float) -> None:
-        ea, eb = self._episodes.get(a), self._episodes.get(b)
-        if ea is None and eb is None:
-            ep = _Episode(t, {a, b})
-        elif ea is None or eb is None or ea is eb:
-            ep = ea or eb
-            ep.members |= {a, b}
-        else:
-            ep = _Episode(min(ea.t0, eb.t0), ea.members | eb.members)
-        for m in ep.members:
-            self._episodes[m] = ep
-
-    def _settle(self, ep: _Episode, looks: dict[str, np.ndarray]) -> None:
-        """An episode ended: re-match its shoppers' current tracks by colour."""
-        for m in ep.members:
-            self._episodes.pop(m, None)
-        who = sorted(m for m in ep.members if m in looks and m in self._looks)
-        if len(who) < 2:
+    def _learn(self, sid: str, look: np.ndarray) -> None:
+        """Fold a look into a shopper's colour model: the mean of their first looks, then
+        slowly, and only looks that are clearly theirs."""
+        model = self._looks.get(sid)
+        n = self._look_n.get(sid, 0)
+        if model is None or n < 10:
+            self._looks[sid] = look if model is None else (model * n + look) / (n + 1)
+            self._look_n[sid] = n + 1
             return
-        d = np.array([[_distance(self._looks[a], looks[b]) for b in who] for a in who])
-        rows, cols = linear_sum_assignment(d)
-        if d[rows, cols].sum() > np.trace(d) - self.params.swap_gain:
-            return
-        tracks = {m: self.shoppers[m].track for m in who}
-        for i, j in zip(rows, cols):
-            if i == j:
-                continue
-            s, tid = self.shoppers[who[i]], tracks[who[j]]
-            s.track = tid
-            self._assign(tid, s.id, ep.t0)
-        log.debug("identity repair at t=%.2f: %s", ep.t0,
-                  {who[i]: who[j] for i, j in zip(rows, cols) if i != j})
+        own = _distance(model, look)
+        others = [_distance(m, look) for o, m in self._looks.items() if o != sid]
+        if own < 0.5 and (not others or own < 0.7 * min(others)):
+            rate = self.params.look_rate
+            self._looks[sid] = (1 - rate) * model + rate * look
 
-    def _lost_candidate(self, t: float, xy) -> _Shopper | None:
+    def _check_identities(self, t: float, alone: list[tuple[str, np.ndarray]]) -> None:
+        """Re-match the tracks of shoppers standing apart to their colour models; a better
+        matching seen ``swap_frames`` frames in a row is applied from the moment the
+        shoppers involved last started touching."""
         p = self.params
-        best, best_d = None, np.inf
+        who = [(sid, look) for sid, look in alone if self._look_n.get(sid, 0) >= 10]
+        if len(who) < 2:
+            self._doubt = None
+            return
+        d = np.array([[_distance(self._looks[a], look) for _, look in who] for a, _ in who])
+        rows, cols = linear_sum_assignment(d)
+        if d[rows, cols].sum() > np.trace(d) - p.swap_gain:
+            self._doubt = None
+            return
+        moves = tuple(sorted((who[i][0], who[j][0]) for i, j in zip(rows, cols) if i != j))
+        if self._doubt is None or self._doubt[0] != moves:
+            self._doubt = (moves, t, 1)
+            return
+        self._doubt = (moves, self._doubt[1], self._doubt[2] + 1)
+        if self._doubt[2] < p.swap_frames:
+            return
+        self._doubt = None
+        involved = [a for a, _ in moves]
+        t0 = min(self._last_spell(a, t) for a in involved)
+        tracks = {a: self.shoppers[a].track for a in involved}
+        for a, b in moves:  # shopper a now follows the track shopper b had
+            s = self.shoppers[a]
+            s.track = tracks[b]
+            self._assign(s.track, a, t0)
+        self.repairs.append((t0, tuple(involved)))
+        log.debug("identity repair from t=%.2f: %s", t0, dict(moves))
+
+    def _last_spell(self, sid: str, t: float) -> float:
+        """When the shopper's latest touching spell started (``t`` if never)."""
+        return self._spell_start.get(sid, t)
+
+    def busy(self) -> set[str]:
+        """Shoppers touching someone now or within ``settle_s``: their identities may still
+        be repaired, so their weight events wait."""
+        t = self._t
+        return {s for s, last in self._last_touch.items() if t - last <= self.params.settle_s}
+
+    def _lost_candidate(self, t: float, xy, look: np.ndarray | None = None
+                        ) -> _Shopper | None:
+        """The lost shopper a new track at ``xy`` continues: among those who could have
+        walked there, the closest in colour when both are known, else the nearest."""
+        p = self.params
+        best, best_key = None, (np.inf, np.inf)
         for s in self.shoppers.values():
             if not s.lost or s.state != "inside":
                 continue
             d = float(np.hypot(xy[0] - s.last_xy[0], xy[1] - s.last_xy[1]))
-            if d <= p.reid_margin_px + p.reid_speed_px_s * (t - s.last_t) and d < best_d:
-                best, best_d = s, d
+            if d > p.reid_margin_px + p.reid_speed_px_s * (t - s.last_t):
+                continue
+            colour = _distance(self._looks[s.id], look) \
+                if look is not None and s.id in self._looks else 1.0
+            if (colour, d) < best_key:
+                best, best_key = s, (colour, d)
         return best
 
     def _lose(self, t: float, scene: Scene) -> None:
