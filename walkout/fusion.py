@@ -92,7 +92,7 @@ class Fusion:
         keep = []
         for e in sorted(self._waiting, key=lambda e: (e.t_start, e.shelf_id)):
             if e.t_end + p.pad_s > self.t_video or (
-                    e.t_end + p.max_wait_s > self.t_video
+                    busy and e.t_end + p.max_wait_s > self.t_video
                     and busy & set(self.scores(e, zones, carts))):
                 keep.append(e)
             else:

@@ -31,6 +31,7 @@ from .types import Frame, Receipt
 from .zones import Scene, Zones
 
 log = logging.getLogger(__name__)
+WEIGHT_STEP_S = 0.5  # weights are fed in pieces this long: events come at most this late
 
 
 @dataclass
@@ -190,8 +191,8 @@ def by_time(frames: Iterable[Frame], blocks: Iterable[SampleBlock]
 def on_video_clock(blocks: Iterable[SampleBlock], offset_s: float, step_s: float
                    ) -> Iterator[SampleBlock]:
     """Sensor-clock blocks moved onto the video clock (``t_video = t_sensor + offset_s``)
-    and cut into pieces of at most ``step_s`` (a frame period), so weight events are
-    detected as the video goes, not a file block later."""
+    and cut into pieces of at most ``step_s``, so weight events are detected as the video
+    goes, not a file block (10 s) later."""
     for b in blocks:
         t = b.t + offset_s
         edges = np.flatnonzero(np.diff(np.floor((t - t[0]) / step_s))) + 1
@@ -242,7 +243,7 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
         stats = ReadStats(str(weights))
         blocks = on_video_clock(check_plates(iter_weights(weights, None, stats),
                                              store.plate_ids, stats),
-                                store.sensors.clock_offset_s, 1.0 / store.camera.fps)
+                                store.sensors.clock_offset_s, WEIGHT_STEP_S)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pipe = Pipeline(store, detector, out)

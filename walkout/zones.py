@@ -21,7 +21,8 @@
   of their first ten looks standing apart, then following slowly, and only looks that are
   clearly theirs). Every frame, the tracks of the shoppers standing apart are re-matched
   to the colour models (Hungarian on the Bhattacharyya distance); a matching that beats
-  the current one by ``swap_gain`` in ``swap_frames`` frames in a row is applied, from the
+  the current one by ``swap_gain`` in ``swap_frames`` looks in a row (one look every
+  ``look_every`` frames) is applied, from the
   moment those shoppers last started touching. A new track that may continue a lost
   shopper is matched by colour too. Track -> shopper is therefore kept per time
   (:meth:`Zones.shopper_at`), and :meth:`Zones.busy` names the shoppers who touched
@@ -63,7 +64,8 @@ class ZoneParams:
     visit_gap_s: float = 1.0      # presence gaps shorter than this do not end a visit
     touch_margin: float = 0.25    # boxes grown by this share of their size "touch"
     swap_gain: float = 0.3        # colour distance a re-match must save to swap identities
-    swap_frames: int = 3          # ... in as many frames in a row
+    swap_frames: int = 3          # ... in as many looks in a row
+    look_every: int = 2           # colours are looked at every this many frames
     look_rate: float = 0.05       # how fast a shopper's colour model follows them
     settle_s: float = 1.0         # events of shoppers who touched this recently wait
     min_visit_s: float = 0.3      # shorter visits are not reported
@@ -236,6 +238,7 @@ class Zones:
         self._doubt: tuple | None = None            # (moves, first seen, frames in a row)
         self.repairs: list[tuple[float, tuple[str, ...]]] = []  # (from t, shoppers) applied
         self._t = 0.0
+        self._frame_no = 0
 
     def shopper_at(self, track: int, t: float) -> str:
         """The shopper a track showed at time ``t`` ("" if none)."""
@@ -260,9 +263,13 @@ class Zones:
             cx, cy = float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2
             centres[tid] = (cx, cy)
             size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
+            seen: dict[int, tuple | None] = {}  # shelves of one gondola share a geometry
             for shelf_id, m, plates in self._maps:
-                if m.touches(box):
-                    gap, r, c = m.reach(box)
+                if id(m) not in seen:
+                    seen[id(m)] = m.reach(box) if m.touches(box) else None
+                hit = seen[id(m)]
+                if hit is not None:
+                    gap, r, c = hit
                     scene.near.append(Near(tid, shelf_id, gap / size,
                                            {q: _plate_gap(pm.dist[r, c], gap) / size
                                             for q, pm in plates}))
@@ -343,6 +350,8 @@ class Zones:
                  & (g[:, None, 1] < g[None, :, 3]) & (g[None, :, 1] < g[:, None, 3]))
         np.fill_diagonal(touch, False)
         alone = []
+        self._frame_no += 1
+        looking = self._frame_no % p.look_every == 0
         for (k, sid), row in zip(mine, touch):
             if row.any():
                 if sid not in self._touching:
@@ -350,7 +359,10 @@ class Zones:
                 self._last_touch[sid] = t
             else:
                 self._touching.pop(sid, None)
-                alone.append((sid, _look(image, boxes[k])))
+                if looking:
+                    alone.append((sid, _look(image, boxes[k])))
+        if not looking:
+            return
         self._check_identities(t, alone)
         for sid, look in alone:
             self._learn(sid, look)
