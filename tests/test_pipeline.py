@@ -145,3 +145,13 @@ def test_video_only_reports_shelf_visits(tmp_path, capsys):
     assert shelves <= {v["shelf_id"] for v in visits}
     receipts = json.loads((tmp_path / "out" / "receipts.json").read_text())["receipts"]
     assert len(receipts) == 1 and receipts[0]["lines"] == []
+
+
+def test_show_without_a_display_says_so(monkeypatch, capsys):
+    from walkout.cli import _display_show
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert _display_show("walkout") is None
+    assert "no display" in capsys.readouterr().err
