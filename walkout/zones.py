@@ -62,7 +62,7 @@ class ZoneParams:
     reid_margin_px: float = 60.0
     reid_speed_px_s: float = 160.0  # about 2 m/s at the simulator's 80 px/m
     visit_gap_s: float = 1.0      # presence gaps shorter than this do not end a visit
-    touch_margin: float = 0.25    # boxes grown by this share of their size "touch"
+    touch_margin: float = 0.1     # boxes grown by this share of their size "touch"
     swap_gain: float = 0.3        # colour distance a re-match must save to swap identities
     swap_frames: int = 3          # ... in as many looks in a row
     look_every: int = 2           # colours are looked at every this many frames
