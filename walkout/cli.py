@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -354,6 +356,83 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    from .config import load_store
+    from .live import KeyboardScale, LineScale, LiveCamera, live, read_keys
+
+    if args.headless and not args.out:
+        raise WalkoutError("--headless needs --out DIR (the annotated video and the outputs "
+                           "go there)")
+    store = load_store(args.store)
+    if args.classes is not None:
+        store = dataclasses.replace(store, detector=dataclasses.replace(
+            store.detector, person_classes=tuple(args.classes)))
+    keys = read_keys(args.keys) if args.keys else []
+    detector = make_detector(store, args.model, args.backend, args.device)
+    camera = LiveCamera(args.source, realtime=not args.no_realtime)
+    scale = None
+    try:
+        if args.scale == "keyboard":
+            scale = KeyboardScale(store)
+        else:
+            scale = LineScale(args.scale, store, lambda: time.monotonic() - camera.t0)
+        video_out = show = None
+        if args.headless:
+            from .annotate import VideoOut
+
+            probe = camera.read(timeout=10.0)
+            if probe is None:
+                raise WalkoutError(f"{args.source}: no frames came from it")
+            h, w = probe[0].image.shape[:2]
+            video_out = VideoOut(Path(args.out) / "annotated.mp4", camera.fps, (w, h))
+            camera.put_back(probe)
+        else:
+            show = _display_keys("walkout live")
+            if show is None:
+                raise WalkoutError("no display for the live window; use --headless --out DIR")
+        keymap = ", ".join(f"{k}: {q}" for k, q in getattr(scale, "keys", {}).items())
+        print(f"live: {args.source}, scale {args.scale} ({keymap or 'board'}), "
+              f"{detector.backend} {detector.path.name}; q or Esc to stop")
+        try:
+            res = live(camera, store, detector, scale, args.out, keys=keys,
+                       max_frames=args.max_frames, video_out=video_out, show=show)
+        except BaseException:
+            if video_out is not None:
+                video_out.abort()
+            raise
+        if video_out is not None:
+            video_out.close()
+    finally:
+        camera.close()
+        if scale is not None:
+            scale.close()
+    print(f"{res.frames} frames in {res.wall_s:.1f} s ({res.frames / max(res.wall_s, 1e-9):.1f} "
+          f"fps); dropped {res.dropped} of {res.captured} captured "
+          f"({100 * res.drop_rate:.1f}%); latency capture->overlay p50 {res.latency(50):.0f} ms, "
+          f"p95 {res.latency(95):.0f} ms; {len(res.receipts)} receipt(s)")
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _display_keys(title: str):
+    """A ``show(image) -> key`` window ('' no key, None to stop), or None without a display."""
+    import cv2
+
+    show = _display_show(title)
+    if show is None:
+        return None
+
+    def show_keys(img):
+        cv2.imshow(title, img)
+        k = cv2.waitKey(1) & 0xFF
+        if k in (ord("q"), 27):
+            return None
+        return chr(k) if k != 0xFF else ""
+
+    return show_keys
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .config import load_store
 
@@ -467,6 +546,33 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--save-video", action="store_true", help="also write annotated.mp4")
     r.add_argument("--show", action="store_true", help="show the annotated video in a window")
     r.set_defaults(func=cmd_run)
+
+    lv = sub.add_parser("live", help="live demo: a webcam (or stream, or file) and a shelf scale")
+    lv.add_argument("--source", default="0",
+                    help="camera index, rtsp:// or http:// URL, or a video file played as a "
+                         "camera (default 0)")
+    lv.add_argument("--store", default=str(Path(__file__).resolve().parent / "stores"
+                                            / "webcam.yaml"),
+                    help="store.yaml (default: the shipped webcam store, scaled to the camera)")
+    lv.add_argument("--scale", default="keyboard",
+                    help="keyboard (keys 1-3 take, shift+1-3 put back), udp://HOST:PORT or "
+                         "serial:///dev/ttyUSB0 (default keyboard)")
+    lv.add_argument("--keys", default=None,
+                    help="replay timed key presses from a file: '<seconds> <key>' per line")
+    lv.add_argument("--headless", action="store_true",
+                    help="no window: write annotated.mp4 and the outputs to --out")
+    lv.add_argument("--out", default=None, help="output folder (receipts, events, tracks)")
+    lv.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
+    lv.add_argument("--model", default=None,
+                    help="detector model (default: the store's, models/person-yolov8s.pt)")
+    lv.add_argument("--classes", type=int, nargs="+", default=None,
+                    help="model classes that count as a person (e.g. 0 for COCO models)")
+    lv.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto")
+    lv.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
+    lv.add_argument("--no-realtime", action="store_true",
+                    help="a video file: hand over every frame instead of playing it at its "
+                         "frame rate (tests, recordings)")
+    lv.set_defaults(func=cmd_live)
 
     e = sub.add_parser("eval", help="cart accuracy of predictions on labelled clips")
     e.add_argument("--clips", nargs="+", required=True,

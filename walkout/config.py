@@ -17,7 +17,7 @@ The schema (every key is documented in the README and commented in written files
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,29 @@ class StoreConfig:
             if s.id == shelf_id:
                 return s
         raise KeyError(shelf_id)
+
+    def scaled(self, width: int, height: int) -> StoreConfig:
+        """The same store for a camera image of ``width`` x ``height``: every polygon
+        scaled (a webcam store drawn at 640x480 fits any webcam resolution)."""
+        sx, sy = width / self.camera.width, height / self.camera.height
+        if (sx, sy) == (1.0, 1.0):
+            return self
+        k = np.array([sx, sy])
+
+        def sc(poly):
+            return None if poly is None else np.asarray(poly, float) * k
+
+        H = self.camera.homography
+        if H is not None:  # pixels are scaled first, so undo that before H
+            H = np.asarray(H, float) @ np.diag([1 / sx, 1 / sy, 1.0])
+        shelves = tuple(replace(s, polygon=sc(s.polygon), reach_zone=sc(s.reach_zone),
+                                plates=tuple(replace(q, polygon=sc(q.polygon))
+                                             for q in s.plates))
+                        for s in self.shelves)
+        return replace(self, camera=replace(self.camera, width=width, height=height,
+                                            homography=H),
+                       shelves=shelves, zones=Zones(sc(self.zones.entrance),
+                                                    sc(self.zones.exit)))
 
     # ---- (de)serialisation ------------------------------------------------------------------
     @classmethod
