@@ -151,18 +151,20 @@ def main() -> int:
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-accuracy", action="store_true")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     work = Path(args.work)
     report: dict = {"cores": os.cpu_count()}
-    print(f"(a) accuracy on fresh seeds {args.seeds[0]}-{args.seeds[-1]}")
-    report["accuracy"] = accuracy(work, args.presets, args.seeds, args.backend)
-    cols = ("clips", "receipt_f1", "exact_receipt_rate", "flagged_rate", "event_precision",
-            "event_recall", "attribution_accuracy", "hota", "idf1")
-    print(f"\n{'preset':<8}" + "".join(f"{c[:10]:>11}" for c in cols))
-    for preset, s in report["accuracy"].items():
-        print(f"{preset:<8}" + "".join(f"{s[c]:>11.3f}" if isinstance(s[c], float)
-                                       else f"{s[c]:>11}" for c in cols))
+    if not args.skip_accuracy:
+        print(f"(a) accuracy on fresh seeds {args.seeds[0]}-{args.seeds[-1]}")
+        report["accuracy"] = accuracy(work, args.presets, args.seeds, args.backend)
+        cols = ("clips", "receipt_f1", "exact_receipt_rate", "flagged_rate", "event_precision",
+                "event_recall", "attribution_accuracy", "hota", "idf1")
+        print(f"\n{'preset':<8}" + "".join(f"{c[:10]:>11}" for c in cols))
+        for preset, s in report["accuracy"].items():
+            print(f"{preset:<8}" + "".join(f"{s[c]:>11.3f}" if isinstance(s[c], float)
+                                           else f"{s[c]:>11}" for c in cols))
     if not args.skip_speed:
         root = clip(work, "busy", args.seeds[0])
         rows = [pipeline_speed(root, "onnx"), pipeline_speed(root, "torch"),

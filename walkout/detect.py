@@ -21,6 +21,7 @@ since two classes on one person are one person.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -36,8 +37,13 @@ from .types import Detections
 ROOT = Path(__file__).resolve().parents[1]  # the project: models/ lives here
 
 
+HUB_NAME = re.compile(r"yolo[\w.-]*\.pt")  # yolo11n.pt, yolov8s.pt, ...
+
+
 def resolve_model(path: str | Path) -> Path:
-    """A model path as given, or relative to the project (``models/person-yolov8s.pt``)."""
+    """A model path as given, or relative to the project (``models/person-yolov8s.pt``).
+    A bare ultralytics release name (``yolo11n.pt``) that is not here is passed through for
+    ultralytics to download; that needs internet."""
     p = Path(path).expanduser()
     if p.is_file():
         return p
@@ -45,13 +51,19 @@ def resolve_model(path: str | Path) -> Path:
         q = base / p
         if q.is_file():
             return q
+    if HUB_NAME.fullmatch(str(path)):
+        return p  # an ultralytics release asset: downloaded on first use, with internet
     raise InputError(f"{path}: model file not found (expected a YOLO .pt or .onnx; shipped "
                      f"models are in {ROOT / 'models'})")
 
 
-def ultralytics_offline():
-    """Import ultralytics set up for machines without internet; returns ``YOLO``."""
-    os.environ.setdefault("YOLO_OFFLINE", "1")
+def ultralytics_offline(allow_download: bool = False):
+    """Import ultralytics set up for machines without internet; returns ``YOLO``. With
+    ``allow_download`` it may fetch a release model (when this machine has internet)."""
+    if allow_download:
+        os.environ["YOLO_OFFLINE"] = "0"
+    else:
+        os.environ.setdefault("YOLO_OFFLINE", "1")
     cfg = Path(os.environ.setdefault(
         "YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "walkout-ultralytics")))
     font = cfg / "Ultralytics" / "Arial.ttf"
@@ -119,12 +131,15 @@ class Detector:
             model = _OnnxModel(self.path)
             names = model.names
         else:
-            YOLO = ultralytics_offline()
+            download = not self.path.is_file()
+            YOLO = ultralytics_offline(allow_download=download)
             try:
                 model = YOLO(str(self.path), task="detect")
                 names = dict(model.names)
             except Exception as exc:  # ultralytics raises many kinds on a bad file
-                raise InputError(f"{self.path}: not a YOLO model ({type(exc).__name__}: "
+                what = "could not be downloaded (no internet?)" if download else \
+                    "not a YOLO model"
+                raise InputError(f"{self.path}: {what} ({type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0][:120]})") from None
             self._device = self._device or pick_device()
         classes = self._classes if self._classes is not None else person_classes(names)

@@ -64,10 +64,11 @@ def _capture(source: str) -> tuple[cv2.VideoCapture, bool]:
 class LiveCamera:
     """Frames from a background thread, newest only (see the module doc)."""
 
-    def __init__(self, source: str, realtime: bool = True) -> None:
+    def __init__(self, source: str, realtime: bool = True, fps: float | None = None) -> None:
+        """``fps`` plays a file at another rate than its own (to stand in for a camera)."""
         self.source = str(source)
         self.cap, self.is_file = _capture(self.source)
-        self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 30.0
+        self.fps = fps or self.cap.get(cv2.CAP_PROP_FPS) or 30.0
         self.realtime = realtime or not self.is_file
         self.captured = 0
         self.dropped = 0
