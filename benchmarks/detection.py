@@ -29,6 +29,7 @@ import numpy as np
 from walkout.detect import Detector, StaticBoxFilter, ultralytics_offline
 from walkout.io import read_mot
 from walkout.sim import make_scenario, simulate
+from walkout.sim.layout import SIM_IMGSZ
 from walkout.sources import open_source
 from walkout.track import iou_batch
 
@@ -166,7 +167,7 @@ def main() -> int:
     results = {}
     work = Path(tempfile.mkdtemp(prefix="walkout-detbench-"))
     if SIM_PT.is_file():
-        acc = sim_accuracy(args.seeds, work, 320)
+        acc = sim_accuracy(args.seeds, work, SIM_IMGSZ)
         results["sim_model"] = acc
         print(f"(a) sim model on held-out simulated clips (seeds {args.seeds}, all presets), "
               f"IoU 0.5: recall {acc['recall']:.4f}, precision {acc['precision']:.4f} over "
@@ -186,7 +187,8 @@ def main() -> int:
                   f"{v['shelf_edge_boxes']} shelf-edge boxes; "
                   f"{v['other_boxes_in_empty_frames']} other boxes in the 137 empty frames")
     print("(c) CPU frames/s, one frame a call:")
-    cases = [("sample clip, sim model, imgsz 320", SIM_PT, ROOT / "sample_videos" / "busy", 320)]
+    cases = [(f"sample clip, sim model, imgsz {SIM_IMGSZ}", SIM_PT,
+              ROOT / "sample_videos" / "busy", SIM_IMGSZ)]
     if real is not None:
         cases.append(("cam1, person model, imgsz 640", PERSON_PT,
                       Path(args.data) / "aifi" / "cps-test-01" / "cam1.mp4", 640))

@@ -34,7 +34,7 @@ BODY_RADIUS = 0.32  # metres: half a shopper's width, arms at the sides
 CLEARANCE = 0.12  # metres planned beyond the body radius; smoothing cuts corners by less
 OUTSIDE_Y = 6.7  # metres; where shoppers appear and vanish, beyond the bottom wall
 SIM_MODEL = "models/walkout-sim.pt"
-SIM_IMGSZ = 320  # the input size walkout-sim.pt was trained at
+SIM_IMGSZ = 416  # the input size walkout-sim.pt was trained at
 
 
 @dataclass(frozen=True)
