@@ -35,7 +35,7 @@ from walkout.evaluate import Evaluation, evaluate_clip, load_prediction, load_tr
 from walkout.pipeline import Pipeline, by_time, on_video_clock, run
 from walkout.sensors import iter_weights
 from walkout.sim import simulate
-from walkout.sources import open_source
+from walkout.sources import open_source, prefetch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,7 +99,10 @@ def ultralytics_track(root: Path, imgsz: int) -> dict:
 
     model = YOLO(str(ROOT / "models" / "walkout-sim.pt"))
     video = str(root / "video.mp4")
-    model.predict(video, imgsz=imgsz, device="cpu", verbose=False, max_det=1)  # warm up
+    for k, _ in enumerate(model.predict(video, imgsz=imgsz, device="cpu", verbose=False,
+                                         stream=True)):  # warm up
+        if k == 10:
+            break
     t0 = time.perf_counter()
     n = 0
     for _ in model.track(video, imgsz=imgsz, device="cpu", tracker="bytetrack.yaml",
@@ -126,7 +129,7 @@ def memory(work: Path, seconds: float, backend: str) -> dict:
     marks = {}
     blocks = on_video_clock(iter_weights(root / "weights.csv"), 0.0, 0.1)
     t0 = time.perf_counter()
-    for item in by_time(open_source(root), blocks):
+    for item in by_time(prefetch(open_source(root)), blocks):
         if hasattr(item, "image"):
             pipe.frame(item)
             for mark in (60.0, seconds - 0.1):
@@ -179,8 +182,11 @@ def main() -> int:
             print(f"{'walkout ' + r['backend'] if 'stages_ms' in r else r['backend']:<40}"
                   f"{r['fps']:>8.1f}{r['realtime']:>13.2f}{r['ms_per_frame']:>10.2f}  "
                   f"{stages}{share}")
-    if not args.skip_memory:
-        m = memory(work, args.long, args.backend)
+    if not args.skip_memory:  # in a fresh process, so nothing above counts in its memory
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            m = pool.apply(memory, (work, args.long, args.backend))
         report["memory"] = m
         print(f"\n(c) memory over a {m['video_s']:.0f} s busy clip: RSS {m['rss_mb_at_1min']} MB "
               f"at 1 min, {m['rss_mb_at_end']} MB at the end, peak {m['peak_rss_mb']} MB "

@@ -155,3 +155,19 @@ def test_show_without_a_display_says_so(monkeypatch, capsys):
     monkeypatch.setattr(sys, "platform", "linux")
     assert _display_show("walkout") is None
     assert "no display" in capsys.readouterr().err
+
+
+def test_prefetch_keeps_order_and_passes_errors_on():
+    from walkout.errors import InputError
+    from walkout.sources import open_source, prefetch
+
+    src = open_source(SAMPLES / "single")
+    assert [f.index for f in prefetch(src)] == list(range(len(src)))
+
+    def broken():
+        yield from iter(src)
+        raise InputError("broken.mp4: bad frame")
+
+    with pytest.raises(InputError, match="broken"):
+        for _ in prefetch(broken()):
+            pass

@@ -222,7 +222,7 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
     run is video only: shelf visits are the events.
     """
     from .sensors import ReadStats, check_plates, iter_weights
-    from .sources import open_source
+    from .sources import open_source, prefetch
 
     src = open_source(source)
     first = next(iter(src), None)
@@ -252,11 +252,11 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
         from .annotate import Annotator
 
         annotator = Annotator(store)
-    frames: Iterable[Frame] = src
+    frames: Iterable[Frame] = prefetch(src)
     if progress:
         from tqdm import tqdm
 
-        frames = tqdm(src, total=len(src) or None, desc="run", unit="frame")
+        frames = tqdm(frames, total=len(src) or None, desc="run", unit="frame")
     t0 = time.perf_counter()
     last_receipt, receipt_until = None, -1.0
     for item in by_time(frames, blocks):
