@@ -30,7 +30,6 @@ import numpy as np
 
 from .config import StoreConfig
 from .errors import InputError
-from .io import write_text_atomic
 from .sensors import SampleBlock
 from .sensors.live import LineAssembler, open_lines
 from .types import Frame
@@ -338,8 +337,6 @@ def live(camera: LiveCamera, store: StoreConfig, detector, scale, out: str | Pat
     wall = time.monotonic() - t0
     pipe.finish()
     if out is not None:
-        write_text_atomic(out / "events.jsonl", pipe.events_text())
-        write_text_atomic(out / "tracks.txt", pipe.tracks_text())
-        pipe.carts.write_receipts()
+        pipe.write_outputs(out)
     return LiveResult(frames, camera.captured, camera.dropped, latency, pipe.carts.receipts,
                       wall, pipe.timing)

@@ -167,6 +167,13 @@ class Pipeline:
                 rows.append(format_mot_row(f, int(sid), (x0, y0, x1 - x0, y1 - y0)))
         return "".join(r + "\n" for r in rows)
 
+    def write_outputs(self, out: str | Path) -> None:
+        """events.jsonl and tracks.txt, written whole (atomically), and receipts.json again."""
+        out = Path(out)
+        write_text_atomic(out / "events.jsonl", self.events_text())
+        write_text_atomic(out / "tracks.txt", self.tracks_text())
+        self.carts.write_receipts()
+
     def events_text(self) -> str:
         """events.jsonl: every record in time order (stable, so ties keep their order)."""
         recs = sorted(self.records, key=lambda r: r.get("t", r.get("t_start", 0.0)))
@@ -277,9 +284,7 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
             break
     pipe.finish()
     wall = time.perf_counter() - t0
-    write_text_atomic(out / "events.jsonl", pipe.events_text())
-    write_text_atomic(out / "tracks.txt", pipe.tracks_text())
-    pipe.carts.write_receipts()
+    pipe.write_outputs(out)
     outputs = [out / n for n in ("receipts.json", "events.jsonl", "tracks.txt",
                                  "cart_ledger.jsonl")]
     if stats is not None and stats.summary():

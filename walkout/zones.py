@@ -232,7 +232,7 @@ class Zones:
         self._mapping: dict[int, list[tuple[float, str]]] = {}  # track -> [(from t, shopper)]
         self._looks: dict[str, np.ndarray] = {}     # shopper -> colour model
         self._look_n: dict[str, int] = {}
-        self._touching: dict[str, float] = {}       # shopper -> start of the current spell
+        self._touching: set[str] = set()            # shoppers touching someone now
         self._spell_start: dict[str, float] = {}    # shopper -> start of the latest spell
         self._last_touch: dict[str, float] = {}
         self._doubt: tuple | None = None            # (moves, first seen, frames in a row)
@@ -249,7 +249,6 @@ class Zones:
             if t_from <= t:
                 return sid
         return hist[0][1]
-
 
     # ---- one frame ---------------------------------------------------------------------------
     def update(self, t: float, tracks: Detections, image: np.ndarray | None = None) -> Scene:
@@ -355,10 +354,11 @@ class Zones:
         for (k, sid), row in zip(mine, touch):
             if row.any():
                 if sid not in self._touching:
-                    self._touching[sid] = self._spell_start[sid] = t   # a spell starts
+                    self._touching.add(sid)
+                    self._spell_start[sid] = t   # a touching spell starts
                 self._last_touch[sid] = t
             else:
-                self._touching.pop(sid, None)
+                self._touching.discard(sid)
                 if looking:
                     alone.append((sid, _look(image, boxes[k])))
         if not looking:
@@ -405,7 +405,7 @@ class Zones:
             return
         self._doubt = None
         involved = [a for a, _ in moves]
-        t0 = min(self._last_spell(a, t) for a in involved)
+        t0 = min(self._spell_start.get(a, t) for a in involved)
         tracks = {a: self.shoppers[a].track for a in involved}
         for a, b in moves:  # shopper a now follows the track shopper b had
             s = self.shoppers[a]
@@ -413,10 +413,6 @@ class Zones:
             self._assign(s.track, a, t0)
         self.repairs.append((t0, tuple(involved)))
         log.debug("identity repair from t=%.2f: %s", t0, dict(moves))
-
-    def _last_spell(self, sid: str, t: float) -> float:
-        """When the shopper's latest touching spell started (``t`` if never)."""
-        return self._spell_start.get(sid, t)
 
     def busy(self) -> set[str]:
         """Shoppers touching someone now or within ``settle_s``: their identities may still
