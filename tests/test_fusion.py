@@ -258,3 +258,29 @@ def test_ledger_replays_without_duplicates_and_refuses_another_run(tmp_path):
     assert (tmp_path / "receipts.json").read_bytes() == receipts
     with pytest.raises(InputError, match=r"ledger\.jsonl: line 3"):
         session(["P01", "P03"])
+
+
+# ---- oblique cameras and ignore regions ------------------------------------------------
+def test_oblique_view_uses_the_feet_and_ignore_regions_drop_fixtures():
+    import dataclasses
+
+    from walkout.zones import Ignore
+
+    shelf = STORE.shelves[0]
+    zx = float(shelf.reach_zone[:, 0].mean())
+    zy0, zy1 = float(shelf.reach_zone[:, 1].min()), float(shelf.reach_zone[:, 1].max())
+    # a tall box whose top overlaps the reach zone but whose feet stand well below it
+    tall = [zx - 12, zy0 + 5, zx + 12, zy1 + 120]
+    over = Zones(STORE).update(0.0, tracks({1: tall}))
+    assert any(n.shelf == shelf.id for n in over.near)
+    oblique = dataclasses.replace(STORE, camera=dataclasses.replace(STORE.camera,
+                                                                    view="oblique"))
+    assert not any(n.shelf == shelf.id for n in Zones(oblique).update(0.0, tracks({1: tall})).near)
+    feet_in = [zx - 12, zy1 - 80, zx + 12, (zy0 + zy1) / 2]
+    assert any(n.shelf == shelf.id for n in Zones(oblique).update(0.0, tracks({1: feet_in})).near)
+    fixture = np.array([[600, 0], [640, 0], [640, 480], [600, 480]], float)
+    store = dataclasses.replace(oblique, detector=dataclasses.replace(
+        oblique.detector, ignore=(fixture,)))
+    dets = tracks({1: [590, 100, 640, 300], 2: tall})   # feet at x 615: inside the fixture
+    kept = Ignore(store)(dets)
+    assert kept.tracker_id.tolist() == [2]

@@ -7,9 +7,9 @@ Unknown keys are errors, so a typo never silently falls back to a default.
 The schema (every key is documented in the README and commented in written files)::
 
     name: demo                      # optional free text
-    camera: {width, height, fps, homography?}
+    camera: {width, height, fps, homography?, view?}
     sensors: {rate_hz?, clock_offset_s?}
-    detector: {model, person_classes, confidence?, imgsz?}
+    detector: {model, person_classes, confidence?, imgsz?, ignore?}
     catalogue: [{sku, name, weight_g, weight_sd_g, price}]
     shelves: [{id, gondola?, polygon, reach_zone, plates: [{id, sku, units?, polygon?}]}]
     zones: {entrance, exit}
@@ -38,6 +38,7 @@ class Camera:
     height: int
     fps: float
     homography: np.ndarray | None = None  # (3, 3) image pixels -> floor metres
+    view: str = "overhead"  # overhead: a person is where their box is; oblique: at its feet
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class DetectorSettings:
     person_classes: tuple[int, ...]
     confidence: float = 0.25
     imgsz: int = 640
+    ignore: tuple[Polygon, ...] = ()  # boxes standing in these are not people (fixtures)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ class StoreConfig:
                         for s in self.shelves)
         return replace(self, camera=replace(self.camera, width=width, height=height,
                                             homography=H),
+                       detector=replace(self.detector,
+                                        ignore=tuple(sc(q) for q in self.detector.ignore)),
                        shelves=shelves, zones=Zones(sc(self.zones.entrance),
                                                     sc(self.zones.exit)))
 
@@ -168,6 +172,8 @@ class StoreConfig:
         }
         if self.camera.homography is not None:
             camera["homography"] = [[_num(v) for v in row] for row in self.camera.homography]
+        if self.camera.view != "overhead":
+            camera["view"] = self.camera.view
         shelves = []
         for s in self.shelves:
             plates = []
@@ -197,6 +203,8 @@ class StoreConfig:
             "confidence": _num(self.detector.confidence),
             "imgsz": self.detector.imgsz,
         }
+        if self.detector.ignore:
+            out["detector"]["ignore"] = [poly(q) for q in self.detector.ignore]
         out["catalogue"] = [
             {
                 "sku": p.sku,
@@ -248,6 +256,8 @@ KEY_COMMENTS = {
     "camera.height": "image height, pixels",
     "camera.fps": "frames per second; video time = frame_index / fps",
     "camera.homography": "optional 3x3, image pixels -> floor metres",
+    "camera.view": "optional: overhead (default; a person is where their box is) or oblique "
+                   "(a person stands at the bottom middle of their box)",
     "sensors": "shelf load cells",
     "sensors.rate_hz": "samples per second of every plate",
     "sensors.clock_offset_s": "video time = sensor time + this offset, seconds",
@@ -256,6 +266,8 @@ KEY_COMMENTS = {
     "detector.person_classes": "model class ids that count as a person",
     "detector.confidence": "minimum detection score",
     "detector.imgsz": "inference image size, pixels",
+    "detector.ignore": "optional: polygons where a box standing there is a fixture, not a "
+                       "person",
     "catalogue": "products: unit weight and spread in grams, unit price",
     "catalogue.sku": "unique product id",
     "catalogue.name": "shown on receipts",
@@ -409,7 +421,7 @@ class _Validator:
         return StoreConfig(camera, detector, catalogue, shelves, zones, sensors, name, path)
 
     def camera(self, raw: Any) -> Camera:
-        m = self.mapping(raw, "camera", ("width", "height", "fps"), ("homography",))
+        m = self.mapping(raw, "camera", ("width", "height", "fps"), ("homography", "view"))
         width = self.integer(m["width"], "camera.width", 1)
         height = self.integer(m["height"], "camera.height", 1)
         fps = self.number(m["fps"], "camera.fps", 0, strict=True)
@@ -428,7 +440,10 @@ class _Validator:
             )
             if abs(np.linalg.det(hom)) < 1e-12:
                 raise self.fail(key, "expected an invertible 3x3 matrix (determinant is 0)")
-        return Camera(width, height, fps, hom)
+        view = self.text(m.get("view", "overhead"), "camera.view")
+        if view not in ("overhead", "oblique"):
+            raise self.fail("camera.view", f"expected overhead or oblique, got {view!r}")
+        return Camera(width, height, fps, hom, view)
 
     def sensors(self, raw: Any) -> Sensors:
         m = self.mapping(raw, "sensors", (), ("rate_hz", "clock_offset_s"))
@@ -438,8 +453,12 @@ class _Validator:
         )
 
     def detector(self, raw: Any) -> DetectorSettings:
-        m = self.mapping(raw, "detector", ("model", "person_classes"), ("confidence", "imgsz"))
+        m = self.mapping(raw, "detector", ("model", "person_classes"),
+                         ("confidence", "imgsz", "ignore"))
         classes = self.seq(m["person_classes"], "detector.person_classes")
+        ignore = tuple(self.polygon(q, f"detector.ignore[{i}]")
+                       for i, q in enumerate(self.seq(m.get("ignore", []), "detector.ignore",
+                                                      min_len=0)))
         return DetectorSettings(
             model=self.text(m["model"], "detector.model"),
             person_classes=tuple(
@@ -447,6 +466,7 @@ class _Validator:
             ),
             confidence=self.number(m.get("confidence", 0.25), "detector.confidence", 0),
             imgsz=self.integer(m.get("imgsz", 640), "detector.imgsz", 32),
+            ignore=ignore,
         )
 
     def catalogue(self, raw: Any) -> tuple[Product, ...]:

@@ -28,7 +28,7 @@ from .io import event_record, format_mot_row, write_text_atomic
 from .sensors import ItemIdentifier, Planogram, SampleBlock, WeightEventDetector
 from .track import make_tracker
 from .types import Frame, Receipt
-from .zones import Scene, Zones
+from .zones import Ignore, Scene, Zones
 
 log = logging.getLogger(__name__)
 WEIGHT_STEP_S = 0.5  # weights are fed in pieces this long: events come at most this late
@@ -65,6 +65,7 @@ class Pipeline:
         self.tracker = make_tracker("default", frame_rate=store.camera.fps,
                                     homography=store.camera.homography)
         self.zones = Zones(store)
+        self.ignore = Ignore(store)
         planogram = Planogram.from_store(store)
         self.weigher = WeightEventDetector(planogram.shelves, store.sensors.rate_hz)
         self.fusion = Fusion(ItemIdentifier(planogram))
@@ -80,7 +81,7 @@ class Pipeline:
     # ---- the line ----------------------------------------------------------------------------
     def frame(self, frame: Frame) -> Scene:
         clock = _Clock(self.timing)
-        detections = self.detector(frame.image)
+        detections = self.ignore(self.detector(frame.image))
         clock.lap("detect")
         people = self.tracker.update(detections)
         clock.lap("track")

@@ -3,7 +3,9 @@
 :class:`Zones` turns each frame's tracks into a :class:`Scene`:
 
 - **Reach presence.** For every track and shelf, the box is tested against the shelf's reach
-  zone and its footprint, and its *gap* to the shelf is measured: the distance from the
+  zone and its footprint (on an ``oblique`` camera, where a box covers several sections of
+  an aisle, its feet are tested against the reach zone instead), and its *gap* to the
+  shelf is measured: the distance from the
   part of the box nearest the shelf to the shelf polygon (0 when the box touches or
   overlaps it). Because the whole box counts, not its centre, an arm stretched into a shelf
   brings the gap to 0 even when the body stands back. Both tests run on rasterised maps
@@ -27,12 +29,12 @@
   shopper is matched by colour too. Track -> shopper is therefore kept per time
   (:meth:`Zones.shopper_at`), and :meth:`Zones.busy` names the shoppers who touched
   someone within ``settle_s``, whose weight events fusion holds until that is settled.
-- **Doors, debounced.** A shopper has entered once its box centre has been inside the
-  entrance zone for ``door_frames`` consecutive frames, and has exited after as many frames
-  inside the exit zone; the time reported is the first of those frames, so box flicker at
-  the zone edge never counts twice, and a track that vanishes while in the exit zone has
-  exited too. A shopper lost for ``reid_window_s`` without coming back is given up
-  (``gone``); the carts flag that receipt ``lost_track``.
+- **Doors, debounced.** A shopper has entered once its anchor (box centre; feet on an
+  oblique camera) has been inside the entrance zone for ``door_frames`` consecutive frames,
+  and has exited after as many frames inside the exit zone; the time reported is the first
+  of those frames, so box flicker at the zone edge never counts twice, and a track that
+  vanishes while in the exit zone has exited too. A shopper lost for ``reid_window_s``
+  without coming back is given up (``gone``); the carts flag that receipt ``lost_track``.
 - **Dwell.** Each shopper's visits to each shelf (presence intervals, merged over gaps
   shorter than ``visit_gap_s``) are reported when they end.
 """
@@ -157,6 +159,29 @@ class _Map:
         return gap, r1 + int(round(rows.mean())), c1 + int(round(cols.mean()))
 
 
+def anchor(box: np.ndarray, oblique: bool) -> tuple[float, float]:
+    """Where a person stands: the middle of their box seen from above, the bottom middle
+    (the feet) seen at an angle."""
+    x = float(box[0] + box[2]) / 2
+    return (x, float(box[3])) if oblique else (x, float(box[1] + box[3]) / 2)
+
+
+class Ignore:
+    """Drops boxes standing in ``detector.ignore`` regions (fixtures the detector takes for
+    people); "standing" is judged at the :func:`anchor`."""
+
+    def __init__(self, store: StoreConfig) -> None:
+        self.polys = [q.astype(np.float32) for q in store.detector.ignore]
+        self.oblique = store.camera.view == "oblique"
+
+    def __call__(self, dets: Detections) -> Detections:
+        if not self.polys or not len(dets):
+            return dets
+        keep = np.array([not any(cv2.pointPolygonTest(q, anchor(b, self.oblique), False) >= 0
+                                 for q in self.polys) for b in dets.xyxy], bool)
+        return dets if keep.all() else dets[keep]
+
+
 def _plate_gap(d_plate: float, depth: float) -> float:
     """How far a reach misses a plate: the sideways distance from the reach point to the
     plate, plus half the depth still missing to the shelf. Sideways counts fully because
@@ -220,6 +245,7 @@ class Zones:
                        [(q.id, rasterise(q.polygon, None)) for q in s.plates
                         if q.polygon is not None])
                       for s in store.shelves]
+        self._oblique = store.camera.view == "oblique"
         self._entrance = store.zones.entrance.astype(np.float32)
         self._exit = store.zones.exit.astype(np.float32)
         self.reset()
@@ -259,13 +285,14 @@ class Zones:
         scene = Scene(t, ids.copy(), boxes, [], [])
         centres = {}
         for tid, box in zip(ids.tolist(), boxes):
-            cx, cy = float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2
-            centres[tid] = (cx, cy)
+            centres[tid] = xy = anchor(box, self._oblique)
+            where = np.array([xy[0] - 1, xy[1] - 1, xy[0] + 1, xy[1] + 1]) \
+                if self._oblique else box
             size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
             seen: dict[int, tuple | None] = {}  # shelves of one gondola share a geometry
             for shelf_id, m, plates in self._maps:
                 if id(m) not in seen:
-                    seen[id(m)] = m.reach(box) if m.touches(box) else None
+                    seen[id(m)] = m.reach(box) if m.touches(where) else None
                 hit = seen[id(m)]
                 if hit is not None:
                     gap, r, c = hit
