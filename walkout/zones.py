@@ -24,9 +24,11 @@
   clearly theirs). Every frame, the tracks of the shoppers standing apart are re-matched
   to the colour models (Hungarian on the Bhattacharyya distance); a matching that beats
   the current one by ``swap_gain`` in ``swap_frames`` looks in a row (one look every
-  ``look_every`` frames) is applied, from the
-  moment those shoppers last started touching. A new track that may continue a lost
-  shopper is matched by colour too. Track -> shopper is therefore kept per time
+  ``look_every`` frames) is applied, from the moment those shoppers last started touching.
+  A new track that may continue a lost shopper is matched by colour too. A new track
+  nobody lost explains, first seen within ``entrance_margin_px`` of the entrance (people
+  walking in side by side are often found as two only once past it), has entered;
+  anywhere else it is flagged ``lost_track``. Track -> shopper is therefore kept per time
   (:meth:`Zones.shopper_at`), and :meth:`Zones.busy` names the shoppers who touched
   someone within ``settle_s``, whose weight events fusion holds until that is settled.
 - **Doors, debounced.** A shopper has entered once its anchor (box centre; feet on an
@@ -61,6 +63,7 @@ class ZoneParams:
     lost_after_s: float = 0.5     # a shopper unseen this long is lost (may be re-found)
     reid_window_s: float = 20.0   # a lost shopper not re-found within this is gone
     pending_s: float = 1.0        # how long a track seen first inside the store may wait
+    entrance_margin_px: float = 60.0  # ... and first seen this close to the entrance: entered
     reid_margin_px: float = 60.0
     reid_speed_px_s: float = 160.0  # about 2 m/s at the simulator's 80 px/m
     visit_gap_s: float = 1.0      # presence gaps shorter than this do not end a visit
@@ -344,7 +347,10 @@ class Zones:
             elif t - first[0] >= p.pending_s:
                 del self._pending[tid]
                 s = self._new(tid, t, xy, "inside")
-                scene.appeared.append((s.id, first[0]))
+                if cv2.pointPolygonTest(self._entrance, first[1], True) >= -p.entrance_margin_px:
+                    scene.entered.append((s.id, first[0]))  # came in hidden by someone
+                else:
+                    scene.appeared.append((s.id, first[0]))
         for tid in [k for k in self._pending if k not in centres]:
             if t - self._pending[tid][0] > p.pending_s:
                 del self._pending[tid]  # a flicker that never became anyone
