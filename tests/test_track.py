@@ -21,6 +21,7 @@ from walkout.track import (
     batch_update,
     full_covariance,
     initial_covariance,
+    iou_batch,
     kalman_filter,
     linear_assignment,
     make_tracker,
@@ -168,6 +169,47 @@ def test_floor_gating_refuses_impossible_jumps():
     near = t3.update(dets([[40, 0, 150, 100]]))
     assert near.data["det_index"][near.tracker_id == 1].tolist() == [0]
 
+
+
+def test_momentum_scores_the_direction_of_motion():
+    """OC-SORT's direction term of a candidate pair is asin(cos angle) / pi times weight and
+    score: +1/2 straight ahead, 0 across, -1/2 straight back, between the direction the
+    track moved (over its last observations) and the direction to the detection."""
+    t = Tracker(frame_rate=30)
+    for k in range(6):  # moving right, 5 px a frame
+        t.update(dets([box(100 + 5 * k, 100)]))
+    last = 125.0
+    ahead, across, back = box(last + 20, 100), box(last, 130), box(last - 20, 100)
+    diagonal = box(last + 20, 120)  # 45 degrees: asin(cos 45) / pi = 1/4
+    boxes = np.array([ahead, across, back, diagonal])
+    scores = np.array([0.9, 0.8, 0.7, 1.0], np.float32)
+    terms = t._momentum([(0, 0), (0, 1), (0, 2), (0, 3)], boxes, scores)
+    w = t.config.momentum_weight
+    expected = [0.5 * w * 0.9, 0.0, -0.5 * w * 0.7, 0.25 * w]
+    assert terms == pytest.approx(expected, abs=1e-6)
+    still = Tracker(frame_rate=30)  # a track that has not moved adds nothing
+    for _ in range(6):
+        still.update(dets([box(100, 100)]))
+    assert still._momentum([(0, 0)], boxes[:1], scores[:1]) == [0.0]
+
+
+@pytest.mark.parametrize("heading", [1, -1])
+def test_momentum_breaks_a_tie_in_favour_of_the_way_the_track_was_going(heading):
+    """Two detections overlap the prediction equally, one on each side: the track takes the
+    one it was heading for (down-right, or up-left), whichever way that is."""
+    t = Tracker(frame_rate=30, high_score=0.5)
+    for k in range(8):  # along the diagonal
+        t.update(dets([box(300 + heading * 4 * k, 300 + heading * 4 * k)]))
+    (x1, y1, x2, y2), = t.S[:, :4].tolist()
+    t.S[0, 4:8] = 0.0  # a prediction standing still, so IoU alone cannot tell them apart
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    behind, ahead = box(cx - 12 * heading, cy - 12 * heading), box(cx + 12 * heading,
+                                                                   cy + 12 * heading)
+    candidates = np.array([behind, ahead])
+    iou = iou_batch(t.S[:, :4], candidates)[0]
+    assert iou[0] == pytest.approx(iou[1], abs=1e-9) and iou[0] > 0.4
+    res = t.update(dets(candidates))
+    assert dict(zip(res.tracker_id.tolist(), res.data["det_index"].tolist()))[1] == 1
 
 # ---- the filter and the assignment ---------------------------------------------------------
 def test_batched_filter_equals_filterpy():

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from itertools import accumulate, compress
 
 import numpy as np
 from filterpy.kalman import KalmanFilter
@@ -48,14 +49,23 @@ from .types import Detections
 # ---- boxes ---------------------------------------------------------------------------------
 def iou_batch(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     """``(N, M)`` intersection over union of two sets of ``x1, y1, x2, y2`` boxes."""
-    a = np.asarray(a_xyxy, np.float64).reshape(-1, 4)
-    b = np.asarray(b_xyxy, np.float64).reshape(-1, 4)
-    wh = np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2])
+    return _iou(np.asarray(a_xyxy, np.float64).reshape(-1, 4),
+                np.asarray(b_xyxy, np.float64).reshape(-1, 4))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`iou_batch` of ``(N, 4)`` and ``(M, 4)`` float64 arrays, with as few numpy
+    calls as it takes (the tracker calls it every frame on a few boxes)."""
+    wh = np.minimum(a[:, None, 2:], b[:, 2:])
+    wh -= np.maximum(a[:, None, :2], b[:, :2])
     np.maximum(wh, 0.0, out=wh)
     inter = wh[..., 0] * wh[..., 1]
     da, db = a[:, 2:] - a[:, :2], b[:, 2:] - b[:, :2]
-    union = (da[:, 0] * da[:, 1])[:, None] + (db[:, 0] * db[:, 1])[None, :] - inter
-    return inter / np.maximum(union, 1e-12)
+    union = (da[:, 0] * da[:, 1])[:, None] + db[:, 0] * db[:, 1]
+    union -= inter
+    np.maximum(union, 1e-12, out=union)
+    inter /= union
+    return inter
 
 
 # ---- assignment ----------------------------------------------------------------------------
@@ -70,10 +80,12 @@ def linear_assignment(valid: np.ndarray, score: np.ndarray) -> tuple[np.ndarray,
     return hungarian(valid, score) if has_choice(rows, cols) else (rows, cols)
 
 
-def has_choice(rows: np.ndarray, cols: np.ndarray) -> bool:
-    """Whether some row or column appears twice among candidate pairs ``(rows, cols)``."""
-    rl, cl = rows.tolist(), cols.tolist()  # tiny: plain sets beat numpy here
-    return len(set(rl)) < len(rl) or len(set(cl)) < len(cl)
+def has_choice(rows, cols) -> bool:
+    """Whether some row or column appears twice among candidate pairs ``(rows, cols)``
+    (arrays or lists)."""
+    if isinstance(rows, np.ndarray):
+        rows, cols = rows.tolist(), cols.tolist()  # tiny: plain sets beat numpy here
+    return len(set(rows)) < len(rows) or len(set(cols)) < len(cols)
 
 
 def hungarian(valid: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,12 +93,6 @@ def hungarian(valid: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndar
     rows, cols = linear_sum_assignment(np.where(valid, -score, 1e6))
     ok = valid[rows, cols]
     return rows[ok], cols[ok]
-
-
-def _complex_centres(boxes: np.ndarray) -> np.ndarray:
-    """Box centres as complex numbers ``x + iy``."""
-    c = (boxes[:, :2] + boxes[:, 2:]) / 2  # a fresh contiguous (N, 2): view its rows
-    return c.view(np.complex128)[:, 0]
 
 
 def _tracked(xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, ids: list[int],
@@ -414,8 +420,11 @@ class Tracker:
         homography: optional ``(3, 3)`` image pixels -> floor metres; when given, pairs
             farther apart on the floor than a shopper can walk are never matched.
 
-    All live tracks are held as parallel arrays, one row a track, so each step of a frame
-    is a handful of numpy operations whatever the number of tracks.
+    The filters of all live tracks are held as parallel arrays, one row a track, so the
+    arithmetic of a frame (prediction, IoU, update) is a handful of numpy calls whatever the
+    number of tracks. The per-track bookkeeping (ids, hit streaks, frames missed) and the
+    matches are plain lists: a store holds a few shoppers, and a list comprehension over a
+    few tracks costs less than one numpy call (about a microsecond each) would.
     """
 
     def __init__(self, config: TrackerConfig | None = None, *, frame_rate: float = 30.0,
@@ -429,22 +438,24 @@ class Tracker:
         self.coast_frames = int(round(cfg.coast * self.frame_rate / 30.0))
         self.homography = None if homography is None else np.asarray(homography, float)
         self._H = None if homography is None else self.homography.tolist()
+        # Scores are float32: compare them with the thresholds as float32 values, so that a
+        # score of exactly 0.7 passes a threshold of 0.7.
+        self._high, self._low, self._new = (float(np.float32(v)) for v in (
+            cfg.high_score, cfg.low_score, cfg.new_track_score))
         self.reset()
 
     def reset(self) -> None:
         """Forget every track and restart ids at 1 (call between videos)."""
-        k = self.config.momentum_frames + 1
         # packed filters (see pack): state [x1, y1, x2, y2], velocities, factored covariance
         self.S = np.zeros((0, 20))
         self.S_obs = np.zeros((0, 20))  # each filter right after its last observation
-        self.last_box = np.zeros((0, 4))  # last observed box, xyxy
-        # the last k observed centres, oldest first, as complex numbers x + iy
-        self.centres = np.zeros((0, k), complex)
-        self.move = np.zeros(0, complex)  # conj(last centre - oldest): how a track moves
-        self.move_norm = np.zeros(0)
-        self.ids = np.zeros(0, np.int64)  # 0 while tentative
-        self.hit_streak = np.zeros(0, np.int64)
-        self.missed = np.zeros(0, np.int64)  # frames since the last match
+        # a ring of the last k observed boxes (xyxy) of each track: observation j is in
+        # column j % k, and a new track fills every column with its first box
+        self.history = np.zeros((0, self.config.momentum_frames + 1, 4))
+        self.ids: list[int] = []  # 0 while tentative
+        self.hit_streak: list[int] = []  # consecutive frames matched
+        self.missed: list[int] = []  # frames since the last match
+        self.n_obs: list[int] = []  # observations so far
         self.frame_count = 0
         self._next_id = 1
 
@@ -463,184 +474,220 @@ class Tracker:
         if n == 0 and m == 0:
             return _NO_TRACKS
         boxes = detections.xyxy.astype(np.float64)
-        scores = detections.confidence
+        scores = detections.confidence.tolist()
         if n:
-            S = self.S
-            batch_predict(S)
-            small = (S[:, 2:4] - S[:, :2]) < 1.0  # a box may not turn inside out
-            if small.any():
-                r, c = np.nonzero(small)
-                S[r, c + 2] = S[r, c] + 1.0
-                S[r, c + 6] = S[r, c + 4]
-        high = scores >= cfg.high_score
-        free_t = np.ones(n, bool)
-        free_d = np.ones(m, bool)
-        matches: list[tuple[np.ndarray, np.ndarray]] = []
-        confirmed = self.ids > 0
+            self._predict()
+        free_t, free_d = [True] * n, [True] * m
+        matches: list[tuple[int, int]] = []  # (track row, detection index), in match order
+        confirmed = [i for i, tid in enumerate(self.ids) if tid]
         if n and m:
-            iou = iou_batch(self.S[:, :4], boxes)
+            high = [j for j, s in enumerate(scores) if s >= self._high]
+            args = (free_t, free_d, matches, boxes, detections.confidence)
+            pred = self.S[:, :4]
+            iou = _iou(pred, boxes)
+            candidates = self._candidates(iou, pred, boxes)
             # 1. confirmed and lost tracks vs high-score detections, IoU + momentum (OC-SORT)
-            self._stage(confirmed, high, iou, cfg.iou_threshold, free_t, free_d, matches,
-                        boxes, scores, momentum=True)
+            self._stage(confirmed, high, iou, *candidates, *args, momentum=True)
             # 2. still-unmatched tracks vs low-score detections (ByteTrack)
-            low = ~high & (scores >= cfg.low_score)
-            if low.any():
-                self._stage(confirmed, low, iou, cfg.iou_threshold, free_t, free_d, matches,
-                            boxes, scores)
+            low = [j for j, s in enumerate(scores) if self._low <= s < self._high]
+            if low:
+                self._stage(confirmed, low, iou, *candidates, *args)
             # 3. recovery: lost tracks matched on their last observed box (OC-SORT)
-            lost = confirmed & (self.missed > 0) & free_t
-            if lost.any() and (high & free_d).any():
-                last_iou = iou_batch(self.last_box, boxes)
-                self._stage(lost, high, last_iou, cfg.iou_threshold, free_t, free_d, matches,
-                            boxes, scores, ref=self.last_box)
+            lost = [i for i in confirmed if free_t[i] and self.missed[i]]
+            if lost and any(free_d[j] for j in high):
+                last = self._last_box(range(n))
+                last_iou = _iou(last, boxes)
+                self._stage(lost, high, last_iou, *self._candidates(last_iou, last, boxes),
+                            *args)
             # 4. tentative tracks vs the rest of the high-score detections
-            if not confirmed.all():
-                self._stage(~confirmed, high, iou, cfg.iou_threshold, free_t, free_d, matches,
-                            boxes, scores)
-        if matches:
-            rows = np.concatenate([r for r, _ in matches])
-            dets = np.concatenate([d for _, d in matches])
-        else:
-            rows = dets = np.empty(0, np.int64)
-        self._apply_matches(rows, dets, boxes)
+            if len(confirmed) < n:
+                tentative = [i for i, tid in enumerate(self.ids) if not tid]
+                self._stage(tentative, high, iou, *candidates, *args)
+        self._apply_matches(matches, boxes)
         # lifecycle: tentative tracks die on their first miss, lost ones after max_age
-        dead = (self.missed > self.max_age) | (~confirmed & free_t)
-        if dead.any():
-            alive = ~dead
-            keep = alive[rows]
-            rows, dets = (np.cumsum(alive) - 1)[rows[keep]], dets[keep]
+        alive = [k <= self.max_age and (tid > 0 or not free) for k, tid, free in
+                 zip(self.missed, self.ids, free_t)]
+        if not all(alive):
+            row = list(accumulate(alive, initial=-1))[1:]  # old row -> row among the kept
+            matches = [(row[r], d) for r, d in matches]  # matched tracks are all alive
             self._keep(alive)
         # new tentative tracks from confident unmatched detections
-        starts = np.flatnonzero(free_d & (scores >= cfg.new_track_score))
-        if len(starts):
-            rows = np.concatenate([rows, len(self.ids) + np.arange(len(starts))])
-            dets = np.concatenate([dets, starts])
+        starts = [j for j, s in enumerate(scores) if free_d[j] and s >= self._new]
+        if starts:
+            matches += [(len(self.ids) + k, j) for k, j in enumerate(starts)]
             self._add(boxes[starts])
         # confirm: enough consecutive hits, or the first frames of a video (as SORT)
-        ready = (self.ids == 0) & ((self.hit_streak >= cfg.min_hits)
-                                   | (self.frame_count <= cfg.min_hits))
-        if ready.any():
-            k = int(ready.sum())
-            self.ids[ready] = np.arange(self._next_id, self._next_id + k)
-            self._next_id += k
-        report = self.ids[rows] > 0
-        rows, dets = rows[report], dets[report]
-        out = self.S[rows, :4] if cfg.output == "kalman" else boxes[dets]
-        conf, cls = scores[dets], detections.class_id[dets]
-        if self.coast_frames and self.missed.any():  # briefly missed: report the prediction
-            # missed for 1 .. coast frames: as unsigned, missed - 1 wraps 0 to a huge value
-            coast = np.flatnonzero(((self.missed - 1).astype(np.uint64) < self.coast_frames)
-                                   & (self.ids > 0))
-            if len(coast):
-                rows = np.concatenate([rows, coast])
-                dets = np.concatenate([dets, np.full(len(coast), -1)])
-                out = np.concatenate([out, self.S[coast, :4]])
-                conf = np.concatenate([conf, np.zeros(len(coast), conf.dtype)])
-                cls = np.concatenate([cls, np.zeros(len(coast), cls.dtype)])
-        return Detections._trusted(out.astype(np.float32), conf.astype(np.float32, copy=False),
-                                   cls.astype(np.int64, copy=False), self.ids[rows],
-                                   {"det_index": dets.astype(np.int64, copy=False)})
+        early = self.frame_count <= cfg.min_hits
+        ids = self.ids
+        for i, tid in enumerate(ids):
+            if not tid and (early or self.hit_streak[i] >= cfg.min_hits):
+                ids[i] = self._next_id
+                self._next_id += 1
+        rows = [r for r, _ in matches if ids[r]]
+        dets = [d for r, d in matches if ids[r]]
+        conf = [scores[d] for d in dets]
+        if cfg.output == "detection":
+            out = boxes[dets]
+        if self.coast_frames:  # briefly missed: report the prediction
+            coast = [i for i, (k, tid) in enumerate(zip(self.missed, ids))
+                     if tid and 0 < k <= self.coast_frames]
+            if coast:
+                if cfg.output == "detection":
+                    out = np.concatenate([out, self.S[coast, :4]])
+                rows += coast
+                dets += [-1] * len(coast)
+                conf += [0.0] * len(coast)
+        if cfg.output == "kalman":
+            out = self.S[rows, :4]
+        classes = detections.class_id.tolist()
+        return Detections._trusted(
+            out.astype(np.float32), np.array(conf, np.float32),
+            np.array([classes[d] if d >= 0 else 0 for d in dets], np.int64),
+            np.array([ids[r] for r in rows], np.int64),
+            {"det_index": np.array(dets, np.int64)})
 
     # -- helpers -------------------------------------------------------------------------------
-    def _stage(self, t_mask: np.ndarray, d_mask: np.ndarray, sim: np.ndarray, threshold: float,
-               free_t: np.ndarray, free_d: np.ndarray, matches: list, boxes: np.ndarray,
-               scores: np.ndarray, momentum: bool = False, ref: np.ndarray | None = None
-               ) -> None:
-        """One association pass between the free tracks of ``t_mask`` and the free
-        detections of ``d_mask`` on similarity ``sim`` (IoU), in place."""
-        rows = np.flatnonzero(t_mask & free_t)
-        if not len(rows):
-            return
-        cols = np.flatnonzero(d_mask & free_d)
-        if not len(cols):
-            return
-        s = sim[rows[:, None], cols]
-        valid = s >= threshold
-        if self.homography is not None and valid.any():
-            self._gate(valid, self.S[:, :4] if ref is None else ref, boxes, rows, cols)
-        r, c = np.nonzero(valid)
-        if not len(r):
-            return
-        if has_choice(r, c):  # otherwise the candidates are the matches
-            if momentum and self.config.momentum_weight:  # direction matters only here
-                s = s + self._momentum(rows, boxes[cols], scores[cols])
-            r, c = hungarian(valid, s)
-        if len(r):
-            free_t[rows[r]] = False
-            free_d[cols[c]] = False
-            matches.append((rows[r], cols[c]))
+    def _predict(self) -> None:
+        S = self.S
+        batch_predict(S)
+        small = (S[:, 2:4] - S[:, :2]) < 1.0  # a box may not turn inside out
+        if small.any():
+            r, c = np.nonzero(small)
+            S[r, c + 2] = S[r, c] + 1.0
+            S[r, c + 6] = S[r, c + 4]
 
-    def _apply_matches(self, rows: np.ndarray, dets: np.ndarray, boxes: np.ndarray) -> None:
-        self.missed += 1
-        self.hit_streak[self.missed > 1] = 0
-        if not len(rows):
+    def _candidates(self, sim: np.ndarray, ref: np.ndarray, boxes: np.ndarray
+                    ) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """The pairs (track row, detection) that may match on similarity ``sim`` (IoU)
+        between ``ref`` (track boxes) and ``boxes``: at least the IoU threshold and, with a
+        homography, within walking reach on the floor. Returns them as a boolean matrix and
+        as a list, in row-major order."""
+        valid = sim >= self.config.iou_threshold
+        r, c = np.nonzero(valid)
+        pairs = list(zip(r.tolist(), c.tolist()))
+        if pairs and self.homography is not None:
+            pairs = self._gate(valid, pairs, ref, boxes)
+        return valid, pairs
+
+    def _stage(self, rows: list[int], cols: list[int], sim: np.ndarray, valid: np.ndarray,
+               pairs: list[tuple[int, int]], free_t: list[bool], free_d: list[bool],
+               matches: list, boxes: np.ndarray, scores: np.ndarray, momentum: bool = False
+               ) -> None:
+        """One association pass between the free tracks among ``rows`` and the free
+        detections among ``cols``, over the candidate ``pairs`` (see :meth:`_candidates`)
+        and similarity ``sim``, in place."""
+        rows = [i for i in rows if free_t[i]]
+        if not rows:
             return
-        z = boxes[dets]
-        gap = self.missed[rows] - 1
-        if gap.any():
-            for k in np.flatnonzero(gap):
-                self._reupdate(rows[k], z[k], int(gap[k]))
+        cols = [j for j in cols if free_d[j]]
+        if not cols:
+            return
+        rs, cs = set(rows), set(cols)
+        found = [(i, j) for i, j in pairs if i in rs and j in cs]
+        if not found:
+            return
+        if has_choice(*zip(*found)):  # otherwise the candidates are the matches
+            if len(rows) == len(free_t) and len(cols) == len(free_d):
+                s, ok = sim, valid  # every track and every detection (a usual first pass)
+            else:
+                ix = np.ix_(rows, cols)
+                s, ok = sim[ix], valid[ix]
+            if momentum and self.config.momentum_weight:  # direction matters only here
+                s = s.copy()
+                at_r = {t: k for k, t in enumerate(rows)}
+                at_c = {d: k for k, d in enumerate(cols)}
+                for (i, j), term in zip(found, self._momentum(found, boxes, scores)):
+                    s[at_r[i], at_c[j]] += term  # other pairs cannot match: no need
+            r, c = hungarian(ok, s)
+            found = [(rows[i], cols[j]) for i, j in zip(r.tolist(), c.tolist())]
+        for i, j in found:
+            free_t[i] = free_d[j] = False
+        matches += found
+
+    def _apply_matches(self, matches: list[tuple[int, int]], boxes: np.ndarray) -> None:
+        missed = self.missed = [k + 1 for k in self.missed]
+        self.hit_streak = streak = [h if k == 1 else 0 for h, k in zip(self.hit_streak, missed)]
+        if not matches:
+            return
+        rows = [r for r, _ in matches]
+        z = boxes[[d for _, d in matches]]
+        for k, r in enumerate(rows):
+            if missed[r] > 1:
+                self._reupdate(r, z[k], missed[r] - 1)
         self.S[rows] = self.S_obs[rows] = _update_rows(self.S[rows], z)
-        self.last_box[rows] = z
-        self.missed[rows] = 0
-        self.hit_streak[rows] += 1
-        c = self.centres[rows]
-        c[:, :-1] = c[:, 1:]
-        c[:, -1] = _complex_centres(z)
-        self.centres[rows] = c
-        move = c[:, -1] - c[:, 0]  # the direction each track has moved in (momentum)
-        self.move[rows] = move.conj()
-        self.move_norm[rows] = np.abs(move)
+        ring = self.history.shape[1]
+        self.history[rows, [self.n_obs[r] % ring for r in rows]] = z
+        for r in rows:
+            missed[r] = 0
+            streak[r] += 1
+            self.n_obs[r] += 1
+
+    def _last_box(self, rows) -> np.ndarray:
+        """``(len(rows), 4)`` the last observed box of each track in ``rows``."""
+        ring = self.history.shape[1]
+        rows = list(rows)
+        return self.history[rows, [(self.n_obs[r] - 1) % ring for r in rows]]
 
     def _reupdate(self, r: int, z: np.ndarray, gap: int) -> None:
         """Observation-centric re-update (OC-SORT): the track was unseen for ``gap`` frames.
         Rerun its filter from the state at its last observation, updating at each missed
         frame with a virtual box on the straight line to the new observation; the real
         update with ``z`` follows in the caller."""
-        self.S[r] = virtual_path(self.S_obs[r].tolist(), self.last_box[r].tolist(),
+        self.S[r] = virtual_path(self.S_obs[r].tolist(), self._last_box([r])[0].tolist(),
                                  z.tolist(), gap)
 
-    def _keep(self, mask: np.ndarray) -> None:
-        for name in ("S", "S_obs", "last_box", "centres", "move", "move_norm", "ids",
-                     "hit_streak", "missed"):
+    def _keep(self, alive: list[bool]) -> None:
+        mask = np.array(alive)
+        for name in ("S", "S_obs", "history"):
             setattr(self, name, getattr(self, name)[mask])
+        for name in ("ids", "hit_streak", "missed", "n_obs"):
+            setattr(self, name, list(compress(getattr(self, name), alive)))
 
     def _add(self, boxes: np.ndarray) -> None:
         n = len(boxes)
         S = pack(np.concatenate([boxes, np.zeros((n, 4))], axis=1), initial_covariance(boxes))
         self.S = np.concatenate([self.S, S])
         self.S_obs = np.concatenate([self.S_obs, S])
-        self.last_box = np.concatenate([self.last_box, boxes])
-        k = self.centres.shape[1]
-        c = _complex_centres(boxes)[:, None]
-        self.centres = np.concatenate([self.centres, np.repeat(c, k, axis=1)])
-        self.move = np.concatenate([self.move, np.zeros(n, complex)])
-        self.move_norm = np.concatenate([self.move_norm, np.zeros(n)])
-        self.ids = np.concatenate([self.ids, np.zeros(n, np.int64)])
-        self.hit_streak = np.concatenate([self.hit_streak, np.ones(n, np.int64)])
-        self.missed = np.concatenate([self.missed, np.zeros(n, np.int64)])
+        ring = np.repeat(boxes[:, None], self.history.shape[1], axis=1)
+        self.history = np.concatenate([self.history, ring])
+        self.ids += [0] * n
+        self.hit_streak += [1] * n
+        self.missed += [0] * n
+        self.n_obs += [1] * n
 
-    def _momentum(self, rows: np.ndarray, det_boxes: np.ndarray, det_scores: np.ndarray
-                  ) -> np.ndarray:
-        """OC-SORT's direction consistency: ``(pi/2 - angle) / pi = asin(cos angle) / pi``
-        between the direction a track moved over its last observations and the direction
-        from its last observation to each detection, weighted by the detection score. A
-        track that has not moved yet adds nothing."""
-        # in complex numbers: the real part of conj(move) * d is the dot product
-        d = _complex_centres(det_boxes)[None, :] - self.centres[rows, -1][:, None]
-        cos = (self.move[rows][:, None] * d).real
-        cos /= np.maximum(self.move_norm[rows][:, None] * np.abs(d), 1e-9)
-        np.maximum(cos, -1.0, out=cos)  # rounding may step outside [-1, 1]
-        np.minimum(cos, 1.0, out=cos)
-        angle_term = np.arcsin(cos, out=cos)
-        return angle_term * ((self.config.momentum_weight / np.pi) * det_scores)[None, :]
+    def _momentum(self, pairs: list[tuple[int, int]], boxes: np.ndarray, scores: np.ndarray
+                  ) -> list[float]:
+        """OC-SORT's direction consistency of candidate ``pairs`` (track row, detection):
+        ``(pi/2 - angle) / pi = asin(cos angle) / pi`` between the direction the track
+        moved over its last observations and the direction from its last observation to
+        the detection, weighted by the detection score. A track that has not moved yet
+        adds nothing. Only the few candidate pairs are computed, in plain floats."""
+        ring = self.history.shape[1]
+        weight = ((self.config.momentum_weight / np.pi) * scores).tolist()
+        dets = boxes.tolist()
+        tracks: dict[int, tuple[complex, complex]] = {}
+        terms = []
+        for i, j in pairs:
+            if i not in tracks:  # its last and its oldest observed centres
+                k, h = self.n_obs[i], self.history[i].tolist()
+                (a0, a1, a2, a3), (b0, b1, b2, b3) = h[(k - 1) % ring], h[k % ring]
+                last = complex((a0 + a2) / 2, (a1 + a3) / 2)
+                tracks[i] = last, last - complex((b0 + b2) / 2, (b1 + b3) / 2)
+            last, move = tracks[i]
+            x0, y0, x1, y1 = dets[j]
+            d = complex((x0 + x1) / 2, (y0 + y1) / 2) - last
+            # in complex numbers: the real part of conj(move) * d is the dot product
+            cos = (move.conjugate() * d).real / max(abs(move) * abs(d), 1e-9)
+            terms.append(math.asin(min(max(cos, -1.0), 1.0)) * weight[j])
+        return terms
 
-    def _gate(self, valid: np.ndarray, ref: np.ndarray, boxes: np.ndarray, rows: np.ndarray,
-              cols: np.ndarray) -> None:
-        """Drop, in place, candidate pairs a shopper could not have walked between since
-        the track was last seen: box centres projected to floor metres with the store
-        homography, against ``max_speed_mps`` plus a margin for box jitter. Only the few
-        candidate pairs are projected, in plain floats."""
+    def _gate(self, valid: np.ndarray, pairs: list[tuple[int, int]], ref: np.ndarray,
+              boxes: np.ndarray) -> list[tuple[int, int]]:
+        """The candidate ``pairs`` (track row, detection) a shopper could have walked
+        between since the track was last seen, clearing the others in ``valid``: box
+        centres projected to floor metres with the store homography, against
+        ``max_speed_mps`` plus a margin for box jitter. Only the few candidate pairs are
+        projected, in plain floats."""
         cfg = self.config
         (a, b, c), (d, e, f), (g, h, k) = self._H
 
@@ -649,14 +696,17 @@ class Tracker:
             w = g * x + h * y + k
             return (a * x + b * y + c) / w, (d * x + e * y + f) / w
 
-        ii, jj = np.nonzero(valid)
-        refs, dets = ref[rows[ii]].tolist(), boxes[cols[jj]].tolist()
-        missed = self.missed[rows[ii]].tolist()
-        for i, j, r, q, m in zip(ii.tolist(), jj.tolist(), refs, dets, missed):
-            (x0, y0), (x1, y1) = floor(r), floor(q)
-            reach = cfg.max_speed_mps * (m + 1) / self.frame_rate + cfg.gate_margin_m
+        refs, dets = ref.tolist(), boxes.tolist()
+        kept = []
+        for i, j in pairs:
+            (x0, y0), (x1, y1) = floor(refs[i]), floor(dets[j])
+            reach = cfg.max_speed_mps * (self.missed[i] + 1) / self.frame_rate \
+                + cfg.gate_margin_m
             if math.hypot(x1 - x0, y1 - y0) > reach:
                 valid[i, j] = False
+            else:
+                kept.append((i, j))
+        return kept
 
 
 PRESETS = ("default", "sort")
