@@ -235,6 +235,52 @@ def test_a_lost_track_is_merged_when_the_shopper_reappears():
     assert [a[0] for a in appeared] == ["2"]
 
 
+
+@pytest.mark.parametrize("hidden_s", [10.0, 0.0])
+def test_a_shopper_hidden_in_a_neighbours_box_is_still_a_candidate(hidden_s):
+    """Shopper 1 stands at a plate, shopper 2 just behind; the detector then finds the two
+    as one box on 2's track, and 1 is lost. While that box covers the place 1 was last
+    seen, 1 is held at their last box: a pick there 2.5 s later still has 1 as a
+    candidate, scored on where they stood with no timing evidence (the lowest timing
+    factor, 0.5). Without holding (hidden_s 0) only 2 is a candidate."""
+    w = World()
+    w.zones = Zones(STORE, ZoneParams(hidden_s=hidden_s))
+    w.enter(1)
+    w.enter(2)
+    x, y = front_of("G2S1P2")   # the shelf is below: y grows toward it
+    last = box_at(x, y + 12)
+    w.hold({1: last, 2: box_at(x, y - 30)}, 2.0)
+    merged = [x - 12, y - 50, x + 12, y + 14]   # 2's box, now also over 1's middle
+    w.hold({2: merged}, 1.0)
+    assert w.zones.shoppers["1"].lost
+    ev = weight_event("G2S1P2", 1, round(w.t + 1.5, 6))
+    w.hold({2: merged}, 4.0, [ev])
+    cart_ev = [c for f in w.fused for c in f.cart]
+    assert len(cart_ev) == 1
+    scores = dict(cart_ev[0].candidates)
+    if not hidden_s:
+        assert set(scores) == {"2"}
+        return
+    assert set(scores) == {"1", "2"}
+    held = [n for n in w.zones._near(-1, np.array(last), held=True) if n.shelf == "G2S1"]
+    gap = held[0].plate_gaps["G2S1P2"]
+    expected = 0.5 * np.exp(-gap / w.fusion.params.gap_scale)
+    assert scores["1"] == pytest.approx(expected, abs=1e-4)
+    assert w.zones.shopper_at(-1, w.t) == "1"
+
+
+def test_a_lost_shopper_nobody_covers_is_not_held():
+    """Held presence needs someone's box over the place: a shopper who simply vanished at
+    the shelf is not kept there."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    x, y = front_of("G2S1P2")
+    w.hold({1: box_at(x, y), 2: box_at(x - 200, y)}, 2.0)
+    w.hold({2: box_at(x - 200, y)}, 2.0)
+    scene = w.zones.update(w.t, tracks({2: box_at(x - 200, y)}))
+    assert not [n for n in scene.near if n.track < 0]
+
 # ---- carts and the ledger ------------------------------------------------------------------
 def test_ledger_replays_without_duplicates_and_refuses_another_run(tmp_path):
     def session(skus):

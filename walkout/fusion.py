@@ -10,7 +10,10 @@ caught up with ``t_end + pad_s``. Then, for the shoppers present at that shelf d
   from the shopper's box to the item's plates (to the shelf when plates have no polygon),
   in box sizes: how far the shopper reached toward *those* plates;
 - ``timing = exp(-(dt / timing_s)^2)``, with ``dt`` from the item's change time to the
-  nearest frame in which the shopper was at their closest;
+  nearest frame in which the shopper was at their closest; frames where the shopper was
+  only *held* at an earlier box (hidden in someone else's box, see
+  :mod:`walkout.zones`) say where they stood but not when they reached, so they count
+  for overlap and closeness, not timing (no seen frame: timing 0);
 - ``score = overlap * closeness * (0.5 + 0.5 timing)``.
 
 The event is first identified as items (:class:`walkout.sensors.ItemIdentifier`), with the
@@ -126,26 +129,32 @@ class Fusion:
             top = max(moved.values(), default=0.0)
             changed = [q for q, d in moved.items() if d >= 0.3 * top] if top > 0 else []
             t_change = e.t_change if e.t_change is not None else (e.t_start + e.t_end) / 2
-        seen: dict[str, list[tuple[float, float]]] = {}   # shopper -> [(t, gap)]
+        seen: dict[str, list[tuple[float, float, bool]]] = {}   # shopper -> [(t, gap, held)]
         for t, near in frames:
-            here: dict[str, float] = {}
+            here: dict[str, tuple[float, bool]] = {}
             for (tid, shelf), n in near.items():
                 sid = zones.shopper_at(tid, t)
                 if shelf != e.shelf_id or not sid or not carts.is_open(sid):
                     continue
                 gaps = [n.plate_gaps[q] for q in changed if q in n.plate_gaps]
                 gap = min(gaps) if gaps else n.gap
-                here[sid] = min(gap, here.get(sid, math.inf))
-            for sid, gap in here.items():
-                seen.setdefault(sid, []).append((t, gap))
+                if gap < here.get(sid, (math.inf, False))[0]:
+                    here[sid] = (gap, n.held)
+            for sid, (gap, held) in here.items():
+                seen.setdefault(sid, []).append((t, gap, held))
         out = {}
         for sid, rows in seen.items():
             overlap = len(rows) / len(frames)
-            g_min = min(g for _, g in rows)
-            closest = [t for t, g in rows if g <= g_min + 0.05]
-            dt = min(abs(t - t_change) for t in closest)
+            g_min = min(g for _, g, _ in rows)
             closeness = math.exp(-g_min / p.gap_scale)
-            timing = math.exp(-((dt / p.timing_s) ** 2))
+            # a held box (kept from before, not seen now) says nothing about when they reached
+            live = [(t, g) for t, g, held in rows if not held]
+            if live:
+                g_live = min(g for _, g in live)
+                dt = min(abs(t - t_change) for t, g in live if g <= g_live + 0.05)
+                timing = math.exp(-((dt / p.timing_s) ** 2))
+            else:
+                timing = 0.0
             out[sid] = overlap * closeness * (0.5 + 0.5 * timing)
         return out
 

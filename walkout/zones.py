@@ -31,6 +31,10 @@
   anywhere else it is flagged ``lost_track``. Track -> shopper is therefore kept per time
   (:meth:`Zones.shopper_at`), and :meth:`Zones.busy` names the shoppers who touched
   someone within ``settle_s``, whose weight events fusion holds until that is settled.
+- **Hidden shoppers.** Two people standing close are often found as one box, which carries
+  on one of their tracks; the other shopper is lost though still there. While the place a
+  lost shopper was last seen lies inside someone's current box (for at most ``hidden_s``),
+  their reach is still reported, from their last box, marked ``held`` (:meth:`Zones._hold`).
 - **Doors, debounced.** A shopper has entered once its anchor (box centre; feet on an
   oblique camera) has been inside the entrance zone for ``door_frames`` consecutive frames,
   and has exited after as many frames inside the exit zone; the time reported is the first
@@ -74,6 +78,7 @@ class ZoneParams:
     look_rate: float = 0.05       # how fast a shopper's colour model follows them
     settle_s: float = 1.0         # events of shoppers who touched this recently wait
     min_visit_s: float = 0.3      # shorter visits are not reported
+    hidden_s: float = 10.0        # a lost shopper inside someone's box is held this long
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class Near:
     shelf: str
     gap: float
     plate_gaps: dict[str, float]
+    held: bool = False  # a box kept from earlier, not seen now (see Zones._hold)
 
 
 @dataclass
@@ -224,6 +230,7 @@ class _Shopper:
     door_run: int = 0                 # consecutive frames in the door zone now relevant
     door_t: float = 0.0               # first frame of that run
     lost: bool = False
+    box: np.ndarray | None = None     # last box seen
 
 
 class Zones:
@@ -271,6 +278,8 @@ class Zones:
 
     def shopper_at(self, track: int, t: float) -> str:
         """The shopper a track showed at time ``t`` ("" if none)."""
+        if track < 0:  # a shopper held where last seen (see _hold)
+            return str(-track)
         hist = self._mapping.get(track)
         if not hist:
             return ""
@@ -288,20 +297,8 @@ class Zones:
         scene = Scene(t, ids.copy(), boxes, [], [])
         centres = {}
         for tid, box in zip(ids.tolist(), boxes):
-            centres[tid] = xy = anchor(box, self._oblique)
-            where = np.array([xy[0] - 1, xy[1] - 1, xy[0] + 1, xy[1] + 1]) \
-                if self._oblique else box
-            size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
-            seen: dict[int, tuple | None] = {}  # shelves of one gondola share a geometry
-            for shelf_id, m, plates in self._maps:
-                if id(m) not in seen:
-                    seen[id(m)] = m.reach(box) if m.touches(where) else None
-                hit = seen[id(m)]
-                if hit is not None:
-                    gap, r, c = hit
-                    scene.near.append(Near(tid, shelf_id, gap / size,
-                                           {q: _plate_gap(pm.dist[r, c], gap) / size
-                                            for q, pm in plates}))
+            centres[tid] = anchor(box, self._oblique)
+            scene.near += self._near(tid, box)
         self._t = t
         box_of = dict(zip(ids.tolist(), boxes))
 
@@ -315,11 +312,31 @@ class Zones:
         for tid, xy in centres.items():
             s = self.shoppers.get(self.shopper_of.get(tid, ""))
             if s is not None and s.track == tid:
-                s.last_t, s.last_xy, s.lost = t, xy, False
+                s.last_t, s.last_xy, s.lost, s.box = t, xy, False, box_of[tid]
                 self._doors(s, t, xy, scene)
         self._lose(t, scene)
+        self._hold(t, scene, box_of)
         self._dwell(t, scene)
         return scene
+
+    def _near(self, track: int, box: np.ndarray, held: bool = False) -> list[Near]:
+        """The shelves a box touches, and how far it reaches into each (see :class:`Near`)."""
+        xy = anchor(box, self._oblique)
+        where = np.array([xy[0] - 1, xy[1] - 1, xy[0] + 1, xy[1] + 1]) \
+            if self._oblique else box
+        size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
+        out = []
+        seen: dict[int, tuple | None] = {}  # shelves of one gondola share a geometry
+        for shelf_id, m, plates in self._maps:
+            if id(m) not in seen:
+                seen[id(m)] = m.reach(box) if m.touches(where) else None
+            hit = seen[id(m)]
+            if hit is not None:
+                gap, r, c = hit
+                out.append(Near(track, shelf_id, gap / size,
+                                {q: _plate_gap(pm.dist[r, c], gap) / size for q, pm in plates},
+                                held))
+        return out
 
     def finish(self, t: float) -> Scene:
         """End of the stream: close open visits (shoppers still inside keep their carts)."""
@@ -486,6 +503,24 @@ class Zones:
                 if s.state == "inside":
                     scene.gone.append((s.id, t))
                 s.state = "gone"
+
+    # ---- shoppers out of sight ----------------------------------------------------------------
+    def _hold(self, t: float, scene: Scene, box_of: dict[int, np.ndarray]) -> None:
+        """Presence for shoppers hidden in someone else's box. Two people standing close
+        are often found as one box, which carries on one of their tracks; the other
+        shopper is lost, though still there. While the place a lost shopper was last seen
+        lies inside a current box (for at most ``hidden_s``), they are held at their last
+        box, so a weight change at the plate they stood at can still go to them. Their
+        reach is reported under the track id ``-int(shopper id)`` (:meth:`shopper_at`
+        knows it), marked ``held``: fusion takes a held box as evidence of where they
+        stood, not of when they reached."""
+        for s in self.shoppers.values():
+            if (s.state != "inside" or s.last_t == t or s.box is None
+                    or t - s.last_t > self.params.hidden_s):
+                continue
+            x, y = s.last_xy
+            if any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in box_of.values()):
+                scene.near += self._near(-int(s.id), s.box, held=True)
 
     # ---- doors -------------------------------------------------------------------------------
     @staticmethod
