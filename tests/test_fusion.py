@@ -123,6 +123,36 @@ def test_equal_reach_is_ambiguous_and_flags_the_receipt():
     assert len(flags) == 1 and flags[0][1] == "ambiguous"
 
 
+
+def test_a_moved_ambiguous_item_takes_its_flag_along():
+    """An item decided on a close call flags its receipt; when an identity repair later
+    shows the tracks were the other way round, the item moves to the other cart and so
+    does the flag (in the ledger: unflag, then flag)."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    x, y = front_of("G2S1P2")
+    a, b = box_at(x - 1, y), box_at(x + 1, y)  # equally close; 2 comes 0.3 s later
+    away = box_at(*STORE.zones.entrance.mean(0))
+    w.hold({1: a, 2: away}, 1.0)
+    t0 = w.t
+    ev = weight_event("G2S1P2", 1, round(w.t + 1.3, 6))
+    w.hold({1: a, 2: away}, 0.3, [ev])
+    w.hold({1: a, 2: b}, 3.0)
+    (ev,) = [c for f in w.fused for c in f.cart]
+    first, other = ev.shopper_id, {"1": "2", "2": "1"}[ev.shopper_id]
+    assert w.carts.flags(first) == ["ambiguous"] and w.carts.flags(other) == []
+    z = w.zones  # the repair the colour models would make: tracks swap shoppers from t0
+    for tid, sid in ((1, "2"), (2, "1")):
+        z._assign(tid, sid, t0 - 1.0)
+        z.shoppers[sid].track = tid
+    z.repairs.append((t0 - 1.0, ("1", "2")))
+    w.step({1: a, 2: b})
+    sku = plate("G2S1P2")[1].sku
+    assert w.cart(other) == {sku: 1} and w.cart(first) == {}
+    assert w.carts.flags(other) == ["ambiguous"] and w.carts.flags(first) == []
+
+
 def test_put_back_goes_to_the_shopper_carrying_the_item():
     w = World()
     w.enter(1)

@@ -4,7 +4,8 @@
 **ledger** (``cart_ledger.jsonl``: one JSON object a line with a sequence number, flushed and
 fsynced before the change counts), then applied. Operations: ``open`` (a shopper entered, or
 appeared inside the store), ``add`` (a cart event; negative qty is a put-back), ``move`` (an
-item given to the wrong shopper before their identities were repaired), ``flag`` and
+item given to the wrong shopper before their identities were repaired), ``flag``,
+``unflag`` (the reason for a flag went away: the doubtful item moved to another cart) and
 ``close`` (the shopper left, or was lost for good: the receipt is issued).
 
 A receipt lists the cart's positive quantities priced from the catalogue, with its total
@@ -129,6 +130,12 @@ class Carts:
             return
         self.ledger.append({"op": "flag", "shopper_id": shopper, "flag": flag})
         self._flags[shopper].append(flag)
+
+    def unflag(self, shopper: str, flag: str) -> None:
+        if shopper not in self._carts or flag not in self._flags[shopper]:
+            return
+        self.ledger.append({"op": "unflag", "shopper_id": shopper, "flag": flag})
+        self._flags[shopper].remove(flag)
 
     def close(self, shopper: str, t: float, flag: str | None = None) -> Receipt | None:
         """Issue the shopper's receipt (None when they have no open cart)."""

@@ -22,9 +22,12 @@ recognised as the product that was really put down. Each item goes to the best-s
 shopper; a put-back only to shoppers carrying that sku. The confidence is the margin over
 the runner-up, ``(best - second) / best`` (1 with a single candidate); below
 ``ambiguous_below`` the event is still given to the best shopper and their receipt is
-flagged ``ambiguous``. A change nobody was near, and a put-back no present shopper could
-have made, are ``unattributed``: logged, never dropped. A change no product explains
-flags the best shopper's receipt ``unexplained_weight_change``.
+flagged ``ambiguous``. The flag follows the doubtful items: when a re-decision moves one
+to another cart, that cart is flagged if the new decision is doubtful too, and the old
+one loses its flag once it holds no doubtful item. A change nobody was near, and a
+put-back no present shopper could have made, are ``unattributed``: logged, never dropped.
+A change no product explains flags the best shopper's receipt
+``unexplained_weight_change``.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class Fused:
     items: list[ItemEvent] = field(default_factory=list)
     cart: list[CartEvent] = field(default_factory=list)
     unattributed: list[dict] = field(default_factory=list)
-    flags: list[tuple[str, str]] = field(default_factory=list)   # (shopper id, flag)
+    flags: list[tuple[str, str]] = field(default_factory=list)   # (shopper id, flag) raised
     moved: list[tuple[CartEvent, CartEvent]] = field(default_factory=list)  # (was, now)
 
 
@@ -68,6 +71,7 @@ class Fusion:
         self._waiting: list[WeightEvent] = []
         self._decided: deque[list] = deque()   # [weight event, item, cart event], in order
         self._repairs_seen = 0
+        self._doubtful: dict[str, int] = {}    # shopper -> items decided below ambiguous_below
         self.t_video = -math.inf
 
     def update(self, scene: Scene | None, events: list[WeightEvent], zones: Zones,
@@ -181,10 +185,10 @@ class Fusion:
             s2 = ranked[1][1] if len(ranked) > 1 else 0.0
             conf = (s1 - s2) / s1 if s1 > 0 else 0.0
             if item.sku == UNEXPLAINED:
-                out.flags.append((best, "unexplained_weight_change"))
+                self._flag(best, "unexplained_weight_change", carts, out)
                 continue
             if conf < p.ambiguous_below:
-                out.flags.append((best, "ambiguous"))
+                self._doubt(best, +1, carts, out)
             ev = CartEvent(item.t, best, item.sku, item.qty, round(conf, 4),
                            tuple((s, round(v, 4)) for s, v in ranked), item.shelf_id)
             carts.add(ev)
@@ -217,3 +221,22 @@ class Fusion:
             carts.move(ev, new)
             out.moved.append((ev, new))
             rec[2] = new
+            if ev.confidence < p.ambiguous_below:
+                self._doubt(ev.shopper_id, -1, carts, out)
+            if new.confidence < p.ambiguous_below:
+                self._doubt(best, +1, carts, out)
+
+    def _doubt(self, shopper: str, change: int, carts: Carts, out: Fused) -> None:
+        """One doubtful item more (+1) or fewer (-1) in a cart: flag it ``ambiguous`` while
+        it holds any."""
+        n = self._doubtful.get(shopper, 0) + change
+        self._doubtful[shopper] = n
+        if n > 0:
+            self._flag(shopper, "ambiguous", carts, out)
+        else:
+            carts.unflag(shopper, "ambiguous")
+
+    @staticmethod
+    def _flag(shopper: str, flag: str, carts: Carts, out: Fused) -> None:
+        carts.flag(shopper, flag)
+        out.flags.append((shopper, flag))

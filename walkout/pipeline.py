@@ -151,8 +151,6 @@ class Pipeline:
             rec.update(event_record(now))
             self._cart_records[id(now)] = rec
         self.records.extend(fused.unattributed)
-        for sid, flag in fused.flags:
-            self.carts.flag(sid, flag)
 
     def _keep(self, frame: Frame, scene: Scene) -> None:
         for tid, box in zip(scene.track_ids.tolist(), scene.boxes):
