@@ -16,6 +16,7 @@ from walkout.cli import main
 from walkout.config import Product
 from walkout.errors import InputError
 from walkout.sensors import (
+    EventParams,
     ItemIdentifier,
     Planogram,
     ReadStats,
@@ -137,6 +138,44 @@ def test_nan_readings_are_ignored_not_turned_into_steps():
     grams[300:303, 4] = np.nan  # and a short dropout
     _, items = detect(t, grams)
     assert [(i.sku, i.qty) for i in items] == [("SOUP", 1)]
+
+
+def _gum_as_the_shelf_settles(params: EventParams | None = None, spread: bool = False):
+    """Simulated ``pair`` seed 702: a 25 g gum pack is taken from plate G1S1P2 at 13.26 s
+    (video clock) just as the shelf settles from an earlier take, so the settle window
+    barely moves and the shelf never counts as moving again. With ``spread`` the same
+    total step is spread over the shelf's three plates (as wobble spreads). The G1S1 events
+    near it: (t_start, plate deltas)."""
+    cfg, t, grams, gt = weight_stream("pair", 702)
+    [gum] = [g for g in gt if g["shelf"] == "G1S1" and abs(g["t"] - 13.26) < 0.05]
+    t_gum = gum["t"] - cfg.sensors.clock_offset_s  # on the sensor clock
+    cols = [cfg.plate_ids.index(f"G1S1P{k}") for k in (1, 2, 3)]
+    if spread:  # P2 keeps half of its -25 g; P1 and P3 take a quarter each
+        step = 25.0 * np.clip((t - t_gum) / 0.2 + 0.5, 0, 1)
+        grams[:, cols[1]] += step / 2
+        grams[:, cols[0]] -= step / 4
+        grams[:, cols[2]] -= step / 4
+    planogram = Planogram.from_store(cfg)
+    det = WeightEventDetector(planogram.shelves, params=params)
+    events = [e for k in range(0, len(t), 30)
+              for e in det.update(SampleBlock(t[k:k + 30], grams[k:k + 30],
+                                              tuple(cfg.plate_ids)))]
+    return [(e.t_start, e.plate_deltas_g) for e in events
+            if e.shelf_id == "G1S1" and abs(e.t_change - t_gum) < 1.0]
+
+
+def test_a_light_take_as_the_shelf_settles_is_caught_by_the_watch():
+    [(_, deltas)] = _gum_as_the_shelf_settles()
+    assert deltas["G1S1P2"] == pytest.approx(-25.0, abs=4.0)
+    assert abs(deltas["G1S1P1"]) < 3.0 and abs(deltas["G1S1P3"]) < 3.0
+    # the settle-to-settle trigger alone misses it
+    assert _gum_as_the_shelf_settles(EventParams(watch_s=0.0)) == []
+
+
+def test_the_watch_takes_only_a_step_on_one_plate():
+    assert _gum_as_the_shelf_settles(spread=True) == []
+    # a looser share rule would take it: the rule, not the level test, turns it down
+    assert _gum_as_the_shelf_settles(EventParams(watch_share=0.4), spread=True) != []
 
 
 # ---- item identification ---------------------------------------------------------------------

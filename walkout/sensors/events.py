@@ -16,6 +16,12 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
 - drift never accumulates, because the levels are taken right before and after each
   movement; a vibration burst or a hand pressing a plate moves the shelf and then settles
   at the old level, so it gives no step.
+- for ``watch_s`` after a shelf settles from moving, its level stays **watched**: a light
+  item taken just as the shelf settles can fall mostly before the settle window and then
+  shift the level too gently to count as moving again. A later quiet window whose level
+  is a step away from the settled one is an event, measured from the settled level, but
+  only if one plate carries the step (``watch_share`` of all the plates' moves, and the
+  step size on its own): with no movement to back it, wobble must not pass for an item.
 
 Latency from settling to the event is the window (0.4 s at the defaults). Two events on a
 shelf stay separate when the shelf settles for one window between them.
@@ -66,6 +72,14 @@ class EventParams:
     noise_tau_s: float = 30.0  # memory of the running noise estimates
     stuck_s: float = 5.0  # never settled this long: the shelf got noisier, re-learn its noise
     history_s: float = 10.0  # per-plate history kept to time the change inside an event
+    # For this long after settling, a new quiet level that differs from the settled one by a
+    # step is an event even though the shelf never counted as moving: a light item taken
+    # just as the shelf settles can shift the window too little to cross the threshold ...
+    watch_s: float = 1.0
+    # ... when one plate carries at least this share of the plates' moves. With no
+    # movement to back it, a step must look like an item: on simulated shelves real ones
+    # put 88-95% on one plate, wobble steps of 10-18 g spread over all (35-59%).
+    watch_share: float = 0.8
 
 
 def shelves_by_prefix(plate_id: str) -> str | None:
@@ -168,6 +182,10 @@ class _Stream:
         self.sig_d = np.full(S, np.nan)  # level noise: std of window means one window apart
         self.run_start = np.zeros(S, np.int64)  # first sample of the current settled run
         self.ref: list[tuple | None] = [None] * S  # (level, plate levels, t, noise)
+        # shelves that settled after moving: (level, plate levels, t, global row, last row
+        # watched)
+        self.watch: dict[int, tuple] = {}
+        self.watch_n = int(round(p.watch_s * rate_hz))
 
     def update(self, t: np.ndarray, grams: np.ndarray) -> list[WeightEvent]:
         W, S = self.W, len(self.shelf_ids)
@@ -215,6 +233,7 @@ class _Stream:
         self._write_ring(t, grams)
         for j, s in zip(*np.nonzero(state != prev)):
             k = L + int(j)  # row in the joined arrays
+            self.watch.pop(s, None)
             if state[j, s] == MOVING:
                 self._leave(s, k, base, X, T, TOT, STD, quiet[s], prev[j, s] == SETTLED)
             elif state[j, s] == SETTLED:
@@ -222,6 +241,12 @@ class _Stream:
                 if ev is not None:
                     events.append(ev)
                 self.run_start[s] = base + k
+                if prev[j, s] == MOVING:
+                    self._watch(s, k, base, X, T, TOT)
+        for s in list(self.watch):
+            ev = self._watched(s, L, base, X, T, TOT, mean, std, quiet[s])
+            if ev is not None:
+                events.append(ev)
         self._learn_noise(std, mean, state)
         # keep the tail
         keep = slice(max(0, L + J - self.K), L + J)
@@ -287,6 +312,43 @@ class _Stream:
             noise_g=float(self.sig_d[s]),
             t_change=t_change, plate_t_change=plate_t, t_detected=float(T[k]),
         )
+
+    def _watch(self, s: int, k: int, base: int, X, T, TOT) -> None:
+        """Shelf ``s`` settled at row ``k`` after moving: keep its new level to watch
+        (``watch_s``)."""
+        a = max(k - self.W + 1 + self.guard, 0)
+        plates = _median0(X[a:k + 1, self.cols[s]])
+        if self.watch_n and np.isfinite(plates).all():
+            self.watch[s] = (float(_median0(TOT[a:k + 1, s])), plates, float(T[k]), base + k,
+                             base + k + self.watch_n)
+
+    def _watched(self, s: int, L: int, base: int, X, T, TOT, mean, std, quiet: float
+                 ) -> WeightEvent | None:
+        """A step while shelf ``s`` stays settled shortly after settling: the first window
+        of this block, entirely after the settled one and quiet, whose level differs from
+        the settled level by what an event needs. It is measured as an event from the
+        settled level on."""
+        level, plates, t0, g0, g_end = self.watch[s]
+        first = base + L  # global row of this block's first window
+        lo, hi = max(g0 + self.W - first, 0), min(g_end - first + 1, len(mean))
+        if hi <= 0 or first + len(mean) - 1 >= g_end:
+            del self.watch[s]
+        if lo >= hi:
+            return None
+        need = max(self.p.min_delta_g, self.p.delta_k * float(self.sig_d[s]))
+        hit = np.flatnonzero((std[lo:hi, s] <= quiet)
+                             & (np.abs(mean[lo:hi, s] - level) >= need))
+        if not len(hit):
+            return None
+        self.ref[s] = (level, plates, t0, g0)
+        ev = self._settle(s, L + lo + int(hit[0]), base, X, T, TOT, True)
+        if ev is None:
+            return None
+        moves = np.abs(list(ev.plate_deltas_g.values()))
+        if moves.max() < need or moves.max() < self.p.watch_share * moves.sum():
+            return None  # not one plate's step: keep watching
+        self.watch.pop(s, None)
+        return ev
 
     def _change_times(self, cols, plate_d, ref_plates, g0: int, g1: int) -> list:
         """Per plate, when its step happened between global samples ``g0`` and ``g1``
