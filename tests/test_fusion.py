@@ -266,6 +266,27 @@ def test_a_lost_track_is_merged_when_the_shopper_reappears():
 
 
 
+
+def test_a_second_box_on_a_shopper_is_not_a_new_shopper_until_it_walks_apart():
+    """The detector sometimes finds a reaching shopper as two boxes (the body, and the arm
+    stretched into the shelf). A track that starts inside the store on top of a shopper
+    waits; were it someone really hidden there, they would become a shopper once apart."""
+    w = World()
+    w.enter(1)
+    x, y = front_of("G2S1P2")
+    body = box_at(x, y + 20)
+    arm = [x - 14, y - 30, x + 10, y + 10]   # overlaps the body box
+    w.hold({1: body}, 1.0)
+    appeared = []
+    for _ in range(30):   # 3 s, three times pending_s
+        appeared += w.zones.update(w.t, tracks({1: body, 7: arm})).appeared
+        w.t = round(w.t + 0.1, 6)
+    assert appeared == [] and 7 not in w.zones.shopper_of
+    for k in range(15):   # the second box walks away from the first
+        appeared += w.zones.update(w.t, tracks({1: body, 7: box_at(x - 60 - 4 * k, y)})).appeared
+        w.t = round(w.t + 0.1, 6)
+    assert [a[0] for a in appeared] == ["2"] and w.zones.shopper_of[7] == "2"
+
 @pytest.mark.parametrize("hidden_s", [10.0, 0.0])
 def test_a_shopper_hidden_in_a_neighbours_box_is_still_a_candidate(hidden_s):
     """Shopper 1 stands at a plate, shopper 2 just behind; the detector then finds the two

@@ -400,7 +400,7 @@ class TrackerConfig:
     min_hits: int = 3  # consecutive matches before a track gets an id
     high_score: float = 0.6  # detections at or above it are matched first
     low_score: float = 0.1  # detections below it are ignored
-    new_track_score: float = 0.7  # a track may start only from a detection this sure
+    new_track_score: float = 0.65  # a track may start only from a detection this sure
     iou_threshold: float = 0.1  # every pass: minimum IoU (small, fast-changing boxes)
     momentum_weight: float = 0.2  # OC-SORT direction-consistency weight in the cost
     momentum_frames: int = 3  # observations back to measure a track's direction over

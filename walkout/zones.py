@@ -17,7 +17,9 @@
   (unseen for ``lost_after_s``, not yet exited) and the new track starts no farther from
   where it was last seen than ``reid_margin_px + reid_speed_px_s * gap``, the new track
   continues that shopper (the nearest such). Otherwise it becomes a new shopper flagged
-  ``lost_track``: someone the camera did not see come in.
+  ``lost_track``: someone the camera did not see come in. A track whose box overlaps a
+  shopper's box waits until it stands apart: the detector sometimes finds one reaching
+  shopper as two boxes (body and arm), and the second is not a person.
 - **Identity repair.** When shoppers come close, the tracker can swap their ids or lose
   one of them. Each shopper keeps a colour model (an HSV histogram of their box: the mean
   of their first ten looks standing apart, then following slowly, and only looks that are
@@ -305,7 +307,7 @@ class Zones:
         def look_of(tid: int) -> np.ndarray | None:
             return None if image is None else _look(image, box_of[tid])
 
-        self._identify(t, centres, scene, look_of)
+        self._identify(t, centres, scene, look_of, box_of)
         if image is not None:
             self._repair(t, ids.tolist(), boxes, image)
         scene.shoppers = [self.shopper_of.get(tid, "") for tid in ids.tolist()]
@@ -346,7 +348,8 @@ class Zones:
         return scene
 
     # ---- identity ----------------------------------------------------------------------------
-    def _identify(self, t: float, centres: dict, scene: Scene, look_of) -> None:
+    def _identify(self, t: float, centres: dict, scene: Scene, look_of,
+                  boxes: dict[int, np.ndarray]) -> None:
         p = self.params
         for tid, xy in centres.items():
             if tid in self.shopper_of:
@@ -361,6 +364,8 @@ class Zones:
                 del self._pending[tid]
                 self._assign(tid, lost.id, first[0])
                 lost.track, lost.lost = tid, False
+            elif self._on_someone(tid, boxes):
+                self._pending[tid] = (t, first[1])  # a second box on a shopper: wait
             elif t - first[0] >= p.pending_s:
                 del self._pending[tid]
                 s = self._new(tid, t, xy, "inside")
@@ -371,6 +376,19 @@ class Zones:
         for tid in [k for k in self._pending if k not in centres]:
             if t - self._pending[tid][0] > p.pending_s:
                 del self._pending[tid]  # a flicker that never became anyone
+
+    def _on_someone(self, tid: int, boxes: dict[int, np.ndarray]) -> bool:
+        """Whether track ``tid``'s box overlaps a shopper's box now. A track that starts
+        inside the store on top of a shopper is most often a second box on them (an arm
+        stretched into a shelf, half a body); a person who really was hidden there is
+        told apart once the boxes separate."""
+        x1, y1, x2, y2 = boxes[tid]
+        for other, b in boxes.items():
+            s = self.shoppers.get(self.shopper_of.get(other, ""))
+            if (other != tid and s is not None and s.track == other
+                    and min(x2, b[2]) > max(x1, b[0]) and min(y2, b[3]) > max(y1, b[1])):
+                return True
+        return False
 
     def _new(self, tid: int, t: float, xy, state: str) -> _Shopper:
         sid = str(len(self.shoppers) + 1)  # shoppers are numbered 1, 2, ... as they come
