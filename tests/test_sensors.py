@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -120,6 +121,38 @@ def test_events_a_second_apart_on_one_shelf_stay_separate():
     events, items = detect(t, grams)
     assert len(events) == 2
     assert [(i.sku, i.qty) for i in items] == [("SOUP", 1), ("SOUP", 1)]
+
+
+def test_two_takes_from_one_plate_without_settling_are_two_timed_items():
+    """Two soup cans leave one plate a second apart while a hand leans on the next plate
+    in between, so the shelf never settles: one weight event, whose plate change is
+    found as two steps, identified as two single items at their own times."""
+    t, grams = stream(12.0, seed=8, steps=[(5.0, "B2", -455.0, 0.2), (6.0, "B2", -455.0, 0.2)])
+    press = np.clip(np.sin(np.pi * (t - 5.3) / 0.6), 0, None) * ((t > 5.3) & (t < 5.9))
+    grams[:, PLATES.index("B1")] += 300.0 * press
+    events, items = detect(t, grams)
+    [ev] = events
+    t1, t2, between = ev.plate_steps["B2"]
+    assert abs(t1 - 5.0) < 0.1 and abs(t2 - 6.0) < 0.1
+    assert between == pytest.approx(-455.0, abs=15.0)
+    assert [(i.sku, i.qty) for i in items] == [("SOUP", 1), ("SOUP", 1)]
+    assert [round(i.t, 1) for i in items] == [round(t1, 1), round(t2, 1)]
+    # one hand taking both at once is one step, and stays one item of two
+    t, grams = stream(12.0, seed=8, steps=[(5.0, "B2", -910.0, 0.2)])
+    events, items = detect(t, grams)
+    assert [e.plate_steps for e in events] == [None]
+    assert [(i.sku, i.qty) for i in items] == [("SOUP", 2)]
+
+
+def test_a_two_step_split_needs_whole_units_between():
+    ident = ItemIdentifier(PLANOGRAM)
+    base = ev("B", {"B1": 0.0, "B2": -910.0, "B3": 0.0})
+    split = ident.identify(replace(base, plate_steps={"B2": (9.6, 10.6, -455.0)}))
+    assert [(i.qty, i.t) for i in split] == [(1, 9.6), (1, 10.6)]
+    assert [i.delta_g for i in split] == pytest.approx([-455.0, -455.0], abs=1.0)
+    # 1.5 cans between the steps is no whole number of units: not split
+    kept = ident.identify(replace(base, plate_steps={"B2": (9.6, 10.6, -682.0)}))
+    assert [(i.sku, i.qty) for i in kept] == [("SOUP", 2)]
 
 
 def test_block_size_does_not_change_the_items():

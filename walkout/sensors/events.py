@@ -22,6 +22,9 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
   is a step away from the settled one is an event, measured from the settled level, but
   only if one plate carries the step (``watch_share`` of all the plates' moves, and the
   step size on its own): with no movement to back it, wobble must not pass for an item.
+- a plate whose change came in **two clear steps** (two hands a second apart, the shelf
+  never still in between) reports both times and the level between them
+  (``WeightEvent.plate_steps``), so the item identifier can make two timed items of it.
 
 Latency from settling to the event is the window (0.4 s at the defaults). Two events on a
 shelf stay separate when the shelf settles for one window between them.
@@ -35,8 +38,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+from scipy.ndimage import median_filter
 
 from ..types import WeightEvent
 from .readers import SampleBlock
@@ -80,6 +85,9 @@ class EventParams:
     # movement to back it, a step must look like an item: on simulated shelves real ones
     # put 88-95% on one plate, wobble steps of 10-18 g spread over all (35-59%).
     watch_share: float = 0.8
+    # A plate's change is two steps (two hands a second apart) when the level between them
+    # lasts at least this (see _Stream._two_steps).
+    two_step_s: float = 0.3
 
 
 def shelves_by_prefix(plate_id: str) -> str | None:
@@ -186,6 +194,7 @@ class _Stream:
         # watched)
         self.watch: dict[int, tuple] = {}
         self.watch_n = int(round(p.watch_s * rate_hz))
+        self.rate = float(rate_hz)
 
     def update(self, t: np.ndarray, grams: np.ndarray) -> list[WeightEvent]:
         W, S = self.W, len(self.shelf_ids)
@@ -304,6 +313,7 @@ class _Stream:
         t_end = float(T[max(k - self.W + 1, g_start - base + 1, 0)])
         times = self._change_times(cols, plate_d, ref_plates, g_start, base + k)
         plate_t = {pid: tc for pid, tc in zip(pids, times) if tc is not None}
+        steps = self._two_steps(cols, plate_d, ref_plates, g_start, base + k)
         big = int(np.argmax(np.abs(plate_d)))
         t_change = plate_t.get(pids[big], (t_start + t_end) / 2)
         return WeightEvent(
@@ -311,6 +321,7 @@ class _Stream:
             plate_deltas_g={pid: float(d) for pid, d in zip(pids, plate_d)},
             noise_g=float(self.sig_d[s]),
             t_change=t_change, plate_t_change=plate_t, t_detected=float(T[k]),
+            plate_steps={pids[j]: v for j, v in steps.items()} or None,
         )
 
     def _watch(self, s: int, k: int, base: int, X, T, TOT) -> None:
@@ -367,6 +378,49 @@ class _Stream:
         return [float(ts[min(int(k), len(ts) - 1)]) if d else None
                 for k, d in zip(tau, plate_d)]
 
+    def _two_steps(self, cols, plate_d, ref_plates, g0: int, g1: int) -> dict:
+        """Plates (by position in ``cols``) whose change between global samples ``g0`` and
+        ``g1`` came in two clear steps: ``(t_first, t_second, level between)``. The level
+        is fitted as before (0), between and after (the plate's step) by least squares
+        over both split points, on a 0.1 s running median (hands pressing leave spikes);
+        two steps are kept when the level between lasts ``two_step_s``, lies between the
+        two ends and a quarter of the step or more from each, and halves the error of the
+        best single split."""
+        p = self.p
+        if g0 < self._ring_end - self.H or g1 - g0 < (2 * p.two_step_s + p.window_s) * self.rate:
+            return {}  # too short for two steps with a still level between
+        idx = np.arange(g0, g1 + 1) % self.H
+        stride = -(-len(idx) // 160)  # a long movement is fitted on every k-th sample
+        ts = self.ring_t[idx][::stride]
+        x = (self.ring[idx][:, cols] - ref_plates)[::stride]
+        rate = self.rate / stride
+        min_run = max(2, int(round(p.two_step_s * rate)))
+        out = {}
+        for j, d in enumerate(plate_d):
+            if not abs(d) >= 2 * p.min_delta_g or len(x) < 2 * min_run:
+                continue
+            y = median_filter(x[:, j], size=max(3, int(round(0.1 * rate)) | 1),
+                              mode="nearest")
+            n = len(y)
+            c1 = np.concatenate([[0.0], np.cumsum(y)])
+            c2 = np.concatenate([[0.0], np.cumsum(y * y)])
+            # error of "0 on [0, a)" + "d on [b, n)" for every split, and of the middle
+            head = c2                                        # sum y^2 over [0, a)
+            tail = (c2[n] - c2) - 2 * d * (c1[n] - c1) + d * d * (n - np.arange(n + 1))
+            one = float(np.min(head + tail))
+            a, b = _splits(n + 1, min_run)
+            s1, s2, m = c1[b] - c1[a], c2[b] - c2[a], (b - a).astype(float)
+            level = s1 / m
+            err = head[a] + (s2 - s1 * level) + tail[b]
+            share = level / d  # how much of the step the first one made
+            ok = (share >= 0.25) & (share <= 0.75)
+            if not ok.any():
+                continue
+            best = int(np.argmin(np.where(ok, err, np.inf)))
+            if err[best] <= 0.5 * one:
+                out[j] = (float(ts[a[best]]), float(ts[min(b[best], n - 1)]), float(level[best]))
+        return out
+
     def _write_ring(self, t: np.ndarray, grams: np.ndarray) -> None:
         J = len(t)
         if J >= self.H:
@@ -414,6 +468,12 @@ class _Stream:
             spread = _col_quantile(d, ok, q) / np.where(stuck, 0.3186, 0.6745)  # |N(0,1)|
             self.sig_d = _blend(self.sig_d, spread, n, self.alpha_per_sample, self.seen_d)
             self.seen_d += n
+
+
+@lru_cache(maxsize=64)
+def _splits(n: int, min_run: int) -> tuple[np.ndarray, np.ndarray]:
+    """All split pairs ``a < b`` of ``n`` positions at least ``min_run`` apart."""
+    return np.triu_indices(n, min_run)
 
 
 def _median0(a: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..config import Product, StoreConfig
@@ -118,6 +118,7 @@ class IdentifyParams:
     pick_min_units: float = 0.4  # CMU: reject a pick under 0.4 unit ...
     return_min_units: float = 0.75  # ... and a return under 0.75 unit
     max_qty: int = 12  # most units of one product moved in one event
+    split_tolerance: float = 0.35  # two-step split: the level between, in units off whole
     prior_planogram: float = 0.9  # the product the planogram puts there
     prior_misplaced: float = 0.5  # picks: an item returned there by mistake earlier;
     #                               returns: a carried item returned to the wrong place
@@ -163,7 +164,8 @@ class ItemIdentifier:
             if self._negligible(plates, delta, cart):
                 continue
             t = self._time(event, plates)
-            out.append(self._explain(event.shelf_id, t, plates, sku, delta, sigma_m, cart))
+            item = self._explain(event.shelf_id, t, plates, sku, delta, sigma_m, cart)
+            out.extend(self._split(event, plates, item))
         plates = tuple(event.plate_deltas_g)
         if not out and not self._negligible(plates, event.delta_g, cart):
             # a change spread thinly over the shelf: explain the shelf as a whole
@@ -171,6 +173,28 @@ class ItemIdentifier:
             out.append(self._explain(event.shelf_id, t, plates, None, event.delta_g, sigma_m,
                                      cart))
         return out
+
+    def _split(self, event: WeightEvent, plates: tuple[str, ...], item: ItemEvent
+               ) -> list[ItemEvent]:
+        """Several units that left (or came back) in two clear steps, a second or so
+        apart (``event.plate_steps``), are two item events at their own times: two
+        shoppers taking from one plate one after the other never let the shelf settle in
+        between, and each step goes to whoever reached then. The level between the steps
+        must be a whole number of units (within ``split_tolerance`` of a unit)."""
+        n = abs(item.qty)
+        prod = self.planogram.products.get(item.sku)
+        steps = event.plate_steps or {}
+        biggest = max(plates, key=lambda q: abs(event.plate_deltas_g[q]))
+        if n < 2 or prod is None or biggest not in steps:
+            return [item]
+        t1, t2, between = steps[biggest]
+        k = int(round(abs(between) / prod.weight_g))
+        if not (1 <= k < n and abs(abs(between) - k * prod.weight_g)
+                <= self.params.split_tolerance * prod.weight_g):
+            return [item]
+        sign = 1 if item.qty > 0 else -1
+        return [replace(item, t=t1, qty=sign * k, delta_g=item.delta_g * k / n),
+                replace(item, t=t2, qty=sign * (n - k), delta_g=item.delta_g * (n - k) / n)]
 
     def _negligible(self, plates: tuple[str, ...], delta: float, cart: set[str] | None
                     ) -> bool:
