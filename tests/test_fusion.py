@@ -317,7 +317,40 @@ def test_a_shopper_hidden_in_a_neighbours_box_is_still_a_candidate(hidden_s):
     gap = held[0].plate_gaps["G2S1P2"]
     expected = 0.5 * np.exp(-gap / w.fusion.params.gap_scale)
     assert scores["1"] == pytest.approx(expected, abs=1e-4)
-    assert w.zones.shopper_at(-1, w.t) == "1"
+    assert w.zones.shopper_at(-1 - 1, w.t) == "1"   # held under their lost track 1
+
+
+def test_a_held_presence_follows_its_track_when_a_repair_swaps_identities():
+    """The held presence belongs to the lost track, not to the shopper it showed then.
+    Shopper 1 stands at a plate and 2 behind; their boxes merge on 2's track and 1's
+    track is lost, so 1 is held there, and a pick at the plate goes to 2's live box. Later
+    the colour models show the tracks were the other way round from before the merge: the
+    lost track was 2, the merged one 1. The pick is decided again, and the held presence
+    now speaks for 2 (the live box for 1); before, it stayed with 1 and 2 was no
+    candidate at all."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    x, y = front_of("G2S1P2")
+    w.hold({1: box_at(x, y + 12), 2: box_at(x, y - 30)}, 2.0)
+    t0 = w.t
+    merged = [x - 12, y - 50, x + 12, y + 14]
+    w.hold({2: merged}, 1.0)
+    ev = weight_event("G2S1P2", 1, round(w.t + 1.5, 6))
+    w.hold({2: merged}, 4.0, [ev])
+    (first,) = [c for f in w.fused for c in f.cart]
+    assert first.shopper_id == "2" and {s for s, _ in first.candidates} == {"1", "2"}
+    held_score = dict(first.candidates)["1"]
+    z = w.zones  # the repair the colour models would make, from before the merge
+    for tid, sid in ((1, "2"), (2, "1")):
+        z._assign(tid, sid, t0 - 1.0)
+        z.shoppers[sid].track = tid
+    z.repairs.append((t0 - 1.0, ("1", "2")))
+    w.step({2: merged})
+    (moved,) = [m for f in w.fused for m in f.moved]
+    scores = dict(moved[1].candidates)
+    assert moved[1].shopper_id == "1" and scores["2"] == pytest.approx(held_score, abs=1e-4)
+    assert scores["1"] > scores["2"]
 
 
 def test_a_lost_shopper_nobody_covers_is_not_held():

@@ -280,8 +280,8 @@ class Zones:
 
     def shopper_at(self, track: int, t: float) -> str:
         """The shopper a track showed at time ``t`` ("" if none)."""
-        if track < 0:  # a shopper held where last seen (see _hold)
-            return str(-track)
+        if track < 0:  # a shopper held where last seen, under their lost track (_hold)
+            track = -1 - track
         hist = self._mapping.get(track)
         if not hist:
             return ""
@@ -529,16 +529,17 @@ class Zones:
         shopper is lost, though still there. While the place a lost shopper was last seen
         lies inside a current box (for at most ``hidden_s``), they are held at their last
         box, so a weight change at the plate they stood at can still go to them. Their
-        reach is reported under the track id ``-int(shopper id)`` (:meth:`shopper_at`
-        knows it), marked ``held``: fusion takes a held box as evidence of where they
-        stood, not of when they reached."""
+        reach is marked ``held`` (fusion takes a held box as evidence of where they stood,
+        not of when they reached) and reported under the track id ``-1 - lost track``:
+        :meth:`shopper_at` reads it as that track's, so when a later repair finds the lost
+        track was someone else, their held presence goes with it."""
         for s in self.shoppers.values():
             if (s.state != "inside" or s.last_t == t or s.box is None
                     or t - s.last_t > self.params.hidden_s):
                 continue
             x, y = s.last_xy
             if any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in box_of.values()):
-                scene.near += self._near(-int(s.id), s.box, held=True)
+                scene.near += self._near(-1 - s.track, s.box, held=True)
 
     # ---- doors -------------------------------------------------------------------------------
     @staticmethod
