@@ -501,7 +501,8 @@ def _make_room(shoppers: list[Shopper], planner: Planner, window: float) -> None
     come in; a shopper whose place at a shelf is taken for any moment of their stand (the
     other's body centre closer than half of both shoulder widths) stands beside instead:
     the nearest place along the shelf, up to ``ROOM_MAX`` away, clear of everyone already
-    placed for the whole stand, reaching to the same plate. The walks in and out are
+    placed for the whole stand, reaching into the near side of the same plate (not across
+    the neighbour). The walks in and out are
     planned again and the rest of their visit moves by the time that takes. With no such
     place they wait until the stand in the way ends (:func:`_wait_for_room`). Neither is
     done when it would keep them in the store past ``window``. Timelines are otherwise
@@ -586,6 +587,13 @@ def _move_stand(sh: Shopper, i: int, pos: np.ndarray, planner: Planner, window: 
     segs[i - 1] = walk_in
     _shift_after(sh, i, t_stand, d_in)
     stand.pos = pos
+    for r in sh.reaches:  # reach into the near side of the plate, not across a neighbour
+        if stand.t0 <= r.t_start <= stand.t1:
+            g = r.spot.gondola
+            face = g.plate_face_point(r.spot.k)
+            half = 0.3 * np.linalg.norm(np.subtract(*g.face_segment())) / g.n_plates
+            side = float(np.clip((pos - face) @ g.along, -half, half))
+            r.target = r.target + g.along * (side - float((r.target - face) @ g.along))
     walk_out.t0, walk_out.t1 = after.t0, after.t0 + (walk_out.t1 - walk_out.t0)
     t_next = after.t1
     segs[i + 1] = walk_out
