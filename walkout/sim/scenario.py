@@ -502,12 +502,11 @@ def _make_room(shoppers: list[Shopper], planner: Planner, window: float) -> None
     other's body centre closer than half of both shoulder widths) stands beside instead:
     the nearest place along the shelf, up to ``ROOM_MAX`` away, clear of everyone already
     placed for the whole stand, reaching into the near side of the same plate (not across
-    the neighbour). The walks in and out are
-    planned again and the rest of their visit moves by the time that takes. With no such
-    place they wait until the stand in the way ends (:func:`_wait_for_room`). Neither is
-    done when it would keep them in the store past ``window``. Timelines are otherwise
-    planned one shopper at a time, so without this two shoppers at one plate stood inside
-    each other."""
+    the neighbour). The walks in and out are planned again and the rest of their visit
+    moves by the time that takes. With no such place they wait until the stands in the way
+    end (:func:`_wait_for_room`). Neither is done when it would keep them in the store past
+    ``window``. Timelines are otherwise planned one shopper at a time, so without this two
+    shoppers at one plate stood inside each other."""
     placed: list[Shopper] = []
     for sh in sorted(shoppers, key=lambda s: (s.t0, s.id)):
         for i, seg in enumerate(sh.segments):
@@ -526,10 +525,7 @@ def _wait_for_room(sh: Shopper, i: int, placed: list[Shopper], window: float) ->
     """No room at stand ``i``: come ``sh`` after the stands in the way end, lingering at
     the stop before (or coming in later). False if that would keep them past ``window``."""
     st = sh.segments[i]
-    ends = [g.t1 for o in placed for g in o.segments
-            if isinstance(g, Stand) and g.t0 < st.t1 and g.t1 > st.t0
-            and np.hypot(*(g.pos - st.pos)) < (o.body.shoulder_w + sh.body.shoulder_w) / 2
-            + ROOM_GAP]
+    ends = [t1 for q, w, t1 in _stands_during(placed, st) if _too_close(sh, st.pos, q, w)]
     if not ends:
         return False
     delay = max(ends) - st.t0 + ROOM_STEP
@@ -545,21 +541,25 @@ def _wait_for_room(sh: Shopper, i: int, placed: list[Shopper], window: float) ->
     return True
 
 
-def _stands_during(other: Shopper, t0: float, t1: float) -> list[tuple[np.ndarray, float]]:
-    """(place, shoulder width) of ``other``'s stands that overlap ``[t0, t1]``."""
-    return [(g.pos, other.body.shoulder_w) for g in other.segments
-            if isinstance(g, Stand) and g.t0 < t1 and g.t1 > t0]
+def _stands_during(placed: list[Shopper], st: Stand) -> list[tuple[np.ndarray, float, float]]:
+    """(place, shoulder width, end) of the stands of ``placed`` that overlap ``st`` in time."""
+    return [(g.pos, o.body.shoulder_w, g.t1) for o in placed for g in o.segments
+            if isinstance(g, Stand) and g.t0 < st.t1 and g.t1 > st.t0]
+
+
+def _too_close(sh: Shopper, p: np.ndarray, q: np.ndarray, width: float) -> bool:
+    """Whether ``sh`` standing at ``p`` would touch someone ``width`` wide standing at ``q``."""
+    return bool(np.hypot(*(p - q)) < (width + sh.body.shoulder_w) / 2 + ROOM_GAP)
 
 
 def _free_place(sh: Shopper, st: Stand, placed: list[Shopper], planner: Planner
                 ) -> np.ndarray | None:
     """The place nearest ``st.pos`` along the shelf where ``sh`` stands clear of everyone
     standing in ``placed`` during the stand; None if there is none within ``ROOM_MAX``."""
-    taken = [x for o in placed for x in _stands_during(o, st.t0, st.t1)]
+    taken = _stands_during(placed, st)
 
     def clear(p: np.ndarray) -> bool:
-        return all(np.hypot(*(p - q)) >= (w + sh.body.shoulder_w) / 2 + ROOM_GAP
-                   for q, w in taken)
+        return not any(_too_close(sh, p, q, w) for q, w, _ in taken)
 
     if clear(st.pos):
         return st.pos
