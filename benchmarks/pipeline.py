@@ -6,8 +6,9 @@ side by side with ultralytics `model.track`; memory over a long clip.
 
 (a) Accuracy. Fresh seeds (700-709 by default; the pipeline's defaults were set on the
     three seed-0 sample clips) of every preset are simulated into --work (kept, so a rerun
-    skips simulation), run through the pipeline (sim model, ONNX backend when onnxruntime
-    is installed) and scored with walkout.evaluate, per preset. Targets: single and pair
+    skips simulation while the simulator plans the same labels), run through the pipeline
+    (sim model, ONNX backend when onnxruntime is installed) and scored with
+    walkout.evaluate, per preset. Targets: single and pair
     receipt F1 1.0 with every receipt exact; busy F1 >= 0.97, exact >= 0.9, flagged <= 10%.
 (b) Speed on the CPU, one run, the same 640x480 10 fps clip (busy, seed 700) and model:
     walkout's pipeline with the ONNX backend and with the torch backend (per-stage ms per
@@ -32,18 +33,25 @@ from pathlib import Path
 from walkout.cli import make_detector
 from walkout.config import load_store
 from walkout.evaluate import Evaluation, evaluate_clip, load_prediction, load_truth
+from walkout.io import read_jsonl
 from walkout.pipeline import Pipeline, by_time, on_video_clock, run
 from walkout.sensors import iter_weights
-from walkout.sim import simulate
+from walkout.sim import make_scenario, simulate
+from walkout.sim.simulate import gt_events
 from walkout.sources import open_source, prefetch
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def clip(work: Path, preset: str, seed: int, duration: float | None = None) -> Path:
+    """The clip of ``preset`` and ``seed`` in ``work``: simulated unless a clip there already
+    has the labels today's simulator plans (a clip kept from an older simulator is made
+    again rather than silently scored)."""
     name = f"{preset}-{seed}" + (f"-{int(duration)}s" if duration else "")
     root = work / "clips" / name
-    if not (root / "gt" / "receipts.json").is_file():
+    events = root / "gt" / "events.jsonl"
+    if not ((root / "gt" / "receipts.json").is_file() and events.is_file()
+            and read_jsonl(events) == gt_events(make_scenario(preset, seed, duration))):
         simulate(preset, seed, root, duration=duration)
     return root
 
