@@ -9,11 +9,16 @@ caught up with ``t_end + pad_s``. Then, for the shoppers present at that shelf d
 - ``closeness = exp(-gap / gap_scale)``, with ``gap`` the least distance, over the window,
   from the shopper's box to the item's plates (to the shelf when plates have no polygon),
   in box sizes: how far the shopper reached toward *those* plates;
-- ``timing = exp(-(dt / timing_s)^2)``, with ``dt`` from the item's change time to the
-  nearest frame in which the shopper was at their closest; frames where the shopper was
-  only *held* at an earlier box (hidden in someone else's box, see
-  :mod:`walkout.zones`) say where they stood but not when they reached, so they count
-  for overlap and closeness, not timing (no seen frame: timing 0);
+- ``timing = exp(-((dt + late) / timing_s)^2)``. The shopper's reach is the run of frames
+  in which they were at their closest (their least gap in the window, within 0.05) nearest
+  the item's change time, followed back up to ``lookback_s`` before the window: ``dt`` is
+  how far that run is from the change, and ``late`` how much longer than ``lead_s`` it had
+  already lasted when the change came. A hand takes an item within a second or so of
+  arriving at the plate; a neighbour who has stood there, equally close, for longer is
+  more likely a bystander. Frames where the shopper was only *held* at an earlier box
+  (hidden in someone else's box, see :mod:`walkout.zones`) say where they stood but not
+  when they reached, so they count for overlap and closeness, not timing (no seen frame:
+  timing 0);
 - ``score = overlap * closeness * (0.5 + 0.5 timing)``.
 
 The event is first identified as items (:class:`walkout.sensors.ItemIdentifier`), with the
@@ -48,6 +53,8 @@ class FusionParams:
     gap_scale: float = 0.75           # box sizes
     timing_s: float = 1.0
     ambiguous_below: float = 0.25
+    lead_s: float = 1.0               # a hand takes an item within this of arriving
+    lookback_s: float = 3.0           # how far before the window a reach is followed back
     history_s: float = 60.0
     max_wait_s: float = 20.0
 
@@ -123,8 +130,10 @@ class Fusion:
         from neighbouring plates within one weight event)."""
         p = self.params
         t0, t1 = e.t_start - p.pad_s, e.t_end + p.pad_s
-        frames = [(t, near) for t, near in self._frames if t0 <= t <= t1]
-        if not frames:
+        frames = [(t, near) for t, near in self._frames if t0 - p.lookback_s <= t <= t1]
+        times = [t for t, _ in frames]
+        n_window = sum(1 for t in times if t >= t0)
+        if not n_window:
             return {}
         if item is not None and item.plates:
             changed, t_change = list(item.plates), item.t
@@ -133,8 +142,8 @@ class Fusion:
             top = max(moved.values(), default=0.0)
             changed = [q for q, d in moved.items() if d >= 0.3 * top] if top > 0 else []
             t_change = e.t_change if e.t_change is not None else (e.t_start + e.t_end) / 2
-        seen: dict[str, list[tuple[float, float, bool]]] = {}   # shopper -> [(t, gap, held)]
-        for t, near in frames:
+        seen: dict[str, list[tuple[int, float, float, bool]]] = {}  # sid -> [(k, t, gap, held)]
+        for k, (t, near) in enumerate(frames):
             here: dict[str, tuple[float, bool]] = {}
             for (tid, shelf), n in near.items():
                 sid = zones.shopper_at(tid, t)
@@ -145,22 +154,40 @@ class Fusion:
                 if gap < here.get(sid, (math.inf, False))[0]:
                     here[sid] = (gap, n.held)
             for sid, (gap, held) in here.items():
-                seen.setdefault(sid, []).append((t, gap, held))
+                seen.setdefault(sid, []).append((k, t, gap, held))
         out = {}
-        for sid, rows in seen.items():
-            overlap = len(rows) / len(frames)
-            g_min = min(g for _, g, _ in rows)
+        for sid, all_rows in seen.items():
+            rows = [r for r in all_rows if r[1] >= t0]
+            if not rows:
+                continue
+            overlap = len(rows) / n_window
+            g_min = min(g for _, _, g, _ in rows)
             closeness = math.exp(-g_min / p.gap_scale)
             # a held box (kept from before, not seen now) says nothing about when they reached
-            live = [(t, g) for t, g, held in rows if not held]
-            if live:
-                g_live = min(g for _, g in live)
-                dt = min(abs(t - t_change) for t, g in live if g <= g_live + 0.05)
-                timing = math.exp(-((dt / p.timing_s) ** 2))
-            else:
-                timing = 0.0
+            live = {k: g for k, _, g, held in all_rows if not held}
+            timing = self._timing(live, times, t0, t_change)
             out[sid] = overlap * closeness * (0.5 + 0.5 * timing)
         return out
+
+    def _timing(self, live: dict[int, float], times: list[float], t0: float,
+                t_change: float) -> float:
+        """How well a shopper's reach times a change at ``t_change``, from their live gaps
+        (frame index -> gap; ``times[k]`` is frame k's time; the window starts at ``t0``).
+        Their reach is the run of frames at their closest (their least gap in the window,
+        within 0.05) nearest the change: ``dt`` is how far it is from the change, and
+        ``late`` how much longer than ``lead_s`` it had lasted when the change came."""
+        p = self.params
+        inside = [k for k in live if times[k] >= t0]
+        if not inside:
+            return 0.0
+        close = min(live[k] for k in inside) + 0.05
+        k = min((k for k in inside if live[k] <= close), key=lambda k: abs(times[k] - t_change))
+        start = k
+        while start - 1 in live and live[start - 1] <= close:
+            start -= 1
+        dt = abs(times[k] - t_change)
+        late = max(0.0, min(times[k], t_change) - times[start] - p.lead_s)
+        return math.exp(-(((dt + late) / p.timing_s) ** 2))
 
     def _decide(self, e: WeightEvent, zones: Zones, carts: Carts, out: Fused) -> None:
         p = self.params
