@@ -124,16 +124,21 @@ def test_equal_reach_is_ambiguous_and_flags_the_receipt():
 
 
 
+def side_by_side(pid: str) -> tuple[World, list[float], list[float], list[float]]:
+    """Two shoppers in the store; boxes for each equally close in front of a plate, and
+    one away from the shelves."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    x, y = front_of(pid)
+    return w, box_at(x - 1, y), box_at(x + 1, y), box_at(*STORE.zones.entrance.mean(0))
+
+
 def test_the_shopper_who_just_reached_gets_the_item_not_the_neighbour_standing_there():
     """Two shoppers equally close to a plate: 1 has stood there for seconds, 2 arrives
     0.6 s before the change. By overlap alone 1 would win; a hand takes an item soon after
     it arrives, so 2 gets it, and not as a close call."""
-    w = World()
-    w.enter(1)
-    w.enter(2)
-    x, y = front_of("G2S1P2")
-    a, b = box_at(x - 1, y), box_at(x + 1, y)
-    away = box_at(*STORE.zones.entrance.mean(0))
+    w, a, b, away = side_by_side("G2S1P2")
     w.hold({1: a, 2: away}, 5.0)
     ev = weight_event("G2S1P2", 1, round(w.t + 0.6, 6))
     w.hold({1: a, 2: b}, 3.0, [ev])
@@ -147,14 +152,9 @@ def test_a_moved_ambiguous_item_takes_its_flag_along():
     """An item decided on a close call flags its receipt; when an identity repair later
     shows the tracks were the other way round, the item moves to the other cart and so
     does the flag (in the ledger: unflag, then flag)."""
-    w = World()
-    w.enter(1)
-    w.enter(2)
-    x, y = front_of("G2S1P2")
     # equally close: 1 comes 1.5 s before the change (a little long for a reach to take),
     # 2 only 1.0 s before, but is there for less of the event's window: a close call
-    a, b = box_at(x - 1, y), box_at(x + 1, y)
-    away = box_at(*STORE.zones.entrance.mean(0))
+    w, a, b, away = side_by_side("G2S1P2")
     w.hold({1: a, 2: away}, 0.2)
     t0 = w.t
     ev = weight_event("G2S1P2", 1, round(w.t + 1.3, 6))
