@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,6 +35,7 @@ from walkout.sim.simulate import weight_stream
 from walkout.sim.weights import NoiseModel, shelf_noise
 from walkout.types import UNEXPLAINED, WeightEvent
 
+ROOT = Path(__file__).resolve().parents[1]
 RATE = 60.0
 # a small store: two shelves of three plates; look-alike chocolate bars side by side
 PRODUCTS = {
@@ -162,6 +164,27 @@ def test_block_size_does_not_change_the_items():
     assert ref == [("A", "GUM", 2), ("B", "COLA", 1), ("A", "MILK", -1)]
     for block in (1, 7, 60):
         assert [(i.shelf_id, i.sku, i.qty) for i in detect(t, grams, block=block)[1]] == ref
+
+
+def test_a_busy_clip_gives_the_same_events_however_its_weights_are_cut():
+    """The shipped busy sample (six shoppers, light items, wobble): reading its weights.csv
+    in blocks of 1, 7, 29, 30 or 600 rows gives exactly the same events: the noise
+    estimates must not follow the block boundaries."""
+    path = ROOT / "sample_videos" / "busy" / "weights.csv"
+    plates = next(iter_weights_csv(path)).plate_ids
+    shelves: dict[str, list[str]] = {}
+    for q in plates:
+        shelves.setdefault(q[:4], []).append(q)
+
+    def events(rows: int) -> list[tuple]:
+        det = WeightEventDetector(shelves, RATE)
+        return [(e.shelf_id, e.t_start, e.t_end, e.delta_g, e.t_change, e.t_detected)
+                for e in det.run(iter_weights_csv(path, block_rows=rows))]
+
+    ref = events(30)
+    assert len(ref) >= 15
+    for rows in (1, 7, 29, 600):
+        assert events(rows) == ref, rows
 
 
 def test_nan_readings_are_ignored_not_turned_into_steps():

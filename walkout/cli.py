@@ -154,19 +154,24 @@ def cmd_weight_events(args: argparse.Namespace) -> int:
     detector = WeightEventDetector(planogram.shelves, rate, shelf_of=shelves_by_prefix)
     identifier = ItemIdentifier(planogram)
     records, n_weight, n_item, n_unexplained = [], 0, 0, 0
+
+    def weight_events():
+        for block in blocks:
+            yield from detector.update(block)
+        yield from detector.flush()
+
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(Path(args.out).open("a", encoding="utf-8")) if live else None
-        for block in blocks:
-            for ev in detector.update(block):
-                items = identifier.identify(ev)
-                n_weight += 1
-                n_item += len(items)
-                n_unexplained += sum(i.unexplained for i in items)
-                recs = [event_record(ev)] + [event_record(i) for i in items]
-                if out is not None:  # live: every event reaches the disk at once
-                    out.write("".join(json.dumps(r) + "\n" for r in recs))
-                    out.flush()
-                records.extend(recs)
+        for ev in weight_events():
+            items = identifier.identify(ev)
+            n_weight += 1
+            n_item += len(items)
+            n_unexplained += sum(i.unexplained for i in items)
+            recs = [event_record(ev)] + [event_record(i) for i in items]
+            if out is not None:  # live: every event reaches the disk at once
+                out.write("".join(json.dumps(r) + "\n" for r in recs))
+                out.flush()
+            records.extend(recs)
     if not live:
         write_text_atomic(args.out, "".join(json.dumps(r) + "\n" for r in records))
     print(stats.summary(), file=sys.stderr)

@@ -27,7 +27,7 @@ from .fusion import Fused, Fusion
 from .io import event_record, format_mot_row, write_text_atomic
 from .sensors import ItemIdentifier, Planogram, SampleBlock, WeightEventDetector
 from .track import make_tracker
-from .types import Frame, Receipt
+from .types import Frame, Receipt, WeightEvent
 from .zones import Ignore, Scene, Zones
 
 log = logging.getLogger(__name__)
@@ -100,13 +100,17 @@ class Pipeline:
     def weights(self, block: SampleBlock) -> None:
         """A block of samples already on the video clock (see :func:`on_video_clock`)."""
         clock = _Clock(self.timing)
-        events = self.weigher.update(block)
-        self.records.extend(event_record(e) for e in events)
-        self._log(self.fusion.update(None, events, self.zones, self.carts))
+        self._weighed(self.weigher.update(block))
         clock.lap("weights")
 
+    def _weighed(self, events: list[WeightEvent]) -> None:
+        self.records.extend(event_record(e) for e in events)
+        self._log(self.fusion.update(None, events, self.zones, self.carts))
+
     def finish(self) -> None:
-        """End of the stream: decide waiting events, close visits, give up lost shoppers."""
+        """End of the stream: the last weights, decide waiting events, close visits, give
+        up lost shoppers."""
+        self._weighed(self.weigher.flush())
         self._log(self.fusion.flush(self.zones, self.carts))
         t = self.last_scene.t if self.last_scene is not None else 0.0
         scene = self.zones.finish(t)

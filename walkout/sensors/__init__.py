@@ -6,6 +6,7 @@
     for block in blocks:
         for event in detector.update(block):
             items = identifier.identify(event)
+    last = detector.flush()                             # end of stream: the last samples
 """
 
 from .events import EventParams, WeightEventDetector, shelves_by_prefix

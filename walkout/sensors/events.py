@@ -26,7 +26,10 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
   never still in between) reports both times and the level between them
   (``WeightEvent.plate_steps``), so the item identifier can make two timed items of it.
 
-Latency from settling to the event is the window (0.4 s at the defaults). Two events on a
+Samples are processed in steps of ``step_s`` (0.5 s) counted from the stream's start,
+whatever blocks they arrive in, so the same stream gives the same events however it was
+cut. Latency from settling to the event is the window (0.4 s at the defaults) plus up to
+one step. Two events on a
 shelf stay separate when the shelf settles for one window between them.
 
 The detector is vectorised over plates, shelves and samples: one block of samples costs a
@@ -88,6 +91,11 @@ class EventParams:
     # A plate's change is two steps (two hands a second apart) when the level between them
     # lasts at least this (see _Stream._two_steps).
     two_step_s: float = 0.3
+    # Samples are processed in steps of this long, counted from each stream's first sample,
+    # whatever the size of the blocks they arrive in: the events never depend on how a
+    # stream was cut (a file's 10 s blocks, the pipeline's half seconds, a live board's
+    # packets). A sample waits at most one step; flush() processes the rest at the end.
+    step_s: float = 0.5
 
 
 def shelves_by_prefix(plate_id: str) -> str | None:
@@ -118,10 +126,12 @@ class WeightEventDetector:
         self.shelf_of = shelf_of
         self.rate_hz = float(rate_hz)
         self.params = params or EventParams()
+        self.step = max(1, int(round(self.params.step_s * self.rate_hz)))
         self.reset()
 
     def reset(self) -> None:
         self._streams: dict[tuple[str, ...], _Stream] = {}
+        self._held: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # < one step
 
     def update(self, block: SampleBlock) -> list[WeightEvent]:
         stream = self._streams.get(block.plate_ids)
@@ -138,14 +148,32 @@ class WeightEventDetector:
             self._streams[block.plate_ids] = stream
         if not len(block):
             return []
-        return stream.update(block.t, block.grams)
+        t, grams = block.t, block.grams
+        held = self._held.pop(block.plate_ids, None)
+        if held is not None:
+            t, grams = np.concatenate([held[0], t]), np.concatenate([held[1], grams])
+        n = len(t) - len(t) % self.step
+        if n < len(t):
+            self._held[block.plate_ids] = (t[n:], grams[n:])
+        events = []
+        for i in range(0, n, self.step):
+            events += stream.update(t[i:i + self.step], grams[i:i + self.step])
+        return events
+
+    def flush(self) -> list[WeightEvent]:
+        """End of the stream: process the samples still waiting for a whole step."""
+        events = []
+        for ids, (t, grams) in self._held.items():
+            events += self._streams[ids].update(t, grams)
+        self._held = {}
+        return events
 
     def run(self, blocks: Iterable[SampleBlock]) -> list[WeightEvent]:
         """All events of a finite stream, in detection order."""
         out: list[WeightEvent] = []
         for block in blocks:
             out.extend(self.update(block))
-        return out
+        return out + self.flush()
 
 
 class _Stream:
