@@ -29,8 +29,8 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
 Samples are processed in steps of ``step_s`` (0.5 s) counted from the stream's start,
 whatever blocks they arrive in, so the same stream gives the same events however it was
 cut. Latency from settling to the event is the window (0.4 s at the defaults) plus up to
-one step. Two events on a
-shelf stay separate when the shelf settles for one window between them.
+one step. Two events on a shelf stay separate when the shelf settles for one window
+between them.
 
 The detector is vectorised over plates, shelves and samples: one block of samples costs a
 few dozen numpy operations, and Python runs only at the rare state changes. Memory is a
