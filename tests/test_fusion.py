@@ -187,6 +187,25 @@ def test_put_back_goes_to_the_shopper_carrying_the_item():
     assert w.cart("2") == {} and w.cart("1") == {}
 
 
+def test_a_put_back_by_someone_not_carrying_it_takes_over_their_close_call_pick():
+    """1 and 2 reach a plate together and the pick ties, so it goes to 1 (flagged). Later
+    2, alone at the plate, puts that product back: nobody near carries it, but 2 was the
+    other half of the tie, so the pick was 2's. It moves to 2 and the put-back follows:
+    both carts end empty, nothing is unattributed, and the flag moves to 2."""
+    w, a, b, away = side_by_side("G2S1P2")
+    sku = plate("G2S1P2")[1].sku
+    w.hold({1: a, 2: b}, 1.0)
+    w.hold({1: a, 2: b}, 3.0, [weight_event("G2S1P2", 1, w.t)])
+    (pick,) = [c for f in w.fused for c in f.cart]
+    assert pick.shopper_id == "1" and pick.candidates[0][1] == pick.candidates[1][1]
+    w.hold({1: away, 2: b}, 5.0)
+    w.hold({1: away, 2: b}, 3.0, [weight_event("G2S1P2", -1, w.t)])
+    (moved,) = [m for f in w.fused for m in f.moved]
+    assert (moved[0].shopper_id, moved[1].shopper_id) == ("1", "2") and moved[1].sku == sku
+    assert w.cart("1") == {} and w.cart("2") == {} and w.unattributed() == []
+    assert w.carts.flags("2") == ["ambiguous"] and w.carts.flags("1") == []
+
+
 def test_misplaced_return_removes_the_right_sku_from_the_right_cart():
     w = World()
     w.enter(1)

@@ -24,7 +24,10 @@ caught up with ``t_end + pad_s``. Then, for the shoppers present at that shelf d
 The event is first identified as items (:class:`walkout.sensors.ItemIdentifier`), with the
 present shoppers' carts as the candidates for a put-back, so a misplaced return is
 recognised as the product that was really put down. Each item goes to the best-scoring
-shopper; a put-back only to shoppers carrying that sku. The confidence is the margin over
+shopper; a put-back only to shoppers carrying that sku. A put-back that someone not
+carrying the sku explains ``put_back_k`` times better than every carrier says who took
+it: if that sku's latest pick went to a carrier on a close call with them, the pick is
+moved to them (flagged, as a re-decision), and the put-back follows. The confidence is the margin over
 the runner-up, ``(best - second) / best`` (1 with a single candidate); below
 ``ambiguous_below`` the event is still given to the best shopper and their receipt is
 flagged ``ambiguous``. The flag follows the doubtful items: when a re-decision moves one
@@ -53,6 +56,8 @@ class FusionParams:
     gap_scale: float = 0.75           # box sizes
     timing_s: float = 1.0
     ambiguous_below: float = 0.25
+    put_back_k: float = 3.0           # see Fusion._own_put_back
+    put_back_close: float = 0.5
     lead_s: float = 1.0               # a hand takes an item within this of arriving
     lookback_s: float = 3.0           # how far before the window a reach is followed back
     history_s: float = 60.0
@@ -198,6 +203,7 @@ class Fusion:
             out.items.append(item)
             cands = self.scores(e, zones, carts, item)
             if item.qty < 0:
+                self._own_put_back(item, cands, carts, out)
                 cands = {s: v for s, v in cands.items() if carts.items(s)[item.sku] > 0}
             ranked = sorted(cands.items(), key=lambda kv: (-kv[1], kv[0]))
             if not ranked:
@@ -243,15 +249,50 @@ class Fusion:
             if not (carts.is_open(best) and carts.is_open(ev.shopper_id)):
                 continue
             s2 = ranked[1][1] if len(ranked) > 1 else 0.0
-            new = CartEvent(ev.t, best, ev.sku, ev.qty, round((s1 - s2) / s1 if s1 else 0, 4),
-                            tuple((s, round(v, 4)) for s, v in ranked), ev.shelf_id)
-            carts.move(ev, new)
-            out.moved.append((ev, new))
-            rec[2] = new
-            if ev.confidence < p.ambiguous_below:
-                self._doubt(ev.shopper_id, -1, carts, out)
-            if new.confidence < p.ambiguous_below:
-                self._doubt(best, +1, carts, out)
+            self._move(rec, best, (s1 - s2) / s1 if s1 else 0.0,
+                       tuple((s, round(v, 4)) for s, v in ranked), carts, out)
+
+    def _own_put_back(self, item: ItemEvent, cands: dict[str, float], carts: Carts,
+                      out: Fused) -> None:
+        """A put-back (``cands``: everyone present, carrying the sku or not) that a shopper
+        not carrying its sku explains ``put_back_k`` times better than anyone carrying it
+        says who took it: when the latest pick of that sku went to a carrier on a close
+        call with this shopper (their score then at least ``put_back_close`` of the
+        winner's), that pick is moved to them, with confidence 0 (so flagged), and the
+        put-back then goes to them too."""
+        p = self.params
+        if not cands:
+            return
+        best = min(cands, key=lambda s: (-cands[s], s))
+        carried = [v for s, v in cands.items() if carts.items(s)[item.sku] > 0]
+        if carts.items(best)[item.sku] > 0 or cands[best] < p.put_back_k * max(carried,
+                                                                              default=0.0):
+            return
+        for rec in reversed(self._decided):
+            ev = rec[2]
+            if (ev.sku != item.sku or ev.qty <= 0 or ev.t > item.t
+                    or carts.items(ev.shopper_id)[item.sku] <= 0):
+                continue
+            scores = dict(ev.candidates)
+            if (scores.get(best, 0.0) >= p.put_back_close * max(scores.values())
+                    and carts.is_open(best) and carts.is_open(ev.shopper_id)):
+                ranked = sorted(ev.candidates, key=lambda kv: (kv[0] != best, -kv[1]))
+                self._move(rec, best, 0.0, tuple(ranked), carts, out)
+            return
+
+    def _move(self, rec: list, shopper: str, confidence: float,
+              candidates: tuple[tuple[str, float], ...], carts: Carts, out: Fused) -> None:
+        """Move a decided item (``rec``: weight event, item, cart event) to ``shopper``."""
+        ev = rec[2]
+        new = CartEvent(ev.t, shopper, ev.sku, ev.qty, round(confidence, 4), candidates,
+                        ev.shelf_id)
+        carts.move(ev, new)
+        out.moved.append((ev, new))
+        rec[2] = new
+        if ev.confidence < self.params.ambiguous_below:
+            self._doubt(ev.shopper_id, -1, carts, out)
+        if new.confidence < self.params.ambiguous_below:
+            self._doubt(shopper, +1, carts, out)
 
     def _doubt(self, shopper: str, change: int, carts: Carts, out: Fused) -> None:
         """One doubtful item more (+1) or fewer (-1) in a cart: flag it ``ambiguous`` while
