@@ -27,10 +27,10 @@ recognised as the product that was really put down. Each item goes to the best-s
 shopper; a put-back only to shoppers carrying that sku. A put-back that someone not
 carrying the sku explains ``put_back_k`` times better than every carrier says who took
 it: if that sku's latest pick went to a carrier on a close call with them, the pick is
-moved to them (flagged, as a re-decision), and the put-back follows. The confidence is the margin over
-the runner-up, ``(best - second) / best`` (1 with a single candidate); below
-``ambiguous_below`` the event is still given to the best shopper and their receipt is
-flagged ``ambiguous``. The flag follows the doubtful items: when a re-decision moves one
+moved to them (flagged, as a re-decision), and the put-back follows. The confidence is
+the margin over the runner-up, ``(best - second) / best`` (1 with a single candidate);
+below ``ambiguous_below`` the event is still given to the best shopper and their receipt
+is flagged ``ambiguous``. The flag follows the doubtful items: when a re-decision moves one
 to another cart, that cart is flagged if the new decision is doubtful too, and the old
 one loses its flag once it holds no doubtful item. A change nobody was near, and a
 put-back no present shopper could have made, are ``unattributed``: logged, never dropped.
