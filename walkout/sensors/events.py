@@ -12,7 +12,9 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
   on windows that stop ``guard_s`` short of the movement so a ramp's edges do not leak
   into the levels. It is an event if it beats both ``min_delta_g`` (10 g, the threshold
   of AIM3S and CMU) and ``delta_k`` times the shelf's level noise, measured on its quiet
-  stretches (wobble from people leaning moves a shelf's level by several grams);
+  stretches (wobble from people leaning moves a shelf's level by several grams), on the
+  shelf's total or on one of its plates: a take from one plate and a return of a
+  similar weight to another, in one movement, leave the total where it was;
 - drift never accumulates, because the levels are taken right before and after each
   movement; a vibration burst or a hand pressing a plate moves the shelf and then settles
   at the old level, so it gives no step.
@@ -333,10 +335,12 @@ class _Stream:
             return None
         delta = float(_median0(TOT[a:k + 1, s])) - ref_level
         need = max(self.p.min_delta_g, self.p.delta_k * float(self.sig_d[s]))
-        if not abs(delta) >= need:
-            return None
         cols = self.cols[s]
         plate_d = _median0(X[a:k + 1, cols]) - ref_plates
+        # a step of the total, or of one plate: a take from one plate and a return to
+        # another in one movement leave the total where it was
+        if not (abs(delta) >= need or np.abs(plate_d).max() >= need):
+            return None
         pids = [self.plate_ids[c] for c in cols]
         t_end = float(T[max(k - self.W + 1, g_start - base + 1, 0)])
         times = self._change_times(cols, plate_d, ref_plates, g_start, base + k)

@@ -155,23 +155,25 @@ class ItemIdentifier:
                  ) -> list[ItemEvent]:
         """The item events explaining ``event``. A return is looked for first among the
         items that can be in carts: ``cart_skus`` when given (the pipeline knows the
-        carts), else the items this identifier has seen taken and not yet returned."""
+        carts), else the items this identifier saw taken, and not returned, before this event."""
         p = self.params
         cart = None if cart_skus is None else set(cart_skus)
+        # what a return can be: taken before this event (not by another plate of it)
+        carried = cart if cart is not None else {k for k, v in self.carried.items() if v > 0}
         sigma_m = max(p.meas_floor_g, event.noise_g)
         out: list[ItemEvent] = []
         for plates, sku, delta in self._groups(event):
             if self._negligible(plates, delta, cart):
                 continue
             t = self._time(event, plates)
-            item = self._explain(event.shelf_id, t, plates, sku, delta, sigma_m, cart)
+            item = self._explain(event.shelf_id, t, plates, sku, delta, sigma_m, carried)
             out.extend(self._split(event, plates, item))
         plates = tuple(event.plate_deltas_g)
         if not out and not self._negligible(plates, event.delta_g, cart):
             # a change spread thinly over the shelf: explain the shelf as a whole
             t = event.t_change if event.t_change is not None else event.t_start
             out.append(self._explain(event.shelf_id, t, plates, None, event.delta_g, sigma_m,
-                                     cart))
+                                     carried))
         return out
 
     def _split(self, event: WeightEvent, plates: tuple[str, ...], item: ItemEvent
@@ -237,7 +239,7 @@ class ItemIdentifier:
         return event.t_change if event.t_change is not None else event.t_start
 
     def _explain(self, shelf_id: str, t: float, plates: tuple[str, ...], sku: str | None,
-                 delta: float, sigma_m: float, cart: set[str] | None) -> ItemEvent:
+                 delta: float, sigma_m: float, carried: set[str]) -> ItemEvent:
         p = self.params
         products = self.planogram.products
         taken = delta < 0
@@ -275,8 +277,6 @@ class ItemIdentifier:
         else:
             # a return: of something a shopper is carrying (or, unlikely, something taken
             # before the stream began), most likely onto its own plate
-            carried = set(cart) if cart is not None else {k for k, v in self.carried.items()
-                                                          if v > 0}
             n_other = max(1, len(products) - 1)
             for s in sorted(products):
                 place = p.prior_planogram if s == sku else p.prior_misplaced / n_other
