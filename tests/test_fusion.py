@@ -252,6 +252,32 @@ def test_events_wait_for_the_video():
     assert sum(len(f.cart) for f in w.fused) == 1
 
 
+def test_a_put_back_waits_behind_the_pick_it_returns():
+    """1 takes an item with 2 beside the shelf while 2 brushes past someone, so 2's
+    identity is in doubt and the pick waits. 2 moves on and 1 puts the item back: the
+    put-back, which only 1 could have made, must not be decided before the pick waiting
+    on the same shelf (it would find no carrier and be unattributed, and the pick would
+    then stay in 1's cart)."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    a, b = box_at(*front_of("G2S1P2")), box_at(*front_of("G2S1P1"))
+    away = box_at(*STORE.zones.entrance.mean(0))
+    w.hold({1: a, 2: b}, 1.0)
+    pick = weight_event("G2S1P2", 1, w.t)
+    for k in range(70):                     # 2 touches someone for 7 s
+        w.zones._last_touch["2"] = w.t
+        if k == 45:
+            w.step({1: a, 2: away}, [weight_event("G2S1P2", -1, w.t)])
+        else:
+            w.step({1: a, 2: b if k < 20 else away}, [pick] if k == 0 else [])
+    assert not [c for f in w.fused for c in f.cart]       # both still waiting
+    w.hold({1: a, 2: away}, 2.0)
+    cart = [(c.shopper_id, c.qty) for f in w.fused for c in f.cart]
+    assert cart == [("1", 1), ("1", -1)]
+    assert w.cart("1") == {} and w.cart("2") == {} and w.unattributed() == []
+
+
 # ---- doors ----------------------------------------------------------------------------------
 def test_exit_is_debounced_and_counted_once():
     z = Zones(STORE, ZoneParams(door_frames=3))

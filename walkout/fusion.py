@@ -91,7 +91,8 @@ class Fusion:
         """Record ``scene`` (a new frame, or None), queue ``events``, and decide every queued
         event the video has caught up with. ``zones`` says which shopper each track showed
         when, and whose identity is still in doubt (:meth:`Zones.busy`): an event one of them
-        could have made waits (at most ``max_wait_s``) until that is settled. The cart
+        could have made waits (at most ``max_wait_s``) until that is settled, and so do the
+        later events of its shelf. The cart
         events decided are added to ``carts`` here, in order, so a put-back can find the
         pick before it."""
         p = self.params
@@ -108,12 +109,17 @@ class Fusion:
             self._redecide(t0, set(who), zones, carts, out)
         self._repairs_seen = len(zones.repairs)
         busy = zones.busy()
-        keep = []
+        keep, held = [], set()
         for e in sorted(self._waiting, key=lambda e: (e.t_start, e.shelf_id)):
-            if e.t_end + p.pad_s > self.t_video or (
-                    busy and e.t_end + p.max_wait_s > self.t_video
-                    and busy & set(self.scores(e, zones, carts))):
+            if e.t_end + p.pad_s > self.t_video:
                 keep.append(e)
+                continue
+            # wait for a doubtful identity, and behind an earlier event of the shelf that
+            # waits: a put-back must not be decided before the pick it returns
+            if e.t_end + p.max_wait_s > self.t_video and (
+                    e.shelf_id in held or busy & set(self.scores(e, zones, carts))):
+                keep.append(e)
+                held.add(e.shelf_id)
             else:
                 self._decide(e, zones, carts, out)
         self._waiting = keep
