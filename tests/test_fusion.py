@@ -79,6 +79,9 @@ class World:
         for sid, t in scene.entered:
             self.carts.open(sid, t)
         self.fused.append(self.fusion.update(scene, list(events), self.zones, self.carts))
+        if scene.exited:                    # as the pipeline does at the doors
+            self.fused.append(self.fusion.leaving({s for s, _ in scene.exited}, self.zones,
+                                                  self.carts))
         for sid, t in scene.exited:
             self.carts.close(sid, t)
         self.t = round(self.t + 1 / FPS, 6)
@@ -276,6 +279,28 @@ def test_a_put_back_waits_behind_the_pick_it_returns():
     cart = [(c.shopper_id, c.qty) for f in w.fused for c in f.cart]
     assert cart == [("1", 1), ("1", -1)]
     assert w.cart("1") == {} and w.cart("2") == {} and w.unattributed() == []
+
+
+def test_a_waiting_pick_is_decided_before_its_shopper_leaves():
+    """1 takes an item with 2 beside them; 2 keeps brushing past someone, so the pick
+    waits for 2's identity. 1 walks out meanwhile: the pick cannot wait any longer and is
+    decided as 1 leaves, so it is on 1's receipt (before, it waited until 1's cart had
+    closed and went to 2)."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    a, b = box_at(*front_of("G2S1P2")), box_at(*front_of("G2S1P1"))
+    out = STORE.zones.exit.mean(0)
+    w.hold({1: a, 2: b}, 1.0)
+    pick = weight_event("G2S1P2", 1, w.t)
+    for k in range(80):                     # 2 touches someone for 8 s
+        w.zones._last_touch["2"] = w.t
+        w.step({1: a if k < 25 else box_at(*out), 2: b}, [pick] if k == 0 else [])
+    w.hold({2: b}, 2.0)
+    (receipt,) = w.carts.receipts
+    assert receipt.shopper_id == "1"
+    assert [(x.sku, x.qty) for x in receipt.lines] == [(plate("G2S1P2")[1].sku, 1)]
+    assert w.cart("2") == {} and w.unattributed() == []
 
 
 # ---- doors ----------------------------------------------------------------------------------

@@ -125,6 +125,20 @@ class Fusion:
         self._waiting = keep
         return out
 
+    def leaving(self, shoppers: set[str], zones: Zones, carts: Carts) -> Fused:
+        """``shoppers`` are about to leave (their carts close): a waiting event one of them
+        could have made cannot wait any longer, and is decided now, with every waiting
+        event before it (in order) that the video has caught up with."""
+        out = Fused()
+        ready = sorted((e for e in self._waiting if e.t_end + self.params.pad_s <= self.t_video),
+                       key=lambda e: (e.t_start, e.shelf_id))
+        last = max((k for k, e in enumerate(ready)
+                    if shoppers & set(self.scores(e, zones, carts))), default=-1)
+        for e in ready[:last + 1]:
+            self._decide(e, zones, carts, out)
+            self._waiting.remove(e)
+        return out
+
     def flush(self, zones: Zones, carts: Carts) -> Fused:
         """End of stream: decide whatever is still waiting on the video we have."""
         out = Fused()

@@ -129,6 +129,9 @@ class Pipeline:
 
     def _doors_out(self, scene: Scene) -> None:
         self.new_receipts = []
+        leaving = {sid for sid, _ in scene.exited + scene.gone}
+        if leaving:
+            self._log(self.fusion.leaving(leaving, self.zones, self.carts))
         for sid, t in scene.exited:
             r = self.carts.close(sid, t)
             if r is not None:
