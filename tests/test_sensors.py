@@ -202,6 +202,31 @@ def test_a_busy_clip_gives_the_same_events_however_its_weights_are_cut():
         assert events(rows) == ref, rows
 
 
+def test_hands_on_a_shelf_for_seconds_are_not_learnt_as_its_noise():
+    """Hands press plate A2 every 0.4 s for 9 s, so shelf A never settles; then a gum pack
+    (24 g) is taken. The presses are not the shelf's noise: they give no item, and the gum
+    is still seen."""
+    t, grams = stream(30.0, seed=11, steps=[(20.0, "A1", -24.0, 0.2)])
+    rng = np.random.default_rng(11)
+    for t0 in np.arange(5.0, 14.0, 0.4):
+        press = np.clip(np.sin(np.pi * (t - t0) / 0.35), 0, None) * ((t > t0) & (t < t0 + 0.35))
+        grams[:, PLATES.index("A2")] += rng.uniform(100, 300) * press
+    _, items = detect(t, grams)
+    assert [(i.sku, i.qty, round(i.t)) for i in items] == [("GUM", 1, 20)]
+
+
+def test_a_shelf_that_gets_noisier_learns_its_new_noise():
+    """Shelf B's noise rises eightfold at 10 s and stays (a fridge compressor): it never
+    settles at the old threshold, so after ``stuck_s`` it learns the new noise, and a soup
+    can taken at 32 s is found, on time."""
+    t, grams = stream(45.0, seed=12, steps=[(32.0, "B2", -455.0, 0.2)])
+    noisy = t > 10.0
+    grams[noisy, 3:] += np.random.default_rng(12).normal(0.0, 12.0, (noisy.sum(), 3))
+    _, items = detect(t, grams)
+    assert [(i.sku, i.qty) for i in items] == [("SOUP", 1)]
+    assert abs(items[0].t - 32.0) < 0.3
+
+
 def test_nan_readings_are_ignored_not_turned_into_steps():
     steps = [(6.0, "B2", -455.0, 0.2)]
     t, grams = stream(12.0, seed=7, steps=steps)

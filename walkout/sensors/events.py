@@ -80,7 +80,10 @@ class EventParams:
     # shelves start to give false steps.
     delta_k: float = 3.0
     noise_tau_s: float = 30.0  # memory of the running noise estimates
-    stuck_s: float = 5.0  # never settled this long: the shelf got noisier, re-learn its noise
+    # Never settled this long: the shelf got noisier, re-learn its noise from all its windows.
+    # Hands can keep a busy shelf moving for several seconds (``busy`` seed 701: 5.4 s);
+    # learning their presses as noise raised the step threshold to 89 g for a minute.
+    stuck_s: float = 15.0
     history_s: float = 10.0  # per-plate history kept to time the change inside an event
     # For this long after settling, a new quiet level that differs from the settled one by a
     # step is an event even though the shelf never counted as moving: a light item taken
