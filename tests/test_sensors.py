@@ -134,9 +134,9 @@ def test_two_takes_from_one_plate_without_settling_are_two_timed_items():
     grams[:, PLATES.index("B1")] += 300.0 * press
     events, items = detect(t, grams)
     [ev] = events
-    t1, t2, between = ev.plate_steps["B2"]
+    (t1, between), (t2, after) = ev.plate_steps["B2"]
     assert abs(t1 - 5.0) < 0.1 and abs(t2 - 6.0) < 0.1
-    assert between == pytest.approx(-455.0, abs=15.0)
+    assert between == pytest.approx(-455.0, abs=15.0) and after == ev.plate_deltas_g["B2"]
     assert [(i.sku, i.qty) for i in items] == [("SOUP", 1), ("SOUP", 1)]
     assert [round(i.t, 1) for i in items] == [round(t1, 1), round(t2, 1)]
     # one hand taking both at once is one step, and stays one item of two
@@ -161,14 +161,31 @@ def test_a_take_and_a_return_that_cancel_on_the_shelf_are_still_two_items():
     assert sorted((i.sku, i.qty) for i in items) == [("DARK", 1), ("MILK", -1)]
 
 
+def test_two_takes_and_a_put_back_in_one_movement_are_three_timed_items():
+    """``busy`` seed 701: soup cans leave plate B2 at 5.0 s and 6.2 s and one comes back at
+    7.4 s, while hands keep pressing the next plate, so the shelf never settles. The net
+    change is one can; the plate's levels (0, -1, -2, -1 cans) give each step its item at
+    its own time: two picks and a put-back, for whoever reached then."""
+    steps = [(5.0, "B2", -455.0, 0.2), (6.2, "B2", -455.0, 0.2), (7.4, "B2", 455.0, 0.2)]
+    t, grams = stream(14.0, seed=13, steps=steps)
+    for t0 in np.arange(4.6, 8.0, 0.4):
+        press = np.clip(np.sin(np.pi * (t - t0) / 0.3), 0, None) * ((t > t0) & (t < t0 + 0.3))
+        grams[:, PLATES.index("B1")] += 200.0 * press
+    events, items = detect(t, grams)
+    [ev] = events
+    assert ev.plate_deltas_g["B2"] == pytest.approx(-455.0, abs=10.0)
+    assert [(i.sku, i.qty) for i in items] == [("SOUP", 1), ("SOUP", 1), ("SOUP", -1)]
+    assert [i.t for i in items] == pytest.approx([5.0, 6.2, 7.4], abs=0.1)
+
+
 def test_a_two_step_split_needs_whole_units_between():
     ident = ItemIdentifier(PLANOGRAM)
     base = ev("B", {"B1": 0.0, "B2": -910.0, "B3": 0.0})
-    split = ident.identify(replace(base, plate_steps={"B2": (9.6, 10.6, -455.0)}))
+    split = ident.identify(replace(base, plate_steps={"B2": ((9.6, -455.0), (10.6, -910.0))}))
     assert [(i.qty, i.t) for i in split] == [(1, 9.6), (1, 10.6)]
     assert [i.delta_g for i in split] == pytest.approx([-455.0, -455.0], abs=1.0)
     # 1.5 cans between the steps is no whole number of units: not split
-    kept = ident.identify(replace(base, plate_steps={"B2": (9.6, 10.6, -682.0)}))
+    kept = ident.identify(replace(base, plate_steps={"B2": ((9.6, -682.0), (10.6, -910.0))}))
     assert [(i.sku, i.qty) for i in kept] == [("SOUP", 2)]
 
 

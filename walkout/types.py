@@ -176,9 +176,10 @@ class WeightEvent:
             or drop, inside ``[t_start, t_end]``), if known.
         plate_t_change: the same per plate, for the plates whose change could be timed.
         t_detected: seconds, the stream time at which the event was emitted.
-        plate_steps: per plate whose change came in two clear steps (two hands, a second
-            apart, with no still moment between for the shelf to settle):
-            ``(t_first, t_second, grams after the first step)``.
+        plate_steps: per plate whose change came in several clear steps (hands a second
+            apart, with no still moment between for the shelf to settle): ``((t, grams
+            after the step), ...)``, grams from before the event; the last is the plate's
+            change.
     """
 
     shelf_id: str
@@ -190,7 +191,7 @@ class WeightEvent:
     t_change: float | None = None
     plate_t_change: dict[str, float] | None = None
     t_detected: float | None = None
-    plate_steps: dict[str, tuple[float, float, float]] | None = None
+    plate_steps: dict[str, tuple[tuple[float, float], ...]] | None = None
 
 
 UNEXPLAINED = "unexplained"  # the sku of an ItemEvent that no product explains

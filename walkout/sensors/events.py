@@ -24,9 +24,10 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
   is a step away from the settled one is an event, measured from the settled level, but
   only if one plate carries the step (``watch_share`` of all the plates' moves, and the
   step size on its own): with no movement to back it, wobble must not pass for an item.
-- a plate whose change came in **two clear steps** (two hands a second apart, the shelf
-  never still in between) reports both times and the level between them
-  (``WeightEvent.plate_steps``), so the item identifier can make two timed items of it.
+- a plate whose change came in **several clear steps** (hands a second apart: two takes,
+  or a take and a put-back, the shelf never still in between) reports each step's time
+  and the level after it (``WeightEvent.plate_steps``), so the item identifier can make
+  timed items of them.
 
 Samples are processed in steps of ``step_s`` (0.5 s) counted from the stream's start,
 whatever blocks they arrive in, so the same stream gives the same events however it was
@@ -44,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 from scipy.ndimage import median_filter
@@ -93,9 +95,10 @@ class EventParams:
     # movement to back it, a step must look like an item: on simulated shelves real ones
     # put 88-95% on one plate, wobble steps of 10-18 g spread over all (35-59%).
     watch_share: float = 0.8
-    # A plate's change is two steps (two hands a second apart) when the level between them
-    # lasts at least this (see _Stream._two_steps).
+    # A plate's change is several steps (hands a second apart) when each level between them
+    # lasts at least this (see _Stream._steps) ...
     two_step_s: float = 0.3
+    max_steps: int = 3  # ... and there are at most this many
     # Samples are processed in steps of this long, counted from each stream's first sample,
     # whatever the size of the blocks they arrive in: the events never depend on how a
     # stream was cut (a file's 10 s blocks, the pipeline's half seconds, a live board's
@@ -348,7 +351,7 @@ class _Stream:
         t_end = float(T[max(k - self.W + 1, g_start - base + 1, 0)])
         times = self._change_times(cols, plate_d, ref_plates, g_start, base + k)
         plate_t = {pid: tc for pid, tc in zip(pids, times) if tc is not None}
-        steps = self._two_steps(cols, plate_d, ref_plates, g_start, base + k)
+        steps = self._steps(cols, plate_d, ref_plates, g_start, base + k)
         big = int(np.argmax(np.abs(plate_d)))
         t_change = plate_t.get(pids[big], (t_start + t_end) / 2)
         return WeightEvent(
@@ -413,14 +416,17 @@ class _Stream:
         return [float(ts[min(int(k), len(ts) - 1)]) if d else None
                 for k, d in zip(tau, plate_d)]
 
-    def _two_steps(self, cols, plate_d, ref_plates, g0: int, g1: int) -> dict:
+    def _steps(self, cols, plate_d, ref_plates, g0: int, g1: int) -> dict:
         """Plates (by position in ``cols``) whose change between global samples ``g0`` and
-        ``g1`` came in two clear steps: ``(t_first, t_second, level between)``. The level
-        is fitted as before (0), between and after (the plate's step) by least squares
-        over both split points, on a 0.1 s running median (hands pressing leave spikes);
-        two steps are kept when the level between lasts ``two_step_s``, lies between the
-        two ends and a quarter of the step or more from each, and halves the error of the
-        best single split."""
+        ``g1`` came in several clear steps: ``((t, level after), ...)``, one pair a step,
+        levels from before the event, the last level the plate's change. The plate is
+        fitted as before (0), ``k`` levels between and after (its change) by least squares
+        over all split points (dynamic programming), on a 0.1 s running median (hands
+        pressing leave spikes), cut off at the heavier end: items leaving and coming back
+        never make a plate heavier than both ends, a hand pressing it does. Each level
+        between must last ``two_step_s``. The most levels (up to ``max_steps - 1``) are
+        kept that halve the error of the fewer levels kept before, with every step at least
+        a quarter of the plate's change and ``min_delta_g``."""
         p = self.p
         if g0 < self._ring_end - self.H or g1 - g0 < (2 * p.two_step_s + p.window_s) * self.rate:
             return {}  # too short for two steps with a still level between
@@ -430,30 +436,42 @@ class _Stream:
         x = (self.ring[idx][:, cols] - ref_plates)[::stride]
         rate = self.rate / stride
         min_run = max(2, int(round(p.two_step_s * rate)))
+        n = len(x)
+        a, b = _splits(n + 1, min_run)  # a level held over samples [a, b)
         out = {}
         for j, d in enumerate(plate_d):
-            if not abs(d) >= 2 * p.min_delta_g or len(x) < 2 * min_run:
+            if not abs(d) >= 2 * p.min_delta_g or n < 2 * min_run:
                 continue
             y = median_filter(x[:, j], size=max(3, int(round(0.1 * rate)) | 1),
                               mode="nearest")
-            n = len(y)
+            y = np.minimum(y, max(0.0, d))  # a hand pressing adds weight; items never do
             c1 = np.concatenate([[0.0], np.cumsum(y)])
             c2 = np.concatenate([[0.0], np.cumsum(y * y)])
-            # error of "0 on [0, a)" + "d on [b, n)" for every split, and of the middle
-            head = c2                                        # sum y^2 over [0, a)
+            head = c2                                        # 0 on [0, i): sum y^2
             tail = (c2[n] - c2) - 2 * d * (c1[n] - c1) + d * d * (n - np.arange(n + 1))
-            one = float(np.min(head + tail))
-            a, b = _splits(n + 1, min_run)
-            s1, s2, m = c1[b] - c1[a], c2[b] - c2[a], (b - a).astype(float)
-            level = s1 / m
-            err = head[a] + (s2 - s1 * level) + tail[b]
-            share = level / d  # how much of the step the first one made
-            ok = (share >= 0.25) & (share <= 0.75)
-            if not ok.any():
-                continue
-            best = int(np.argmin(np.where(ok, err, np.inf)))
-            if err[best] <= 0.5 * one:
-                out[j] = (float(ts[a[best]]), float(ts[min(b[best], n - 1)]), float(level[best]))
+            mid = (c2[b] - c2[a]) - (c1[b] - c1[a]) ** 2 / (b - a)
+            err = float(np.min(head + tail))                 # one step
+            cost, backs, best = head, [], None
+            for _ in range(p.max_steps - 1):
+                total = np.full((n + 1, n + 1), np.inf)
+                total[a, b] = cost[a] + mid
+                cost, back = total.min(axis=0), total.argmin(axis=0)
+                backs.append(back)
+                end = int(np.argmin(cost + tail))
+                if not cost[end] + tail[end] <= 0.5 * err:
+                    continue
+                cuts = [end]
+                for bk in reversed(backs):
+                    cuts.insert(0, int(bk[cuts[0]]))
+                levels = [(c1[q] - c1[r]) / (q - r) for r, q in pairwise(cuts)]
+                jumps = np.abs(np.diff([0.0, *levels, d]))
+                if jumps.min() < max(p.min_delta_g, 0.25 * abs(d)):
+                    continue
+                err = float(cost[end] + tail[end])
+                best = tuple((float(ts[min(c, n - 1)]), float(lv))
+                             for c, lv in zip(cuts, [*levels, d]))
+            if best is not None:
+                out[j] = best
         return out
 
     def _write_ring(self, t: np.ndarray, grams: np.ndarray) -> None:

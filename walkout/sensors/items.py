@@ -26,6 +26,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 
 from ..config import Product, StoreConfig
@@ -178,25 +179,30 @@ class ItemIdentifier:
 
     def _split(self, event: WeightEvent, plates: tuple[str, ...], item: ItemEvent
                ) -> list[ItemEvent]:
-        """Several units that left (or came back) in two clear steps, a second or so
-        apart (``event.plate_steps``), are two item events at their own times: two
-        shoppers taking from one plate one after the other never let the shelf settle in
-        between, and each step goes to whoever reached then. The level between the steps
-        must be a whole number of units (within ``split_tolerance`` of a unit)."""
-        n = abs(item.qty)
+        """A change that came in several clear steps, a second or so apart
+        (``event.plate_steps``), is one item event a step, at its own time: two shoppers
+        taking from one plate one after the other, or one taking and another putting back,
+        never let the shelf settle in between, and each step goes to whoever reached then.
+        Every level between the steps must be a whole number of units (within
+        ``split_tolerance`` of a unit), and each step a change of at least one."""
         prod = self.planogram.products.get(item.sku)
         steps = event.plate_steps or {}
         biggest = max(plates, key=lambda q: abs(event.plate_deltas_g[q]))
-        if n < 2 or prod is None or biggest not in steps:
+        if prod is None or item.qty == 0 or biggest not in steps:
             return [item]
-        t1, t2, between = steps[biggest]
-        k = int(round(abs(between) / prod.weight_g))
-        if not (1 <= k < n and abs(abs(between) - k * prod.weight_g)
-                <= self.params.split_tolerance * prod.weight_g):
+        w = prod.weight_g
+        taken = [0]  # units off the plate after each step
+        for _, level in steps[biggest][:-1]:
+            k = int(round(-level / w))
+            if abs(-level - k * w) > self.params.split_tolerance * w:
+                return [item]
+            taken.append(k)
+        taken.append(item.qty)
+        qtys = [after - before for before, after in pairwise(taken)]
+        if not all(qtys):
             return [item]
-        sign = 1 if item.qty > 0 else -1
-        return [replace(item, t=t1, qty=sign * k, delta_g=item.delta_g * k / n),
-                replace(item, t=t2, qty=sign * (n - k), delta_g=item.delta_g * (n - k) / n)]
+        return [replace(item, t=t, qty=q, delta_g=item.delta_g * q / item.qty)
+                for (t, _), q in zip(steps[biggest], qtys, strict=True)]
 
     def _negligible(self, plates: tuple[str, ...], delta: float, cart: set[str] | None
                     ) -> bool:
