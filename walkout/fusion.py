@@ -36,6 +36,11 @@ one loses its flag once it holds no doubtful item. A change nobody was near, and
 put-back no present shopper could have made, are ``unattributed``: logged, never dropped.
 A change no product explains flags the best shopper's receipt
 ``unexplained_weight_change``.
+
+Events are decided in time order once the video has passed them by ``pad_s``. One that a
+shopper whose identity is in doubt could have made waits until it is settled, and the
+later events of its shelf wait behind it; when a shopper leaves, the waiting events they
+could have made are decided first, so their receipt holds them.
 """
 
 from __future__ import annotations
@@ -92,9 +97,8 @@ class Fusion:
         event the video has caught up with. ``zones`` says which shopper each track showed
         when, and whose identity is still in doubt (:meth:`Zones.busy`): an event one of them
         could have made waits (at most ``max_wait_s``) until that is settled, and so do the
-        later events of its shelf. The cart
-        events decided are added to ``carts`` here, in order, so a put-back can find the
-        pick before it."""
+        later events of its shelf. The cart events decided are added to ``carts`` here, in
+        order, so a put-back can find the pick before it."""
         p = self.params
         if scene is not None:
             self.t_video = scene.t
