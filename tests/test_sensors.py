@@ -178,6 +178,26 @@ def test_two_takes_and_a_put_back_in_one_movement_are_three_timed_items():
     assert [i.t for i in items] == pytest.approx([5.0, 6.2, 7.4], abs=0.1)
 
 
+def test_an_item_put_back_and_taken_again_on_one_plate_is_two_items():
+    """``busy`` seed 714: a soup can comes back onto plate B2 and another hand takes it
+    1.1 s later; each hand presses the plate for 0.3 s (200 g), and the shelf never
+    settles. The plate ends where it began, but it held one can more in between: a
+    put-back and a pick, each at its time. A hand pressing alone is no item."""
+    t, grams = stream(12.0, seed=14, steps=[(5.0, "B2", 455.0, 0.2), (6.1, "B2", -455.0, 0.2)])
+    col = PLATES.index("B2")
+    for t0 in (5.05, 5.7):  # placing, then grasping
+        grams[:, col] += 200.0 * np.clip(np.sin(np.pi * (t - t0) / 0.3), 0, None) * (
+            (t > t0) & (t < t0 + 0.3))
+    [event], items = detect(t, grams)
+    assert abs(event.delta_g) < 10.0
+    assert [(i.sku, i.qty) for i in items] == [("SOUP", -1), ("SOUP", 1)]
+    assert [i.t for i in items] == pytest.approx([5.0, 6.1], abs=0.1)
+    t, grams = stream(12.0, seed=14)
+    grams[:, col] += 450.0 * np.clip(np.sin(np.pi * (t - 5.0) / 0.4), 0, None) * (
+        (t > 5.0) & (t < 5.4))
+    assert detect(t, grams)[1] == []
+
+
 def test_a_two_step_split_needs_whole_units_between():
     ident = ItemIdentifier(PLANOGRAM)
     base = ev("B", {"B1": 0.0, "B2": -910.0, "B3": 0.0})

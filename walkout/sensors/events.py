@@ -27,7 +27,8 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
 - a plate whose change came in **several clear steps** (hands a second apart: two takes,
   or a take and a put-back, the shelf never still in between) reports each step's time
   and the level after it (``WeightEvent.plate_steps``), so the item identifier can make
-  timed items of them.
+  timed items of them. A plate that ends where it began but held an item for a while in
+  between (one shopper put it back, another took it) is an event too, with its two steps.
 
 Samples are processed in steps of ``step_s`` (0.5 s) counted from the stream's start,
 whatever blocks they arrive in, so the same stream gives the same events however it was
@@ -48,7 +49,7 @@ from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
-from scipy.ndimage import median_filter
+from scipy.ndimage import median_filter, minimum_filter1d
 
 from ..types import WeightEvent
 from .readers import SampleBlock
@@ -99,6 +100,9 @@ class EventParams:
     # lasts at least this (see _Stream._steps) ...
     two_step_s: float = 0.3
     max_steps: int = 3  # ... and there are at most this many
+    # The longest a hand presses on a plate while placing or grasping an item: an item
+    # put on a plate and taken off again is read under the presses (see _pulse).
+    press_s: float = 0.4
     # Samples are processed in steps of this long, counted from each stream's first sample,
     # whatever the size of the blocks they arrive in: the events never depend on how a
     # stream was cut (a file's 10 s blocks, the pipeline's half seconds, a live board's
@@ -343,15 +347,16 @@ class _Stream:
         need = max(self.p.min_delta_g, self.p.delta_k * float(self.sig_d[s]))
         cols = self.cols[s]
         plate_d = _median0(X[a:k + 1, cols]) - ref_plates
-        # a step of the total, or of one plate: a take from one plate and a return to
-        # another in one movement leave the total where it was
-        if not (abs(delta) >= need or np.abs(plate_d).max() >= need):
+        steps = self._steps(cols, plate_d, ref_plates, g_start, base + k, need)
+        # a step of the total, or of one plate (a take from one plate and a return to
+        # another in one movement leave the total where it was), or an item that came
+        # and went on one plate
+        if not (abs(delta) >= need or np.abs(plate_d).max() >= need or steps):
             return None
         pids = [self.plate_ids[c] for c in cols]
         t_end = float(T[max(k - self.W + 1, g_start - base + 1, 0)])
         times = self._change_times(cols, plate_d, ref_plates, g_start, base + k)
         plate_t = {pid: tc for pid, tc in zip(pids, times) if tc is not None}
-        steps = self._steps(cols, plate_d, ref_plates, g_start, base + k)
         big = int(np.argmax(np.abs(plate_d)))
         t_change = plate_t.get(pids[big], (t_start + t_end) / 2)
         return WeightEvent(
@@ -416,7 +421,7 @@ class _Stream:
         return [float(ts[min(int(k), len(ts) - 1)]) if d else None
                 for k, d in zip(tau, plate_d)]
 
-    def _steps(self, cols, plate_d, ref_plates, g0: int, g1: int) -> dict:
+    def _steps(self, cols, plate_d, ref_plates, g0: int, g1: int, need: float) -> dict:
         """Plates (by position in ``cols``) whose change between global samples ``g0`` and
         ``g1`` came in several clear steps: ``((t, level after), ...)``, one pair a step,
         levels from before the event, the last level the plate's change. The plate is
@@ -439,11 +444,21 @@ class _Stream:
         n = len(x)
         a, b = _splits(n + 1, min_run)  # a level held over samples [a, b)
         out = {}
+        # an item on a plate and off again (see _pulse) holds the plate this much heavier
+        # for the presses around it and a level between
+        up = max(2 * p.min_delta_g, need)
+        held = (p.press_s + p.two_step_s) * rate
         for j, d in enumerate(plate_d):
-            if not abs(d) >= 2 * p.min_delta_g or n < 2 * min_run:
+            small = not abs(d) >= 2 * p.min_delta_g
+            if n < 2 * min_run or (small and not np.count_nonzero(x[:, j] >= up) >= held):
                 continue
             y = median_filter(x[:, j], size=max(3, int(round(0.1 * rate)) | 1),
                               mode="nearest")
+            if small:
+                pulse = _pulse(y, ts, rate, up, p)
+                if pulse is not None:
+                    out[j] = pulse
+                continue
             y = np.minimum(y, max(0.0, d))  # a hand pressing adds weight; items never do
             c1 = np.concatenate([[0.0], np.cumsum(y)])
             c2 = np.concatenate([[0.0], np.cumsum(y * y)])
@@ -521,6 +536,34 @@ class _Stream:
             spread = _col_quantile(d, ok, q) / np.where(stuck, 0.3186, 0.6745)  # |N(0,1)|
             self.sig_d = _blend(self.sig_d, spread, n, self.alpha_per_sample, self.seen_d)
             self.seen_d += n
+
+
+def _pulse(y: np.ndarray, ts: np.ndarray, rate: float, need: float, p: EventParams
+           ) -> tuple | None:
+    """An item put on a plate and taken off again within one movement (one shopper puts
+    it back, another takes it), so the plate ends where it began: ``((t_on, level),
+    (t_off, 0.0))``, or None. Hands press while placing and grasping (up to ``press_s``,
+    adding weight), so the level is read from the running minimum over ``press_s``: it
+    must reach ``need``, and stay within a quarter of its top for ``two_step_s``, in one
+    stretch."""
+    lower = minimum_filter1d(y, size=max(3, int(round(p.press_s * rate)) | 1), mode="nearest")
+    top = float(lower.max())
+    if top < need:
+        return None
+    up = np.flatnonzero(np.diff(np.concatenate([[0], lower >= 0.5 * top, [0]])))
+    if len(up) != 2:
+        return None  # more than one stretch
+    flat = np.flatnonzero(lower >= 0.75 * top)
+    if len(flat) < max(2, int(round(p.two_step_s * rate))):
+        return None
+    level = float(np.median(lower[flat]))
+    half = y < level / 2
+    a, b = int(flat[0]), int(flat[-1]) + 1
+    if not (half[:a].any() and half[b:].any()):
+        return None
+    on = a - int(np.argmax(half[:a][::-1]))
+    off = b + int(np.argmax(half[b:]))
+    return (float(ts[on]), level), (float(ts[min(off, len(ts) - 1)]), 0.0)
 
 
 @lru_cache(maxsize=64)

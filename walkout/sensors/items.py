@@ -165,6 +165,7 @@ class ItemIdentifier:
         out: list[ItemEvent] = []
         for plates, sku, delta in self._groups(event):
             if self._negligible(plates, delta, cart):
+                out.extend(self._came_and_went(event, plates, sku, sigma_m))
                 continue
             t = self._time(event, plates)
             item = self._explain(event.shelf_id, t, plates, sku, delta, sigma_m, carried)
@@ -203,6 +204,31 @@ class ItemIdentifier:
             return [item]
         return [replace(item, t=t, qty=q, delta_g=item.delta_g * q / item.qty)
                 for (t, _), q in zip(steps[biggest], qtys, strict=True)]
+
+    def _came_and_went(self, event: WeightEvent, plates: tuple[str, ...], sku: str | None,
+                       sigma_m: float) -> list[ItemEvent]:
+        """A plate that ends where it began but held more in between (``plate_steps`` of
+        one step up and back): a unit or more of its own product put back, then taken,
+        as two item events at their times. The level must be whole units of the plate's
+        product (within ``z_max`` sigma and ``split_tolerance`` of a unit)."""
+        steps = event.plate_steps or {}
+        prod = self.planogram.products.get(sku) if sku is not None else None
+        pulsed = [q for q in plates if q in steps and len(steps[q]) == 2
+                  and steps[q][1][1] == 0.0]
+        if prod is None or len(pulsed) != 1:
+            return []
+        (t_on, level), (t_off, _) = steps[pulsed[0]]
+        k = int(round(level / prod.weight_g))
+        if k < 1 or abs(level - k * prod.weight_g) > self.params.split_tolerance * prod.weight_g:
+            return []
+        back = self._explain(event.shelf_id, t_on, plates, sku, level, sigma_m, {sku})
+        if back.sku != sku or back.qty != -k:
+            if back.sku != UNEXPLAINED:  # undo what _explain counted
+                self.carried[back.sku] -= back.qty
+                self._remember(plates, sku, _Cand(back.sku, -back.qty, 0.0, 0.0))
+            return []
+        self.carried[sku] += k  # and taken again
+        return [back, replace(back, t=t_off, qty=k, delta_g=-back.delta_g)]
 
     def _negligible(self, plates: tuple[str, ...], delta: float, cart: set[str] | None
                     ) -> bool:
