@@ -550,8 +550,8 @@ def _pulse(y: np.ndarray, ts: np.ndarray, rate: float, need: float, p: EventPara
     top = float(lower.max())
     if top < need:
         return None
-    up = np.flatnonzero(np.diff(np.concatenate([[0], lower >= 0.5 * top, [0]])))
-    if len(up) != 2:
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], lower >= 0.5 * top, [0]])))
+    if len(edges) != 2:
         return None  # more than one stretch
     flat = np.flatnonzero(lower >= 0.75 * top)
     if len(flat) < max(2, int(round(p.two_step_s * rate))):
