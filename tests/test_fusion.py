@@ -13,6 +13,7 @@ from walkout.carts import Carts
 from walkout.config import load_store
 from walkout.errors import InputError
 from walkout.fusion import Fusion
+from walkout.hands import Hands, hand_change
 from walkout.sensors import ItemIdentifier, Planogram
 from walkout.types import CartEvent, Detections, WeightEvent
 from walkout.zones import ZoneParams, Zones
@@ -74,8 +75,8 @@ class World:
         for _ in range(4):
             self.step({tid: box_at(*ent)})
 
-    def step(self, boxes: dict[int, list[float]], events=()) -> None:
-        scene = self.zones.update(self.t, tracks(boxes))
+    def step(self, boxes: dict[int, list[float]], events=(), image=None) -> None:
+        scene = self.zones.update(self.t, tracks(boxes), image)
         for sid, t in scene.entered:
             self.carts.open(sid, t)
         self.fused.append(self.fusion.update(scene, list(events), self.zones, self.carts))
@@ -125,6 +126,62 @@ def test_equal_reach_is_ambiguous_and_flags_the_receipt():
     flags = [f for fu in w.fused for f in fu.flags]
     assert len(flags) == 1 and flags[0][1] == "ambiguous"
 
+
+
+def test_of_two_equal_reaches_the_hand_that_comes_back_with_the_item_gets_it():
+    """Two shoppers reach into one plate together and look the same to the boxes; the
+    item appears in shopper 2's hand at the change, so it is theirs (the tie-break by id
+    alone would give it to shopper 1)."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    shelf, q = plate("G3S1P2")
+    x = float(q.polygon[:, 0].mean())
+    inner = float(shelf.polygon[:, 1].max())          # the shelf's edge facing its zone
+    assert float(shelf.reach_zone[:, 1].mean()) > inner
+    boxes = {1: [x - 22, inner - 10, x - 8, inner + 40], 2: [x + 8, inner - 10, x + 22,
+                                                               inner + 40]}
+    empty = np.full((STORE.camera.height, STORE.camera.width, 3), 120, np.uint8)
+
+    def frame(item: bool) -> np.ndarray:
+        img = empty.copy()
+        for tid, colour in ((1, (40, 160, 40)), (2, (160, 40, 40))):
+            x1, y1, x2, y2 = (int(v) for v in boxes[tid])
+            img[y1:y2, x1:x2] = colour                  # sleeve
+            img[y1:y1 + 6, x1 + 3:x2 - 3] = (150, 180, 220)  # hand
+        if item:
+            x1, y1 = int(boxes[2][0]), int(boxes[2][1])
+            img[y1:y1 + 7, x1 + 2:x1 + 11] = (30, 30, 230)   # what shopper 2 now holds
+        return img
+
+    for _ in range(5):                                  # the shelf's background
+        w.step({}, image=empty)
+    for _ in range(15):
+        w.step(boxes, image=frame(False))
+    ev = weight_event("G3S1P2", 1, w.t + 0.05)
+    w.step(boxes, [ev], image=frame(False))
+    for _ in range(30):
+        w.step(boxes, image=frame(True))
+    assert w.cart("2") == {q.sku: 1} and w.cart("1") == {}
+
+
+def test_the_hand_tip_is_the_deepest_part_that_differs_from_the_shelf():
+    shelf, q = plate("G3S1P2")
+    hands = Hands(STORE)
+    empty = np.full((STORE.camera.height, STORE.camera.width, 3), 120, np.uint8)
+    hands.update(empty, np.zeros((0, 4)))
+    x = int(q.polygon[:, 0].mean())
+    inner = int(shelf.polygon[:, 1].max())
+    box = np.array([x - 8, inner - 12, x + 8, inner + 30], float)
+    assert hands.tip(shelf.id, box, empty) is None      # nothing but the shelf
+    img = empty.copy()
+    img[inner - 12:inner + 30, x - 8:x + 8] = (40, 160, 40)   # an arm ...
+    img[inner - 12:inner - 6, x - 4:x + 4] = (200, 10, 10)    # ... with a blue item at its tip
+    b, g, r = hands.tip(shelf.id, box, img)
+    assert b > 150 and g < 60 and r < 60
+    tips = [(t / 10, (40.0, 160.0, 40.0) if t < 10 else (200.0, 10.0, 10.0)) for t in range(20)]
+    assert hand_change(tips, 0.95) == pytest.approx(160.0)
+    assert hand_change(tips[:8], 0.95) is None          # nothing seen after the change
 
 
 def side_by_side(pid: str) -> tuple[World, list[float], list[float], list[float]]:

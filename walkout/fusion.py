@@ -21,6 +21,12 @@ caught up with ``t_end + pad_s``. Then, for the shoppers present at that shelf d
   timing 0);
 - ``score = overlap * closeness * (0.5 + 0.5 timing)``.
 
+When the runner-up scores within ``ambiguous_below`` of the best (the boxes cannot tell
+them apart: two shoppers reaching into one plate together), each score is multiplied by
+the hand factor ``1 - hand_weight + hand_weight * h`` (:meth:`Fusion._hand`): ``h`` says
+whether the colour at the tip of the shopper's reach changed across the item's change
+time (:mod:`walkout.hands`), as it does when an item comes into a hand or leaves it.
+
 The event is first identified as items (:class:`walkout.sensors.ItemIdentifier`), with the
 present shoppers' carts as the candidates for a put-back, so a misplaced return is
 recognised as the product that was really put down. Each item goes to the best-scoring
@@ -50,6 +56,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from .carts import Carts
+from .hands import hand_change
 from .sensors import ItemIdentifier
 from .types import UNEXPLAINED, CartEvent, ItemEvent, WeightEvent
 from .zones import Near, Scene, Zones
@@ -67,6 +74,9 @@ class FusionParams:
     lookback_s: float = 3.0           # how far before the window a reach is followed back
     history_s: float = 60.0
     max_wait_s: float = 20.0
+    hand_weight: float = 0.8          # near-ties only: the hand factor's share (Fusion._hand)
+    hand_low: float = 10.0            # a tip colour change up to this says nothing came
+    hand_high: float = 50.0           # ... from this on, an item came or went
 
 
 @dataclass
@@ -153,10 +163,11 @@ class Fusion:
 
     # ---- one event -------------------------------------------------------------------------
     def scores(self, e: WeightEvent, zones: Zones, carts: Carts,
-               item: ItemEvent | None = None) -> dict[str, float]:
+               item: ItemEvent | None = None, hands: bool = False) -> dict[str, float]:
         """Shopper id -> score for the shoppers with an open cart present at ``e``'s shelf;
         for one of its items when given (its plates and its time: two shoppers may take
-        from neighbouring plates within one weight event)."""
+        from neighbouring plates within one weight event). ``hands``: times the hand
+        factor (see the module doc)."""
         p = self.params
         t0, t1 = e.t_start - p.pad_s, e.t_end + p.pad_s
         frames = [(t, near) for t, near in self._frames if t0 - p.lookback_s <= t <= t1]
@@ -172,18 +183,21 @@ class Fusion:
             changed = [q for q, d in moved.items() if d >= 0.3 * top] if top > 0 else []
             t_change = e.t_change if e.t_change is not None else (e.t_start + e.t_end) / 2
         seen: dict[str, list[tuple[int, float, float, bool]]] = {}  # sid -> [(k, t, gap, held)]
+        tips: dict[str, list[tuple[float, tuple[float, float, float]]]] = {}
         for k, (t, near) in enumerate(frames):
-            here: dict[str, tuple[float, bool]] = {}
+            here: dict[str, tuple[float, bool, tuple | None]] = {}
             for (tid, shelf), n in near.items():
                 sid = zones.shopper_at(tid, t)
                 if shelf != e.shelf_id or not sid or not carts.is_open(sid):
                     continue
                 gaps = [n.plate_gaps[q] for q in changed if q in n.plate_gaps]
                 gap = min(gaps) if gaps else n.gap
-                if gap < here.get(sid, (math.inf, False))[0]:
-                    here[sid] = (gap, n.held)
-            for sid, (gap, held) in here.items():
+                if gap < here.get(sid, (math.inf,))[0]:
+                    here[sid] = (gap, n.held, n.hand)
+            for sid, (gap, held, hand) in here.items():
                 seen.setdefault(sid, []).append((k, t, gap, held))
+                if hand is not None and not held:
+                    tips.setdefault(sid, []).append((t, hand))
         out = {}
         for sid, all_rows in seen.items():
             rows = [r for r in all_rows if r[1] >= t0]
@@ -196,7 +210,21 @@ class Fusion:
             live = {k: g for k, _, g, held in all_rows if not held}
             timing = self._timing(live, times, t0, t_change)
             out[sid] = overlap * closeness * (0.5 + 0.5 * timing)
+        if hands:
+            changes = {sid: hand_change(tips.get(sid, []), t_change) for sid in out}
+            if any(c is not None for c in changes.values()):  # else no tip was seen
+                out = {sid: v * self._hand(changes[sid]) for sid, v in out.items()}
         return out
+
+    def _hand(self, change: float | None) -> float:
+        """The hand factor, ``1 - hand_weight + hand_weight * h``: ``h`` is 0 when the
+        colour at the tip of the shopper's reach stayed as it was across the change (a
+        ``change`` up to ``hand_low``), 1 when it changed by ``hand_high`` or more (an item
+        came into the hand, or left it), and 0.5 when it was not seen on both sides."""
+        p = self.params
+        h = 0.5 if change is None else \
+            min(max((change - p.hand_low) / (p.hand_high - p.hand_low), 0.0), 1.0)
+        return 1.0 - p.hand_weight + p.hand_weight * h
 
     def _timing(self, live: dict[int, float], times: list[float], t0: float,
                 t_change: float) -> float:
@@ -230,6 +258,10 @@ class Fusion:
                 self._own_put_back(item, cands, carts, out)
                 cands = {s: v for s, v in cands.items() if carts.items(s)[item.sku] > 0}
             ranked = sorted(cands.items(), key=lambda kv: (-kv[1], kv[0]))
+            if len(ranked) > 1 and ranked[1][1] > (1 - p.ambiguous_below) * ranked[0][1]:
+                by_hand = self.scores(e, zones, carts, item, hands=True)
+                ranked = sorted(((s, by_hand.get(s, 0.0)) for s in cands),
+                                key=lambda kv: (-kv[1], kv[0]))
             if not ranked:
                 why = "nobody near the shelf" if not scores else \
                     "a put-back no shopper near the shelf could have made"

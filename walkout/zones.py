@@ -10,7 +10,9 @@
   overlaps it). Because the whole box counts, not its centre, an arm stretched into a shelf
   brings the gap to 0 even when the body stands back. Both tests run on rasterised maps
   (an integral image of the zone, a distance transform of the shelf) at a quarter of the
-  image size, so a frame costs a few array slices per track and shelf geometry.
+  image size, so a frame costs a few array slices per track and shelf geometry. When the
+  box overlaps the shelf and the image is given, :class:`walkout.hands.Hands` adds the
+  colour at the tip of the reach (``Near.hand``), for fusion to see an item in the hand.
 - **Shoppers.** Track ids belong to the tracker; shopper ids belong to the store. A track
   first seen in the entrance zone starts a shopper (numbered 1, 2, ... in order). A track first
   seen elsewhere is held for ``pending_s``: if a shopper's track was lost in the meantime
@@ -57,6 +59,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .config import StoreConfig
+from .hands import Hands
 from .types import Detections
 
 GRID = 4  # pixels per cell of the rasterised zone maps
@@ -104,6 +107,7 @@ class Near:
     gap: float
     plate_gaps: dict[str, float]
     held: bool = False  # a box kept from earlier, not seen now (see Zones._hold)
+    hand: tuple[float, float, float] | None = None  # colour at the reach's tip (hands.py)
 
 
 @dataclass
@@ -260,6 +264,7 @@ class Zones:
         self._oblique = store.camera.view == "oblique"
         self._entrance = store.zones.entrance.astype(np.float32)
         self._exit = store.zones.exit.astype(np.float32)
+        self._hands_of = Hands(store)
         self.reset()
 
     def reset(self) -> None:
@@ -298,9 +303,12 @@ class Zones:
         boxes = tracks.xyxy.astype(np.float64)
         scene = Scene(t, ids.copy(), boxes, [], [])
         centres = {}
+        if image is not None:
+            self._hands_of.update(image, boxes)
+        tip_image = image if image is not None and self._hands_of.looking() else None
         for tid, box in zip(ids.tolist(), boxes):
             centres[tid] = anchor(box, self._oblique)
-            scene.near += self._near(tid, box)
+            scene.near += self._near(tid, box, image=tip_image)
         self._t = t
         box_of = dict(zip(ids.tolist(), boxes))
 
@@ -321,23 +329,28 @@ class Zones:
         self._dwell(t, scene)
         return scene
 
-    def _near(self, track: int, box: np.ndarray, held: bool = False) -> list[Near]:
-        """The shelves a box touches, and how far it reaches into each (see :class:`Near`)."""
+    def _near(self, track: int, box: np.ndarray, held: bool = False,
+              image: np.ndarray | None = None) -> list[Near]:
+        """The shelves a box touches, and how far it reaches into each (see :class:`Near`);
+        with the ``image``, the colour at the tip of a reach into a shelf (gap 0)."""
         xy = anchor(box, self._oblique)
         where = np.array([xy[0] - 1, xy[1] - 1, xy[0] + 1, xy[1] + 1]) \
             if self._oblique else box
         size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
         out = []
         seen: dict[int, tuple | None] = {}  # shelves of one gondola share a geometry
+        tips: dict[int, tuple | None] = {}
         for shelf_id, m, plates in self._maps:
             if id(m) not in seen:
                 seen[id(m)] = m.reach(box) if m.touches(where) else None
             hit = seen[id(m)]
             if hit is not None:
                 gap, r, c = hit
+                if image is not None and gap == 0 and id(m) not in tips:
+                    tips[id(m)] = self._hands_of.tip(shelf_id, box, image)
                 out.append(Near(track, shelf_id, gap / size,
                                 {q: _plate_gap(pm.dist[r, c], gap) / size for q, pm in plates},
-                                held))
+                                held, tips.get(id(m))))
         return out
 
     def finish(self, t: float) -> Scene:

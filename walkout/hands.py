@@ -1,0 +1,145 @@
+"""Hands: the colour at the tip of a reach, to see an item come into (or leave) a hand.
+
+Two shoppers reaching into one shelf at the same moment look alike to the boxes: both touch
+the plate, both arrived together. What tells them apart is in the image: the one who took
+the item holds it as the hand comes back; the other's hand is as it was. A put-back is the
+same change the other way round.
+
+:class:`Hands` keeps, for every shelf footprint, a background image of the shelf (refreshed
+every ``every`` frames where no box covers it) and the depth of each of its pixels inside
+the footprint. The tip of a box's reach into a shelf is found among the box's pixels inside
+the footprint that differ from the background (a hand, an arm, an item): the deepest of
+them, within ``tip_band_px`` of the deepest. Its colour is the mean of the differing pixels
+within ``tip_radius_px`` of that tip. :mod:`walkout.fusion` compares a shopper's tip colour
+just before an item's change with just after it (:func:`hand_change`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .config import StoreConfig
+
+
+@dataclass(frozen=True)
+class HandParams:
+    every: int = 5              # the background is refreshed every this many frames
+    tip_every: int = 1          # tips are looked at every this many frames (2: -45% cost)
+    margin_px: int = 4          # ... where no box grown by this covers it
+    diff: int = 40              # a pixel differs from the background by this (any channel)
+    tip_band_px: float = 3.0    # the tip: differing pixels this close to the deepest
+    tip_radius_px: float = 5.0  # its colour: differing pixels this close to the tip
+    min_px: int = 5             # fewer differing pixels there: no tip
+    before_s: tuple[float, float] = (-0.6, -0.05)  # before a change, relative to it
+    after_s: tuple[float, float] = (0.15, 0.7)     # after it
+
+
+class _Footprint:
+    """One shelf polygon over its bounding rectangle: inside mask, depth, background."""
+
+    def __init__(self, poly: np.ndarray, w: int, h: int) -> None:
+        x0, y0 = np.floor(poly.min(0)).astype(int)
+        x1, y1 = np.ceil(poly.max(0)).astype(int) + 1
+        self.x0, self.y0 = max(int(x0), 0), max(int(y0), 0)
+        self.x1, self.y1 = min(int(x1), w), min(int(y1), h)
+        inside = np.zeros((self.y1 - self.y0, self.x1 - self.x0), np.uint8)
+        if inside.size:
+            cv2.fillPoly(inside, [np.round(poly - [self.x0, self.y0]).astype(np.int32)], 1)
+        self.inside = inside.astype(bool)
+        # depth = distance to the nearest pixel outside the polygon; the frame of zeros
+        # keeps a polygon that fills its rectangle from having no outside at all
+        framed = cv2.copyMakeBorder(inside, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+        self.depth = cv2.distanceTransform(framed, cv2.DIST_L2, 3)[1:-1, 1:-1] \
+            if inside.size else np.zeros(inside.shape, np.float32)
+        self.background: np.ndarray | None = None
+
+    def clip(self, box: np.ndarray, grow: float = 0.0) -> tuple[slice, slice] | None:
+        """The part of the rectangle a box (grown by ``grow`` px) covers, in its own
+        coordinates; None when they do not meet."""
+        c1 = max(int(np.floor(box[0] - grow)), self.x0) - self.x0
+        r1 = max(int(np.floor(box[1] - grow)), self.y0) - self.y0
+        c2 = min(int(np.ceil(box[2] + grow)), self.x1) - self.x0
+        r2 = min(int(np.ceil(box[3] + grow)), self.y1) - self.y0
+        if c2 <= c1 or r2 <= r1:
+            return None
+        return slice(r1, r2), slice(c1, c2)
+
+
+class Hands:
+    """Shelf backgrounds, and the colour at the tip of a box's reach (see the module doc)."""
+
+    def __init__(self, store: StoreConfig, params: HandParams | None = None) -> None:
+        self.params = params or HandParams()
+        w, h = store.camera.width, store.camera.height
+        by_poly: dict[bytes, _Footprint] = {}
+        self.footprint: dict[str, _Footprint] = {}
+        for s in store.shelves:
+            key = s.polygon.tobytes()
+            if key not in by_poly:
+                by_poly[key] = _Footprint(np.asarray(s.polygon, np.float64), w, h)
+            self.footprint[s.id] = by_poly[key]
+        self._all = list(by_poly.values())
+        self._frame = 0
+
+    def update(self, image: np.ndarray, boxes: np.ndarray) -> None:
+        """Refresh the shelf backgrounds (every ``every`` frames) where no box covers them."""
+        p = self.params
+        self._frame += 1
+        for f in self._all:
+            if not f.inside.size:
+                continue
+            now = image[f.y0:f.y1, f.x0:f.x1]
+            if f.background is None:
+                f.background = now.copy()
+                continue
+            if self._frame % p.every:
+                continue
+            free = np.ones(f.inside.shape, bool)
+            for box in boxes:
+                part = f.clip(box, p.margin_px)
+                if part is not None:
+                    free[part] = False
+            f.background[free] = now[free]
+
+    def looking(self) -> bool:
+        """Whether tips are looked at in this frame (every ``tip_every`` frames)."""
+        return self._frame % self.params.tip_every == 0
+
+    def tip(self, shelf_id: str, box: np.ndarray, image: np.ndarray
+            ) -> tuple[float, float, float] | None:
+        """The mean colour (B, G, R) at the tip of ``box``'s reach into the shelf, or None
+        when nothing of the box differs from the shelf's background there."""
+        p = self.params
+        f = self.footprint[shelf_id]
+        part = f.clip(box) if f.background is not None else None
+        if part is None:
+            return None
+        now = image[f.y0:f.y1, f.x0:f.x1][part]
+        moved = (cv2.absdiff(now, f.background[part]).max(2) > p.diff) & f.inside[part]
+        if int(moved.sum()) < p.min_px:
+            return None
+        ys, xs = np.nonzero(moved)
+        depth = f.depth[part][ys, xs]
+        deep = depth >= depth.max() - p.tip_band_px
+        ty, tx = ys[deep].mean(), xs[deep].mean()
+        near = (ys - ty) ** 2 + (xs - tx) ** 2 <= p.tip_radius_px ** 2
+        if int(near.sum()) < p.min_px:
+            return None
+        colour = now[ys[near], xs[near]].mean(0)
+        return float(colour[0]), float(colour[1]), float(colour[2])
+
+
+def hand_change(tips: list[tuple[float, tuple[float, float, float]]], t_change: float,
+                params: HandParams | None = None) -> float | None:
+    """How much a shopper's tip colour changed across ``t_change`` (the largest channel
+    difference of the median colours before and after it, 0..255), from ``tips`` (time,
+    colour); None when either side has no tip."""
+    p = params or HandParams()
+    before = [c for t, c in tips if p.before_s[0] <= t - t_change <= p.before_s[1]]
+    after = [c for t, c in tips if p.after_s[0] <= t - t_change <= p.after_s[1]]
+    if not before or not after:
+        return None
+    return float(np.abs(np.median(after, 0) - np.median(before, 0)).max())
