@@ -21,7 +21,7 @@ caught up with ``t_end + pad_s``. Then, for the shoppers present at that shelf d
   timing 0);
 - ``score = overlap * closeness * (0.5 + 0.5 timing)``.
 
-When the runner-up scores within ``ambiguous_below`` of the best (the boxes cannot tell
+When the runner-up scores within ``hand_within`` of the best (the boxes cannot tell
 them apart: two shoppers reaching into one plate together), each score is multiplied by
 the hand factor ``1 - hand_weight + hand_weight * h`` (:meth:`Fusion._hand`): ``h`` says
 whether the colour at the tip of the shopper's reach changed across the item's change
@@ -74,7 +74,8 @@ class FusionParams:
     lookback_s: float = 3.0           # how far before the window a reach is followed back
     history_s: float = 60.0
     max_wait_s: float = 20.0
-    hand_weight: float = 0.8          # near-ties only: the hand factor's share (Fusion._hand)
+    hand_within: float = 0.25         # the hand decides when the runner-up is this close
+    hand_weight: float = 0.8          # the hand factor's share (Fusion._hand)
     hand_low: float = 10.0            # a tip colour change up to this says nothing came
     hand_high: float = 50.0           # ... from this on, an item came or went
 
@@ -258,7 +259,7 @@ class Fusion:
                 self._own_put_back(item, cands, carts, out)
                 cands = {s: v for s, v in cands.items() if carts.items(s)[item.sku] > 0}
             ranked = sorted(cands.items(), key=lambda kv: (-kv[1], kv[0]))
-            if len(ranked) > 1 and ranked[1][1] > (1 - p.ambiguous_below) * ranked[0][1]:
+            if len(ranked) > 1 and ranked[1][1] > (1 - p.hand_within) * ranked[0][1]:
                 by_hand = self.scores(e, zones, carts, item, hands=True)
                 ranked = sorted(((s, by_hand.get(s, 0.0)) for s in cands),
                                 key=lambda kv: (-kv[1], kv[0]))

@@ -97,12 +97,12 @@ class Hands:
                 continue
             if self._frame % p.every:
                 continue
-            free = np.ones(f.inside.shape, bool)
+            free = np.ones(f.inside.shape, np.uint8)
             for box in boxes:
                 part = f.clip(box, p.margin_px)
                 if part is not None:
-                    free[part] = False
-            f.background[free] = now[free]
+                    free[part] = 0
+            cv2.copyTo(now, free, f.background)
 
     def looking(self) -> bool:
         """Whether tips are looked at in this frame (every ``tip_every`` frames)."""
