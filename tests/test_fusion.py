@@ -184,6 +184,25 @@ def test_the_hand_tip_is_the_deepest_part_that_differs_from_the_shelf():
     assert hand_change(tips[:8], 0.95) is None          # nothing seen after the change
 
 
+def test_hand_tips_are_looked_for_from_above_only():
+    import dataclasses
+
+    shelf, q = plate("G3S1P2")
+    x, inner = int(q.polygon[:, 0].mean()), int(shelf.polygon[:, 1].max())
+    box = [x - 8, inner - 12, x + 8, inner + 60]
+    empty = np.full((STORE.camera.height, STORE.camera.width, 3), 120, np.uint8)
+    img = empty.copy()
+    img[inner - 12:inner + 60, x - 8:x + 8] = (40, 160, 40)
+    oblique = dataclasses.replace(STORE, camera=dataclasses.replace(STORE.camera,
+                                                                    view="oblique"))
+    for store, seen in ((STORE, True), (oblique, False)):
+        zones = Zones(store)
+        zones.update(0.0, tracks({}), empty)
+        near = [n for n in zones.update(0.1, tracks({1: box}), img).near if n.shelf == shelf.id]
+        assert near and near[0].gap == 0
+        assert (near[0].hand is not None) == seen
+
+
 def side_by_side(pid: str) -> tuple[World, list[float], list[float], list[float]]:
     """Two shoppers in the store; boxes for each equally close in front of a plate, and
     one away from the shelves."""

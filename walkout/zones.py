@@ -12,7 +12,8 @@
   (an integral image of the zone, a distance transform of the shelf) at a quarter of the
   image size, so a frame costs a few array slices per track and shelf geometry. When the
   box overlaps the shelf and the image is given, :class:`walkout.hands.Hands` adds the
-  colour at the tip of the reach (``Near.hand``), for fusion to see an item in the hand.
+  colour at the tip of the reach (``Near.hand``), for fusion to see an item in the hand
+  (from above only: on an ``oblique`` camera there is no such tip).
 - **Shoppers.** Track ids belong to the tracker; shopper ids belong to the store. A track
   first seen in the entrance zone starts a shopper (numbered 1, 2, ... in order). A track first
   seen elsewhere is held for ``pending_s``: if a shopper's track was lost in the meantime
@@ -264,7 +265,8 @@ class Zones:
         self._oblique = store.camera.view == "oblique"
         self._entrance = store.zones.entrance.astype(np.float32)
         self._exit = store.zones.exit.astype(np.float32)
-        self._hands_of = Hands(store)
+        # the hand tip is the deepest point inside a shelf seen from above
+        self._hands_of = None if self._oblique else Hands(store)
         self.reset()
 
     def reset(self) -> None:
@@ -303,9 +305,10 @@ class Zones:
         boxes = tracks.xyxy.astype(np.float64)
         scene = Scene(t, ids.copy(), boxes, [], [])
         centres = {}
-        if image is not None:
+        tip_image = None
+        if image is not None and self._hands_of is not None:
             self._hands_of.update(image, boxes)
-        tip_image = image if image is not None and self._hands_of.looking() else None
+            tip_image = image if self._hands_of.looking() else None
         for tid, box in zip(ids.tolist(), boxes):
             centres[tid] = anchor(box, self._oblique)
             scene.near += self._near(tid, box, image=tip_image)
