@@ -26,6 +26,7 @@ them apart: two shoppers reaching into one plate together), each score is multip
 the hand factor ``1 - hand_weight + hand_weight * h`` (:meth:`Fusion._hand`): ``h`` says
 whether the colour at the tip of the shopper's reach changed across the item's change
 time (:mod:`walkout.hands`), as it does when an item comes into a hand or leaves it.
+Re-decisions after an identity repair rank the same way (:meth:`Fusion._rank`).
 
 The event is first identified as items (:class:`walkout.sensors.ItemIdentifier`), with the
 present shoppers' carts as the candidates for a put-back, so a misplaced return is
@@ -258,11 +259,7 @@ class Fusion:
             if item.qty < 0:
                 self._own_put_back(item, cands, carts, out)
                 cands = {s: v for s, v in cands.items() if carts.items(s)[item.sku] > 0}
-            ranked = sorted(cands.items(), key=lambda kv: (-kv[1], kv[0]))
-            if len(ranked) > 1 and ranked[1][1] > (1 - p.hand_within) * ranked[0][1]:
-                by_hand = self.scores(e, zones, carts, item, hands=True)
-                ranked = sorted(((s, by_hand.get(s, 0.0)) for s in cands),
-                                key=lambda kv: (-kv[1], kv[0]))
+            ranked = self._rank(cands, e, item, zones, carts)
             if not ranked:
                 why = "nobody near the shelf" if not scores else \
                     "a put-back no shopper near the shelf could have made"
@@ -285,6 +282,17 @@ class Fusion:
             out.cart.append(ev)
             self._decided.append([e, item, ev])
 
+    def _rank(self, cands: dict[str, float], e: WeightEvent, item: ItemEvent, zones: Zones,
+              carts: Carts) -> list[tuple[str, float]]:
+        """``cands`` best first (ties by id); when the runner-up is within ``hand_within``
+        of the best, by their scores with the hand factor (see the module doc)."""
+        ranked = sorted(cands.items(), key=lambda kv: (-kv[1], kv[0]))
+        if len(ranked) > 1 and ranked[1][1] > (1 - self.params.hand_within) * ranked[0][1]:
+            by_hand = self.scores(e, zones, carts, item, hands=True)
+            ranked = sorted(((s, by_hand.get(s, 0.0)) for s in cands),
+                            key=lambda kv: (-kv[1], kv[0]))
+        return ranked
+
     def _redecide(self, t0: float, who: set[str], zones: Zones, carts: Carts,
                   out: Fused) -> None:
         """Identities changed hands from ``t0``: decide again the items those shoppers were
@@ -299,7 +307,7 @@ class Fusion:
             if item.qty < 0:
                 cands = {s: v for s, v in cands.items()
                          if s == ev.shopper_id or carts.items(s)[item.sku] > 0}
-            ranked = sorted(cands.items(), key=lambda kv: (-kv[1], kv[0]))
+            ranked = self._rank(cands, e, item, zones, carts)
             if not ranked or ranked[0][0] == ev.shopper_id:
                 continue
             best, s1 = ranked[0]
