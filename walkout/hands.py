@@ -27,7 +27,6 @@ from .config import StoreConfig
 @dataclass(frozen=True)
 class HandParams:
     every: int = 5              # the background is refreshed every this many frames
-    tip_every: int = 1          # tips are looked at every this many frames (2: -45% cost)
     margin_px: int = 4          # ... where no box grown by this covers it
     diff: int = 40              # a pixel differs from the background by this (any channel)
     tip_band_px: float = 3.0    # the tip: differing pixels this close to the deepest
@@ -103,10 +102,6 @@ class Hands:
                 if part is not None:
                     free[part] = 0
             cv2.copyTo(now, free, f.background)
-
-    def looking(self) -> bool:
-        """Whether tips are looked at in this frame (every ``tip_every`` frames)."""
-        return self._frame % self.params.tip_every == 0
 
     def tip(self, shelf_id: str, box: np.ndarray, image: np.ndarray
             ) -> tuple[float, float, float] | None:

@@ -266,7 +266,7 @@ class Zones:
         self._entrance = store.zones.entrance.astype(np.float32)
         self._exit = store.zones.exit.astype(np.float32)
         # the hand tip is the deepest point inside a shelf seen from above
-        self._hands_of = None if self._oblique else Hands(store)
+        self._hands = None if self._oblique else Hands(store)
         self.reset()
 
     def reset(self) -> None:
@@ -305,13 +305,12 @@ class Zones:
         boxes = tracks.xyxy.astype(np.float64)
         scene = Scene(t, ids.copy(), boxes, [], [])
         centres = {}
-        tip_image = None
-        if image is not None and self._hands_of is not None:
-            self._hands_of.update(image, boxes)
-            tip_image = image if self._hands_of.looking() else None
+        with_tips = image is not None and self._hands is not None
+        if with_tips:
+            self._hands.update(image, boxes)
         for tid, box in zip(ids.tolist(), boxes):
             centres[tid] = anchor(box, self._oblique)
-            scene.near += self._near(tid, box, image=tip_image)
+            scene.near += self._near(tid, box, image=image if with_tips else None)
         self._t = t
         box_of = dict(zip(ids.tolist(), boxes))
 
@@ -350,7 +349,7 @@ class Zones:
             if hit is not None:
                 gap, r, c = hit
                 if image is not None and gap == 0 and id(m) not in tips:
-                    tips[id(m)] = self._hands_of.tip(shelf_id, box, image)
+                    tips[id(m)] = self._hands.tip(shelf_id, box, image)
                 out.append(Near(track, shelf_id, gap / size,
                                 {q: _plate_gap(pm.dist[r, c], gap) / size for q, pm in plates},
                                 held, tips.get(id(m))))
