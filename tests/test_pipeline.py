@@ -86,6 +86,22 @@ def test_sigkill_and_rerun_gives_the_same_receipts_exactly_once(pair_run, tmp_pa
     assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
 
 
+def test_ambiguous_below_decides_which_receipts_are_flagged(pair_run, tmp_path):
+    """The same run with a higher threshold: the same carts, and exactly the receipts
+    holding an item decided with a confidence under it are flagged ambiguous."""
+    out = tmp_path / "strict"
+    assert main(["-q", "run", str(SAMPLES / "pair"), "--out", str(out),
+                 "--ambiguous-below", "0.9"]) == 0
+    cart = [json.loads(ln) for ln in (out / "events.jsonl").read_text().splitlines()]
+    doubtful = {e["shopper_id"] for e in cart if e["type"] == "cart" and e["confidence"] < 0.9}
+    assert doubtful                                     # the sample has such items
+    got = json.loads((out / "receipts.json").read_text())["receipts"]
+    assert {r["shopper_id"] for r in got if "ambiguous" in r["flags"]} == doubtful
+    base = json.loads((pair_run / "receipts.json").read_text())["receipts"]
+    assert not [r for r in base if r["flags"]]
+    assert [r["lines"] for r in got] == [r["lines"] for r in base]
+
+
 def test_default_source_is_the_shipped_sample_clip():
     args = build_parser().parse_args(["run"])
     assert Path(args.source) == SAMPLES / "pair" and (Path(args.source) / "video.mp4").is_file()
@@ -104,6 +120,14 @@ def test_missing_weights_file(tmp_path, capsys):
     err = _fails(["run", str(SAMPLES / "single"), "--weights", str(tmp_path / "nope.csv"),
                   "--out", str(out)], capsys)
     assert "nope.csv: file not found" in err
+    assert not out.exists()
+
+
+def test_ambiguous_below_out_of_range(tmp_path, capsys):
+    out = tmp_path / "out"
+    err = _fails(["run", str(SAMPLES / "pair"), "--ambiguous-below", "1.5", "--out", str(out)],
+                 capsys)
+    assert "--ambiguous-below: expected a confidence from 0 to 1, got 1.5" in err
     assert not out.exists()
 
 

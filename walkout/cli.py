@@ -325,6 +325,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             weights = src / "weights.csv"
     if store_path is None:
         raise WalkoutError(f"{src}: not a clip folder, so --store store.yaml is needed")
+    fusion = None
+    if args.ambiguous_below is not None:
+        from .fusion import FusionParams
+
+        if not 0.0 <= args.ambiguous_below <= 1.0:
+            raise WalkoutError(f"--ambiguous-below: expected a confidence from 0 to 1, got "
+                               f"{args.ambiguous_below:g}")
+        fusion = FusionParams(ambiguous_below=args.ambiguous_below)
     store = load_store(store_path)
     detector = make_detector(store, args.model, args.backend, args.device)
     out = Path(args.out)
@@ -337,7 +345,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     show = _display_show("walkout") if args.show else None
     try:
         res = run(src, store, out, detector, weights=weights, video_out=video_out, show=show,
-                  progress=sys.stderr.isatty() and not args.quiet)
+                  progress=sys.stderr.isatty() and not args.quiet, fusion=fusion)
     except BaseException:
         if video_out is not None:
             video_out.abort()
@@ -550,6 +558,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="walkout-out", help="output folder (walkout-out)")
     r.add_argument("--save-video", action="store_true", help="also write annotated.mp4")
     r.add_argument("--show", action="store_true", help="show the annotated video in a window")
+    r.add_argument("--ambiguous-below", type=float, default=None, metavar="C",
+                   help="flag a receipt ambiguous when one of its items was decided with a "
+                        "confidence under C, 0 to 1 (default 0.25; README: the trade-off)")
     r.set_defaults(func=cmd_run)
 
     lv = sub.add_parser("live", help="live demo: a webcam (or stream, or file) and a shelf scale")

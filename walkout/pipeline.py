@@ -23,7 +23,7 @@ import numpy as np
 from .carts import Carts
 from .config import StoreConfig
 from .errors import InputError
-from .fusion import Fused, Fusion
+from .fusion import Fused, Fusion, FusionParams
 from .io import event_record, format_mot_row, write_text_atomic
 from .sensors import ItemIdentifier, Planogram, SampleBlock, WeightEventDetector
 from .track import make_tracker
@@ -59,7 +59,8 @@ class _Clock:
 class Pipeline:
     """The stages of the line, fed in time order (see the module doc)."""
 
-    def __init__(self, store: StoreConfig, detector, out: str | Path | None = None) -> None:
+    def __init__(self, store: StoreConfig, detector, out: str | Path | None = None,
+                 fusion: FusionParams | None = None) -> None:
         self.store = store
         self.detector = detector
         self.tracker = make_tracker("default", frame_rate=store.camera.fps,
@@ -68,7 +69,7 @@ class Pipeline:
         self.ignore = Ignore(store)
         planogram = Planogram.from_store(store)
         self.weigher = WeightEventDetector(planogram.shelves, store.sensors.rate_hz)
-        self.fusion = Fusion(ItemIdentifier(planogram))
+        self.fusion = Fusion(ItemIdentifier(planogram), fusion)
         out = None if out is None else Path(out)
         self.carts = Carts(store, out and out / "cart_ledger.jsonl", out and out / "receipts.json")
         self.records: list[dict] = []        # events.jsonl, sorted at the end
@@ -226,13 +227,14 @@ class RunResult:
 
 def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
         weights: str | Path | None = None, video_out=None, show=None,
-        progress: bool = False) -> RunResult:
+        progress: bool = False, fusion: FusionParams | None = None) -> RunResult:
     """Process a recorded video (or clip, or image folder) and its weights into ``out``:
     ``receipts.json``, ``events.jsonl``, ``tracks.txt`` and ``cart_ledger.jsonl``.
 
     ``video_out`` (an :class:`walkout.annotate.VideoOut`) receives annotated frames and
     ``show(image) -> bool`` displays them (False stops the run). Without ``weights`` the
-    run is video only: shelf visits are the events.
+    run is video only: shelf visits are the events. ``fusion`` overrides the fusion
+    defaults (:class:`walkout.fusion.FusionParams`), e.g. ``ambiguous_below``.
     """
     from .sensors import ReadStats, check_plates, iter_weights
     from .sources import open_source, prefetch
@@ -259,7 +261,7 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
                                 store.sensors.clock_offset_s, WEIGHT_STEP_S)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    pipe = Pipeline(store, detector, out)
+    pipe = Pipeline(store, detector, out, fusion)
     annotator = None
     if video_out is not None or show is not None:
         from .annotate import Annotator
