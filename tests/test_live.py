@@ -67,6 +67,16 @@ def test_headless_needs_out(capsys):
     assert "--out" in capsys.readouterr().err
 
 
+def test_ambiguous_below_out_of_range(tmp_path, capsys):
+    out = tmp_path / "o"
+    rc = main(["live", "--source", str(SINGLE / "video.mp4"), "--headless", "--out", str(out),
+               "--ambiguous-below", "-0.1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "--ambiguous-below: expected a confidence from 0 to 1, got -0.1" in err
+    assert not out.exists()
+
+
 def test_newest_frame_reader_drops_and_never_queues():
     cam = LiveCamera(str(SINGLE / "video.mp4"), realtime=True)  # plays at 10 fps
     try:

@@ -325,14 +325,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             weights = src / "weights.csv"
     if store_path is None:
         raise WalkoutError(f"{src}: not a clip folder, so --store store.yaml is needed")
-    fusion = None
-    if args.ambiguous_below is not None:
-        from .fusion import FusionParams
-
-        if not 0.0 <= args.ambiguous_below <= 1.0:
-            raise WalkoutError(f"--ambiguous-below: expected a confidence from 0 to 1, got "
-                               f"{args.ambiguous_below:g}")
-        fusion = FusionParams(ambiguous_below=args.ambiguous_below)
+    fusion = _fusion_params(args)
     store = load_store(store_path)
     detector = make_detector(store, args.model, args.backend, args.device)
     out = Path(args.out)
@@ -369,6 +362,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fusion_params(args: argparse.Namespace):
+    """The fusion settings of ``--ambiguous-below`` (None: the defaults)."""
+    if args.ambiguous_below is None:
+        return None
+    from .fusion import FusionParams
+
+    if not 0.0 <= args.ambiguous_below <= 1.0:
+        raise WalkoutError(f"--ambiguous-below: expected a confidence from 0 to 1, got "
+                           f"{args.ambiguous_below:g}")
+    return FusionParams(ambiguous_below=args.ambiguous_below)
+
+
 def cmd_live(args: argparse.Namespace) -> int:
     from .config import load_store
     from .live import KeyboardScale, LineScale, LiveCamera, live, read_keys
@@ -381,6 +386,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         store = dataclasses.replace(store, detector=dataclasses.replace(
             store.detector, person_classes=tuple(args.classes)))
     keys = read_keys(args.keys) if args.keys else []
+    fusion = _fusion_params(args)
     detector = make_detector(store, args.model, args.backend, args.device)
     camera = LiveCamera(args.source, realtime=not args.no_realtime)
     scale = None
@@ -408,7 +414,8 @@ def cmd_live(args: argparse.Namespace) -> int:
               f"{detector.backend} {detector.path.name}; q or Esc to stop")
         try:
             res = live(camera, store, detector, scale, args.out, keys=keys,
-                       max_frames=args.max_frames, video_out=video_out, show=show)
+                       max_frames=args.max_frames, video_out=video_out, show=show,
+                       fusion=fusion)
         except BaseException:
             if video_out is not None:
                 video_out.abort()
@@ -454,6 +461,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{args.store}: ok ({cfg.camera.width}x{cfg.camera.height} @ {cfg.camera.fps:g} fps, "
           f"{len(cfg.shelves)} shelves, {n_plates} plates, {len(cfg.catalogue)} products)")
     return 0
+
+
+def _ambiguous_below_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ambiguous-below", type=float, default=None, metavar="C",
+                        help="flag a receipt ambiguous when one of its items was decided with "
+                             "a confidence under C, 0 to 1 (default 0.25; README: the "
+                             "trade-off)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -558,9 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="walkout-out", help="output folder (walkout-out)")
     r.add_argument("--save-video", action="store_true", help="also write annotated.mp4")
     r.add_argument("--show", action="store_true", help="show the annotated video in a window")
-    r.add_argument("--ambiguous-below", type=float, default=None, metavar="C",
-                   help="flag a receipt ambiguous when one of its items was decided with a "
-                        "confidence under C, 0 to 1 (default 0.25; README: the trade-off)")
+    _ambiguous_below_option(r)
     r.set_defaults(func=cmd_run)
 
     lv = sub.add_parser("live", help="live demo: a webcam (or stream, or file) and a shelf scale")
@@ -588,6 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--no-realtime", action="store_true",
                     help="a video file: hand over every frame instead of playing it at its "
                          "frame rate (tests, recordings)")
+    _ambiguous_below_option(lv)
     lv.set_defaults(func=cmd_live)
 
     e = sub.add_parser("eval", help="cart accuracy of predictions on labelled clips")

@@ -30,6 +30,7 @@ import numpy as np
 
 from .config import StoreConfig
 from .errors import InputError
+from .fusion import FusionParams
 from .sensors import SampleBlock
 from .sensors.live import LineAssembler, open_lines
 from .types import Frame
@@ -274,10 +275,11 @@ class LiveResult:
 
 def live(camera: LiveCamera, store: StoreConfig, detector, scale, out: str | Path | None,
          keys: list[tuple[float, str]] = (), max_frames: int | None = None, video_out=None,
-         show: Callable | None = None, on_text: Callable[[str], None] = print) -> LiveResult:
+         show: Callable | None = None, on_text: Callable[[str], None] = print,
+         fusion: FusionParams | None = None) -> LiveResult:
     """Run the live loop until the source ends, ``max_frames`` frames, or the window closes.
     ``show(image) -> key`` displays a frame and returns the key pressed ('' for none, None
-    to stop)."""
+    to stop). ``fusion`` overrides the fusion defaults (e.g. ``ambiguous_below``)."""
     from .annotate import Annotator
     from .pipeline import Pipeline, overlay
 
@@ -289,7 +291,7 @@ def live(camera: LiveCamera, store: StoreConfig, detector, scale, out: str | Pat
     out = None if out is None else Path(out)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    pipe = Pipeline(store, detector, out)
+    pipe = Pipeline(store, detector, out, fusion)
     annotator = Annotator(store)
     pending = list(keys)
     latency: list[float] = []
