@@ -202,3 +202,28 @@ def test_crowd_sampling_picks_touching_shoppers(tmp_path):
         return n
 
     assert pairs(1.0) > pairs(0.0)
+
+
+def test_reach_sampling_picks_hands_in_shelves_beside_someone_first():
+    from walkout.sim.layout import View
+    from walkout.sim.render import gt_boxes
+    from walkout.sim.scenario import make_scenario
+    from walkout.train import TRAIN_SEED0, _gap_to_first, _reach_times
+
+    assert _gap_to_first({1: [0, 0, 10, 10], 2: [40, 0, 50, 10], 3: [15, 0, 25, 10]}) == 5.0
+    sc, view = make_scenario("busy", TRAIN_SEED0 + 5), View(640, 480)
+    times = _reach_times(sc, view, np.random.default_rng(0), 10)
+    assert len(times) == 10
+    hands_in = [[sh.id for sh in sc.shoppers for r in sh.reaches if r.t_in <= t <= r.t_out]
+                for t in times]
+    assert all(hands_in)
+    def beside_someone(t: float, who: list[int]) -> bool:
+        boxes = gt_boxes(sc, view, t)
+        return len(boxes) > 1 and any(
+            _gap_to_first({s: boxes[s], **{k: b for k, b in boxes.items() if k != s}}) < 20
+            for s in who if s in boxes)
+
+    # moments with someone within 20 px of a reacher come first: half of this
+    # scenario's reaches have nobody that close
+    beside = [beside_someone(t, who) for t, who in zip(times, hands_in)]
+    assert all(beside[:5]) and not all(beside)

@@ -231,7 +231,8 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
 
     out = train_detector(args.out, frames=args.frames, epochs=args.epochs, imgsz=args.imgsz,
                          device=args.device, batch=args.batch, seed=args.seed,
-                         init=args.init, crowd_share=args.crowd, progress=not args.quiet)
+                         init=args.init, crowd_share=args.crowd, reach_share=args.reach,
+                         progress=not args.quiet)
     print(f"wrote {out} and {out.with_suffix('.onnx')}")
     return 0
 
@@ -555,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fine-tune this trained model instead of starting from scratch")
     tr.add_argument("--crowd", type=float, default=0.0,
                     help="share of frames picked where two shoppers (nearly) touch (0)")
+    tr.add_argument("--reach", type=float, default=0.0,
+                    help="share of frames picked where a shopper's hand is in a shelf, "
+                         "beside someone when possible (0)")
     tr.set_defaults(func=cmd_train_detector)
 
     r = sub.add_parser("run", help="store video + shelf weights -> receipts, events, tracks")

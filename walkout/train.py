@@ -29,11 +29,14 @@ TRAIN_SEED0 = 10_000  # training scenarios use seeds from here on
 def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
                       size: tuple[int, int] = (640, 480), per_scenario: int = 12,
                       val_share: float = 0.1, crowd_share: float = 0.0,
-                      progress: bool = False) -> Path:
+                      reach_share: float = 0.0, progress: bool = False) -> Path:
     """Write ``frames`` labelled simulator frames as a YOLO dataset; returns its yaml.
 
     ``crowd_share`` of the frames are picked among the moments when two shoppers are
     closest (boxes within 10 px), the hard case of telling touching shoppers apart.
+    ``reach_share`` of them (after those) among the moments when a shopper's arm is out in
+    a shelf, with someone beside them when there is (boxes within 20 px): the box must
+    take in the arm, and the arm must not go to the neighbour's box.
     """
     from .sim.layout import View
     from .sim.render import Renderer, gt_boxes
@@ -66,6 +69,10 @@ def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
             close = pool[gap < 10.0]
             m = min(n_crowd, len(close))
             times[:m] = rng.choice(close, m, replace=False)
+        n_reach = min(int(round(reach_share * n)), n - n_crowd)
+        if n_reach:
+            picked = _reach_times(sc, view, rng, n_reach)
+            times[n_crowd:n_crowd + len(picked)] = picked
         for t in np.sort(times):
             img, boxes = renderer.frame(float(t))
             name = f"{preset}-{s:05d}-{k:06d}"
@@ -96,6 +103,34 @@ def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
     return yaml_path
 
 
+def _reach_times(sc, view, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Up to ``n`` times at which a shopper's hand is in a shelf (between ``t_in`` and
+    ``t_out`` of a reach), those with another shopper within 20 px of the reacher first."""
+    from .sim.render import gt_boxes
+
+    pool = [(sh.id, float(rng.uniform(r.t_in, r.t_out)))
+            for sh in sc.shoppers for r in sh.reaches if r.t_out > r.t_in]
+    if not pool:
+        return np.zeros(0)
+    beside, alone = [], []
+    for sid, t in pool:
+        boxes = gt_boxes(sc, view, t)
+        if sid not in boxes:
+            continue
+        near = {sid: boxes[sid], **{k: b for k, b in boxes.items() if k != sid}}
+        (beside if len(near) > 1 and _gap_to_first(near) < 20.0 else alone).append(t)
+    order = list(rng.permutation(beside)) + list(rng.permutation(alone))
+    return np.array(order[:n], float)
+
+
+def _gap_to_first(boxes: dict) -> float:
+    """Pixels from the first box to the nearest other one (negative when they overlap)."""
+    b = np.array(list(boxes.values()), float).reshape(-1, 4)
+    gx = np.maximum(b[0, 0], b[1:, 0]) - np.minimum(b[0, 2], b[1:, 2])
+    gy = np.maximum(b[0, 1], b[1:, 1]) - np.minimum(b[0, 3], b[1:, 3])
+    return float(np.maximum(gx, gy).min())
+
+
 def _closest_gap(boxes: dict) -> float:
     """Pixels between the two closest boxes (negative when they overlap); inf if < 2."""
     b = np.array(list(boxes.values()), float).reshape(-1, 4)
@@ -111,7 +146,8 @@ def _closest_gap(boxes: dict) -> float:
 def train_detector(out: str | Path, frames: int = 1500, epochs: int = 30, imgsz: int = 320,
                    device: str | None = None, batch: int = 16, seed: int = 0,
                    workdir: str | Path | None = None, init: str | Path | None = None,
-                   crowd_share: float = 0.0, progress: bool = False) -> Path:
+                   crowd_share: float = 0.0, reach_share: float = 0.0,
+                   progress: bool = False) -> Path:
     """Simulate, train and export; returns the path of the trained ``.pt``. The data and
     the training runs go to ``workdir`` (kept), or to a scratch folder removed at the end."""
     out = Path(out)
@@ -123,7 +159,7 @@ def train_detector(out: str | Path, frames: int = 1500, epochs: int = 30, imgsz:
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="walkout-train-"))
     try:
         return _train(out, work, frames, epochs, imgsz, device, batch, seed, init,
-                      crowd_share, progress)
+                      crowd_share, reach_share, progress)
     finally:
         if workdir is None:  # our own scratch folder: the data and runs go with it
             shutil.rmtree(work, ignore_errors=True)
@@ -131,11 +167,11 @@ def train_detector(out: str | Path, frames: int = 1500, epochs: int = 30, imgsz:
 
 def _train(out: Path, work: Path, frames: int, epochs: int, imgsz: int, device: str | None,
            batch: int, seed: int, init: str | Path | None, crowd_share: float,
-           progress: bool) -> Path:
+           reach_share: float, progress: bool) -> Path:
     from .detect import pick_device, ultralytics_offline
 
     data = make_yolo_dataset(work / "data", frames, seed, crowd_share=crowd_share,
-                             progress=progress)
+                             reach_share=reach_share, progress=progress)
     YOLO = ultralytics_offline()
     device = device or pick_device()
     if init is not None:  # fine-tune a trained model rather than start from scratch
