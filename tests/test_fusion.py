@@ -520,6 +520,47 @@ def test_a_held_presence_follows_its_track_when_a_repair_swaps_identities():
     assert scores["1"] > scores["2"]
 
 
+def test_a_repair_leaves_a_shopper_on_their_own_track_while_it_was_seen():
+    """Shoppers 1 (red) and 2 (blue) stand touching at a shelf, and 2 takes an item from
+    the plate in front of them. Then 1's track is lost and 2's track jumps onto 1, while 2
+    is hidden; when 2 shows again, the new track is taken for the lost shopper 1. Once the
+    two stand apart, the colour models swap the tracks back, from when the two started
+    touching. But 1 was on their own track until it was lost, so 2's track became 1 only
+    from then: the pick stays with 2. (Before, 2's track was 1 from the start of the
+    spell: both tracks were 1 at the pick, and it was moved to 1.)"""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    red, blue = (40, 40, 220), (220, 90, 30)
+
+    def hold(boxes: dict, seconds: float, events=()) -> None:
+        for k in range(int(round(seconds * FPS))):
+            image = np.full((STORE.camera.height, STORE.camera.width, 3), 128, np.uint8)
+            for box, colour in boxes.values():
+                x0, y0, x1, y1 = (int(v) for v in box)
+                image[y0:y1, x0:x1] = colour
+            w.step({tid: box for tid, (box, _) in boxes.items()}, events if k == 0 else (),
+                   image)
+
+    y = 175                                   # the shelf G2S1 starts at y 200
+    hold({1: (box_at(150, y), red), 2: (box_at(450, y), blue)}, 3.0)   # colour models
+    t0 = w.t
+    together = {1: (box_at(262, y), red), 2: (box_at(288, y), blue)}   # plates P1 | P2
+    hold(together, 1.0)
+    hold(together, 2.5, [weight_event("G2S1P2", 1, round(w.t + 0.5, 6))])
+    t1 = w.t
+    hold({2: (box_at(262, y), red)}, 1.0)     # 1's track lost, 2's track on 1, 2 hidden
+    hold({2: (box_at(262, y), red), 3: (box_at(300, y), blue)}, 0.1)
+    assert w.zones.shopper_of[3] == "1"       # 2 again, taken for the lost 1
+    for k in range(30):                       # they walk apart
+        hold({2: (box_at(262 - 4 * k, y), red), 3: (box_at(300 + 4 * k, y), blue)}, 0.1)
+    assert [who for _, who in w.zones.repairs] == [("1", "2")]
+    z = w.zones
+    assert z.shopper_at(2, t0 + 1.0) == "2" and z.shopper_at(2, t1) == "1"
+    assert z.shopper_at(1, t0 + 1.0) == "1" and z.shopper_at(3, w.t) == "2"
+    assert w.cart("2") == {plate("G2S1P2")[1].sku: 1} and w.cart("1") == {}
+
+
 def test_a_lost_shopper_nobody_covers_is_not_held():
     """Held presence needs someone's box over the place: a shopper who simply vanished at
     the shelf is not kept there."""

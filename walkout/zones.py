@@ -29,7 +29,10 @@
   clearly theirs). Every frame, the tracks of the shoppers standing apart are re-matched
   to the colour models (Hungarian on the Bhattacharyya distance); a matching that beats
   the current one by ``swap_gain`` in ``swap_frames`` looks in a row (one look every
-  ``look_every`` frames) is applied, from the moment those shoppers last started touching.
+  ``look_every`` frames) is applied, from the moment those shoppers last started touching;
+  a shopper still seen on a track the repair leaves alone after that moment (a track
+  lost since) moves to their new track only from when that one was last seen, so no
+  two tracks ever show one shopper at once.
   A new track that may continue a lost shopper is matched by colour too. A new track
   nobody lost explains, first seen within ``entrance_margin_px`` of the entrance (people
   walking in side by side are often found as two only once past it), has entered;
@@ -275,6 +278,7 @@ class Zones:
         self._pending: dict[int, tuple[float, tuple[float, float]]] = {}
         self._visits: dict[tuple[str, str], list[float]] = {}  # open: [t0, t_last, min_gap]
         self._mapping: dict[int, list[tuple[float, str]]] = {}  # track -> [(from t, shopper)]
+        self._seen: dict[int, float] = {}           # track -> last time it was seen
         self._looks: dict[str, np.ndarray] = {}     # shopper -> colour model
         self._look_n: dict[str, int] = {}
         self._touching: set[str] = set()            # shoppers touching someone now
@@ -310,6 +314,7 @@ class Zones:
             self._hands.update(image, boxes)
         for tid, box in zip(ids.tolist(), boxes):
             centres[tid] = anchor(box, self._oblique)
+            self._seen[tid] = t
             scene.near += self._near(tid, box, image=image if with_tips else None)
         self._t = t
         box_of = dict(zip(ids.tolist(), boxes))
@@ -468,7 +473,7 @@ class Zones:
     def _check_identities(self, t: float, alone: list[tuple[str, np.ndarray]]) -> None:
         """Re-match the tracks of shoppers standing apart to their colour models; a better
         matching seen ``swap_frames`` frames in a row is applied from the moment the
-        shoppers involved last started touching."""
+        shoppers involved last started touching (see the module doc)."""
         p = self.params
         who = [(sid, look) for sid, look in alone if self._look_n.get(sid, 0) >= 10]
         if len(who) < 2:
@@ -490,10 +495,14 @@ class Zones:
         involved = [a for a, _ in moves]
         t0 = min(self._spell_start.get(a, t) for a in involved)
         tracks = {a: self.shoppers[a].track for a in involved}
+        kept = [k for k in self._mapping if k not in tracks.values()]
         for a, b in moves:  # shopper a now follows the track shopper b had
             s = self.shoppers[a]
             s.track = tracks[b]
-            self._assign(s.track, a, t0)
+            # not before a was last seen on a track this repair leaves alone (lost since)
+            seen = [self._seen[k] for k in kept if self._seen.get(k, -np.inf) >= t0
+                    and self.shopper_at(k, self._seen[k]) == a]
+            self._assign(s.track, a, np.nextafter(max(seen), np.inf) if seen else t0)
         self.repairs.append((t0, tuple(involved)))
         log.debug("identity repair from t=%.2f: %s", t0, dict(moves))
 
