@@ -29,10 +29,11 @@
   clearly theirs). Every frame, the tracks of the shoppers standing apart are re-matched
   to the colour models (Hungarian on the Bhattacharyya distance); a matching that beats
   the current one by ``swap_gain`` in ``swap_frames`` looks in a row (one look every
-  ``look_every`` frames) is applied, from the moment those shoppers last started touching;
-  a shopper still seen on a track the repair leaves alone after that moment (a track
-  lost since) moves to their new track only from when that one was last seen, so no
-  two tracks ever show one shopper at once.
+  ``look_every`` frames) is applied, from the moment those shoppers last started touching.
+  A shopper still seen after that moment on a track the repair leaves alone (a track lost
+  since) moves to their new track only from when they were last seen there; until then
+  that track shows what it showed, except a shopper the repair has put on another track
+  that was there: no two tracks show one shopper at once.
   A new track that may continue a lost shopper is matched by colour too. A new track
   nobody lost explains, first seen within ``entrance_margin_px`` of the entrance (people
   walking in side by side are often found as two only once past it), has entered;
@@ -278,6 +279,7 @@ class Zones:
         self._pending: dict[int, tuple[float, tuple[float, float]]] = {}
         self._visits: dict[tuple[str, str], list[float]] = {}  # open: [t0, t_last, min_gap]
         self._mapping: dict[int, list[tuple[float, str]]] = {}  # track -> [(from t, shopper)]
+        self._first: dict[int, float] = {}          # track -> first time it was seen
         self._seen: dict[int, float] = {}           # track -> last time it was seen
         self._looks: dict[str, np.ndarray] = {}     # shopper -> colour model
         self._look_n: dict[str, int] = {}
@@ -314,6 +316,7 @@ class Zones:
             self._hands.update(image, boxes)
         for tid, box in zip(ids.tolist(), boxes):
             centres[tid] = anchor(box, self._oblique)
+            self._first.setdefault(tid, t)
             self._seen[tid] = t
             scene.near += self._near(tid, box, image=image if with_tips else None)
         self._t = t
@@ -423,6 +426,13 @@ class Zones:
         hist = [h for h in self._mapping.get(tid, []) if h[0] < t_from]
         self._mapping[tid] = [*hist, (t_from, sid)]
 
+    def _show(self, tid: int, sid: str, t_from: float, t_to: float) -> None:
+        """Track ``tid`` shows shopper ``sid`` over ``[t_from, t_to)`` only."""
+        hist = self._mapping[tid]
+        then = [(t_to, self.shopper_at(tid, t_to))] if t_to < np.inf else []
+        self._mapping[tid] = [h for h in hist if h[0] < t_from] + [(t_from, sid)] + then \
+            + [h for h in hist if h[0] > t_to]
+
     # ---- identity repair -------------------------------------------------------------------
     def _repair(self, t: float, ids: list[int], boxes: np.ndarray, image: np.ndarray) -> None:
         p = self.params
@@ -495,14 +505,24 @@ class Zones:
         involved = [a for a, _ in moves]
         t0 = min(self._spell_start.get(a, t) for a in involved)
         tracks = {a: self.shoppers[a].track for a in involved}
-        kept = [k for k in self._mapping if k not in tracks.values()]
-        for a, b in moves:  # shopper a now follows the track shopper b had
-            s = self.shoppers[a]
-            s.track = tracks[b]
+        new = {a: tracks[b] for a, b in moves}   # shopper a now follows the track b had
+        t_from = {}
+        for a, track in new.items():
             # not before a was last seen on a track this repair leaves alone (lost since)
-            seen = [self._seen[k] for k in kept if self._seen.get(k, -np.inf) >= t0
-                    and self.shopper_at(k, self._seen[k]) == a]
-            self._assign(s.track, a, np.nextafter(max(seen), np.inf) if seen else t0)
+            seen = [t_k for k, t_k in self._seen.items() if t_k >= t0
+                    and k not in tracks.values() and self.shopper_at(k, t_k) == a]
+            t_from[a] = float(np.nextafter(max(seen), np.inf)) if seen else t0
+            self.shoppers[a].track = track
+            self._assign(track, a, t_from[a])
+        # before its new shopper, a track keeps what it showed, but not a shopper this
+        # repair has put on another track that was already there then
+        for o, track in new.items():
+            live = max(t_from[o], self._first.get(track, t_from[o]))
+            for k in set(new.values()) - {track}:
+                hist = self._mapping[k]
+                for (start, sid), (end, _) in zip(hist, [*hist[1:], (np.inf, "")]):
+                    if sid == o and max(start, live) < end:
+                        self._show(k, "", max(start, live), end)
         self.repairs.append((t0, tuple(involved)))
         log.debug("identity repair from t=%.2f: %s", t0, dict(moves))
 
