@@ -520,6 +520,21 @@ def test_a_held_presence_follows_its_track_when_a_repair_swaps_identities():
     assert scores["1"] > scores["2"]
 
 
+RED, BLUE = (40, 40, 220), (220, 90, 30)
+
+
+def hold_painted(w: World, boxes: dict[int, tuple[list[float], tuple]], seconds: float,
+                 events=()) -> None:
+    """``World.hold`` with an image: each box painted in its colour on a grey floor, so
+    the colour models (identity repair) see the shoppers."""
+    for k in range(int(round(seconds * FPS))):
+        image = np.full((STORE.camera.height, STORE.camera.width, 3), 128, np.uint8)
+        for box, colour in boxes.values():
+            x0, y0, x1, y1 = (int(v) for v in box)
+            image[y0:y1, x0:x1] = colour
+        w.step({tid: box for tid, (box, _) in boxes.items()}, events if k == 0 else (), image)
+
+
 def test_a_repair_leaves_a_shopper_on_their_own_track_while_it_was_seen():
     """Shoppers 1 (red) and 2 (blue) stand touching at a shelf, and 2 takes an item from
     the plate in front of them. Then 1's track is lost and 2's track jumps onto 1, while 2
@@ -531,34 +546,58 @@ def test_a_repair_leaves_a_shopper_on_their_own_track_while_it_was_seen():
     w = World()
     w.enter(1)
     w.enter(2)
-    red, blue = (40, 40, 220), (220, 90, 30)
 
     def hold(boxes: dict, seconds: float, events=()) -> None:
-        for k in range(int(round(seconds * FPS))):
-            image = np.full((STORE.camera.height, STORE.camera.width, 3), 128, np.uint8)
-            for box, colour in boxes.values():
-                x0, y0, x1, y1 = (int(v) for v in box)
-                image[y0:y1, x0:x1] = colour
-            w.step({tid: box for tid, (box, _) in boxes.items()}, events if k == 0 else (),
-                   image)
+        hold_painted(w, boxes, seconds, events)
 
     y = 175                                   # the shelf G2S1 starts at y 200
-    hold({1: (box_at(150, y), red), 2: (box_at(450, y), blue)}, 3.0)   # colour models
+    hold({1: (box_at(150, y), RED), 2: (box_at(450, y), BLUE)}, 3.0)   # colour models
     t0 = w.t
-    together = {1: (box_at(262, y), red), 2: (box_at(288, y), blue)}   # plates P1 | P2
+    together = {1: (box_at(262, y), RED), 2: (box_at(288, y), BLUE)}   # plates P1 | P2
     hold(together, 1.0)
     hold(together, 2.5, [weight_event("G2S1P2", 1, round(w.t + 0.5, 6))])
     t1 = w.t
-    hold({2: (box_at(262, y), red)}, 1.0)     # 1's track lost, 2's track on 1, 2 hidden
-    hold({2: (box_at(262, y), red), 3: (box_at(300, y), blue)}, 0.1)
+    hold({2: (box_at(262, y), RED)}, 1.0)     # 1's track lost, 2's track on 1, 2 hidden
+    hold({2: (box_at(262, y), RED), 3: (box_at(300, y), BLUE)}, 0.1)
     assert w.zones.shopper_of[3] == "1"       # 2 again, taken for the lost 1
     for k in range(30):                       # they walk apart
-        hold({2: (box_at(262 - 4 * k, y), red), 3: (box_at(300 + 4 * k, y), blue)}, 0.1)
+        hold({2: (box_at(262 - 4 * k, y), RED), 3: (box_at(300 + 4 * k, y), BLUE)}, 0.1)
     assert [who for _, who in w.zones.repairs] == [("1", "2")]
     z = w.zones
     assert z.shopper_at(2, t0 + 1.0) == "2" and z.shopper_at(2, t1) == "1"
     assert z.shopper_at(1, t0 + 1.0) == "1" and z.shopper_at(3, w.t) == "2"
     assert w.cart("2") == {plate("G2S1P2")[1].sku: 1} and w.cart("1") == {}
+
+
+def test_a_swap_seen_between_two_touches_is_repaired_from_the_first():
+    """Shoppers 1 (red) and 2 (blue) stand touching at a shelf, and while they do, the
+    tracker swaps them; 1, now on 2's track, takes an item. They stand apart for a moment
+    (one look shows the swap), touch again, and then stand apart for good. The repair
+    goes back to when they first touched, so the item is 1's. (Before, touching again
+    wiped the doubt, and the repair went back only to the second touch.)"""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    y = 175
+
+    def hold(boxes: dict, seconds: float, events=()) -> None:
+        hold_painted(w, boxes, seconds, events)
+
+    def at(x1: float, c1, x2: float, c2) -> dict:
+        return {1: (box_at(x1, y), c1), 2: (box_at(x2, y), c2)}
+
+    hold(at(150, RED, 450, BLUE), 3.0)          # colour models
+    t0 = w.t
+    hold(at(262, RED, 288, BLUE), 1.0)          # touching, plates P1 | P2
+    hold(at(262, BLUE, 288, RED), 1.0,          # swapped: 1 (red) on track 2 takes
+         [weight_event("G2S1P2", 1, round(w.t + 0.5, 6))])
+    hold(at(250, BLUE, 300, RED), 0.3)          # apart a moment
+    hold(at(262, BLUE, 288, RED), 1.0)          # touching again
+    for k in range(20):                         # apart for good
+        hold(at(250 - 5 * k, BLUE, 300 + 5 * k, RED), 0.1)
+    assert w.zones.repairs == [(t0, ("1", "2"))]
+    sku = plate("G2S1P2")[1].sku
+    assert w.cart("1") == {sku: 1} and w.cart("2") == {}
 
 
 def test_a_lost_shopper_nobody_covers_is_not_held():

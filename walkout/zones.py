@@ -29,7 +29,9 @@
   clearly theirs). Every frame, the tracks of the shoppers standing apart are re-matched
   to the colour models (Hungarian on the Bhattacharyya distance); a matching that beats
   the current one by ``swap_gain`` in ``swap_frames`` looks in a row (one look every
-  ``look_every`` frames) is applied, from the moment those shoppers last started touching.
+  ``look_every`` frames; looks while they touch again neither count nor break the row) is
+  applied, from the moment those shoppers last started touching before the better matching
+  was first seen.
   A shopper still seen after that moment on a track the repair leaves alone (a track lost
   since) moves to their new track only from when they were last seen there; until then
   that track shows what it showed, except a shopper the repair has put on another track
@@ -284,7 +286,7 @@ class Zones:
         self._looks: dict[str, np.ndarray] = {}     # shopper -> colour model
         self._look_n: dict[str, int] = {}
         self._touching: set[str] = set()            # shoppers touching someone now
-        self._spell_start: dict[str, float] = {}    # shopper -> start of the latest spell
+        self._spells: dict[str, list[float]] = {}   # shopper -> starts of their latest spells
         self._last_touch: dict[str, float] = {}
         self._doubt: tuple | None = None            # (moves, first seen, frames in a row)
         self.repairs: list[tuple[float, tuple[str, ...]]] = []  # (from t, shoppers) applied
@@ -453,7 +455,8 @@ class Zones:
             if row.any():
                 if sid not in self._touching:
                     self._touching.add(sid)
-                    self._spell_start[sid] = t   # a touching spell starts
+                    starts = self._spells.setdefault(sid, [])   # a touching spell starts
+                    starts[:] = [*starts[-7:], t]
                 self._last_touch[sid] = t
             else:
                 self._touching.discard(sid)
@@ -487,12 +490,15 @@ class Zones:
         p = self.params
         who = [(sid, look) for sid, look in alone if self._look_n.get(sid, 0) >= 10]
         if len(who) < 2:
-            self._doubt = None
             return
         d = np.array([[_distance(self._looks[a], look) for _, look in who] for a, _ in who])
         rows, cols = linear_sum_assignment(d)
         if d[rows, cols].sum() > np.trace(d) - p.swap_gain:
-            self._doubt = None
+            # the current matching holds: the doubt is gone, unless its shoppers were not
+            # looked at (they touch someone again): then it stands
+            if self._doubt is not None and {a for a, _ in self._doubt[0]} <= {
+                    s for s, _ in who}:
+                self._doubt = None
             return
         moves = tuple(sorted((who[i][0], who[j][0]) for i, j in zip(rows, cols) if i != j))
         if self._doubt is None or self._doubt[0] != moves:
@@ -501,9 +507,12 @@ class Zones:
         self._doubt = (moves, self._doubt[1], self._doubt[2] + 1)
         if self._doubt[2] < p.swap_frames:
             return
-        self._doubt = None
+        first_seen, self._doubt = self._doubt[1], None
         involved = [a for a, _ in moves]
-        t0 = min(self._spell_start.get(a, t) for a in involved)
+        # the swap happened in the spell each was in when the doubt was first seen (a
+        # spell that started since came after it)
+        t0 = min(max((s for s in self._spells.get(a, []) if s <= first_seen), default=t)
+                 for a in involved)
         tracks = {a: self.shoppers[a].track for a in involved}
         new = {a: tracks[b] for a, b in moves}   # shopper a now follows the track b had
         t_from = {}
