@@ -569,12 +569,14 @@ def test_a_repair_leaves_a_shopper_on_their_own_track_while_it_was_seen():
     assert w.cart("2") == {plate("G2S1P2")[1].sku: 1} and w.cart("1") == {}
 
 
-def test_a_swap_seen_between_two_touches_is_repaired_from_the_first():
-    """Shoppers 1 (red) and 2 (blue) stand touching at a shelf, and while they do, the
-    tracker swaps them; 1, now on 2's track, takes an item. They stand apart for a moment
-    (one look shows the swap), touch again, and then stand apart for good. The repair
-    goes back to when they first touched, so the item is 1's. (Before, touching again
-    wiped the doubt, and the repair went back only to the second touch.)"""
+def test_a_swap_is_repaired_from_when_the_boxes_overlapped_most():
+    """Shoppers 1 (red) and 2 (blue) stand touching at a shelf; 2 takes an item. Their
+    boxes then overlap most, and there the tracker swaps them; 1, now on 2's track, takes
+    an item too. They stand apart for a moment (one look shows the swap), touch again, and
+    then stand apart for good. The repair goes back to the overlap, not to when they first
+    touched, so each keeps their own item. (Before, touching again wiped the doubt and
+    the repair went back only to the second touch; and from the first touch, 2's item
+    would have gone to 1.)"""
     w = World()
     w.enter(1)
     w.enter(2)
@@ -587,17 +589,20 @@ def test_a_swap_seen_between_two_touches_is_repaired_from_the_first():
         return {1: (box_at(x1, y), c1), 2: (box_at(x2, y), c2)}
 
     hold(at(150, RED, 450, BLUE), 3.0)          # colour models
-    t0 = w.t
-    hold(at(262, RED, 288, BLUE), 1.0)          # touching, plates P1 | P2
-    hold(at(262, BLUE, 288, RED), 1.0,          # swapped: 1 (red) on track 2 takes
+    hold(at(262, RED, 288, BLUE), 1.0,          # touching, plates P1 | P2: 2 takes
          [weight_event("G2S1P2", 1, round(w.t + 0.5, 6))])
+    hold(at(262, RED, 288, BLUE), 0.5)
+    t_swap = w.t
+    hold(at(272, RED, 278, BLUE), 0.2)          # overlapping most: the swap
+    hold(at(262, BLUE, 288, RED), 2.0,          # 1 (red), now on track 2, takes
+         [weight_event("G2S1P2", 1, round(w.t + 1.0, 6))])
     hold(at(250, BLUE, 300, RED), 0.3)          # apart a moment
     hold(at(262, BLUE, 288, RED), 1.0)          # touching again
     for k in range(20):                         # apart for good
         hold(at(250 - 5 * k, BLUE, 300 + 5 * k, RED), 0.1)
-    assert w.zones.repairs == [(t0, ("1", "2"))]
+    assert w.zones.repairs == [(t_swap, ("1", "2"))]
     sku = plate("G2S1P2")[1].sku
-    assert w.cart("1") == {sku: 1} and w.cart("2") == {}
+    assert w.cart("1") == {sku: 1} and w.cart("2") == {sku: 1}
 
 
 def test_a_lost_shopper_nobody_covers_is_not_held():

@@ -31,7 +31,8 @@
   the current one by ``swap_gain`` in ``swap_frames`` looks in a row (one look every
   ``look_every`` frames; looks while they touch again neither count nor break the row) is
   applied, from the moment those shoppers last started touching before the better matching
-  was first seen.
+  was first seen; when two swapped, from the moment since then that their boxes overlapped
+  most, where a tracker swaps ids.
   A shopper still seen after that moment on a track the repair leaves alone (a track lost
   since) moves to their new track only from when they were last seen there; until then
   that track shows what it showed, except a shopper the repair has put on another track
@@ -67,6 +68,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .config import StoreConfig
 from .hands import Hands
+from .track import iou_batch
 from .types import Detections
 
 GRID = 4  # pixels per cell of the rasterised zone maps
@@ -288,6 +290,7 @@ class Zones:
         self._touching: set[str] = set()            # shoppers touching someone now
         self._spells: dict[str, list[float]] = {}   # shopper -> starts of their latest spells
         self._last_touch: dict[str, float] = {}
+        self._overlaps: dict[frozenset, list[tuple[float, float]]] = {}  # pair -> (t, IoU)
         self._doubt: tuple | None = None            # (moves, first seen, frames in a row)
         self.repairs: list[tuple[float, tuple[str, ...]]] = []  # (from t, shoppers) applied
         self._t = 0.0
@@ -448,8 +451,15 @@ class Zones:
         touch = ((g[:, None, 0] < g[None, :, 2]) & (g[None, :, 0] < g[:, None, 2])
                  & (g[:, None, 1] < g[None, :, 3]) & (g[None, :, 1] < g[:, None, 3]))
         np.fill_diagonal(touch, False)
+        if touch.any():   # how much touching pairs overlap: a swap is likeliest at the most
+            iou = iou_batch(b, b)
+            for i, j in zip(*np.nonzero(np.triu(touch))):
+                pair = self._overlaps.setdefault(frozenset((mine[i][1], mine[j][1])), [])
+                pair[:] = [*pair[-299:], (t, float(iou[i, j]))]
         alone = []
         self._frame_no += 1
+        if self._frame_no % 100 == 0:   # pairs apart for a minute: no doubt left to place
+            self._overlaps = {k: v for k, v in self._overlaps.items() if v[-1][0] > t - 60}
         looking = self._frame_no % p.look_every == 0
         for (k, sid), row in zip(mine, touch):
             if row.any():
@@ -513,6 +523,11 @@ class Zones:
         # spell that started since came after it)
         t0 = min(max((s for s in self._spells.get(a, []) if s <= first_seen), default=t)
                  for a in involved)
+        if len(involved) == 2:   # two swapped: when their boxes overlapped most since then
+            seen = [(iou, -tt) for tt, iou in self._overlaps.get(frozenset(involved), [])
+                    if t0 <= tt <= first_seen]
+            if seen:
+                t0 = -max(seen)[1]
         tracks = {a: self.shoppers[a].track for a in involved}
         new = {a: tracks[b] for a, b in moves}   # shopper a now follows the track b had
         t_from = {}
