@@ -55,8 +55,8 @@ def match(gt: np.ndarray, pred: np.ndarray, thr: float = 0.5) -> tuple[np.ndarra
     return found, len(pred) - int(found.sum())
 
 
-def sim_accuracy(seeds: list[int], workdir: Path, imgsz: int) -> dict:
-    det = Detector(SIM_PT.with_suffix(".onnx"), imgsz=imgsz)
+def sim_accuracy(seeds: list[int], workdir: Path, imgsz: int, model: Path = SIM_PT) -> dict:
+    det = Detector(model.with_suffix(".onnx"), imgsz=imgsz)
     tot = {"gt": 0, "found": 0, "pred": 0, "side_gt": 0, "side_found": 0, "reach_gt": 0,
            "reach_found": 0}
     for preset in ("single", "pair", "busy"):
@@ -163,11 +163,15 @@ def main() -> int:
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[500, 501])
     ap.add_argument("--json", default=None)
+    ap.add_argument("--sim-model", default=str(SIM_PT),
+                    help="the sim model for (a) and (c), e.g. a fine-tune to compare "
+                         "(its .onnx beside it is used for (a))")
     args = ap.parse_args()
+    sim_pt = Path(args.sim_model)
     results = {}
     work = Path(tempfile.mkdtemp(prefix="walkout-detbench-"))
-    if SIM_PT.is_file():
-        acc = sim_accuracy(args.seeds, work, SIM_IMGSZ)
+    if sim_pt.is_file():
+        acc = sim_accuracy(args.seeds, work, SIM_IMGSZ, sim_pt)
         results["sim_model"] = acc
         print(f"(a) sim model on held-out simulated clips (seeds {args.seeds}, all presets), "
               f"IoU 0.5: recall {acc['recall']:.4f}, precision {acc['precision']:.4f} over "
@@ -175,7 +179,7 @@ def main() -> int:
               f"{acc['side_by_side']['recall']:.4f} ({acc['side_by_side']['boxes']}), "
               f"reaching recall {acc['reaching']['recall']:.4f} ({acc['reaching']['boxes']})")
     else:
-        print(f"(a) skipped: {SIM_PT} not trained yet (walkout train-detector)")
+        print(f"(a) skipped: {sim_pt} not trained yet (walkout train-detector)")
     real = cam1(Path(args.data))
     results["person_model_cam1"] = real
     if real is None:
@@ -187,7 +191,7 @@ def main() -> int:
                   f"{v['shelf_edge_boxes']} shelf-edge boxes; "
                   f"{v['other_boxes_in_empty_frames']} other boxes in the 137 empty frames")
     print("(c) CPU frames/s, one frame a call:")
-    cases = [(f"sample clip, sim model, imgsz {SIM_IMGSZ}", SIM_PT,
+    cases = [(f"sample clip, sim model, imgsz {SIM_IMGSZ}", sim_pt,
               ROOT / "sample_videos" / "busy", SIM_IMGSZ)]
     if real is not None:
         cases.append(("cam1, person model, imgsz 640", PERSON_PT,
