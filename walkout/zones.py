@@ -518,24 +518,31 @@ class Zones:
         if self._doubt[2] < p.swap_frames:
             return
         first_seen, self._doubt = self._doubt[1], None
+        t0 = self._apply_repair(moves, first_seen, t)
+        log.debug("identity repair from t=%.2f: %s", t0, dict(moves))
+
+    def _apply_repair(self, moves: tuple[tuple[str, str], ...], first_seen: float,
+                      t: float) -> float:
+        """Shopper a follows the track shopper b had, for each ``(a, b)`` in ``moves``,
+        from when the swap happened (see the module doc); returns that moment."""
         involved = [a for a, _ in moves]
         # the swap happened in the spell each was in when the doubt was first seen (a
         # spell that started since came after it)
         t0 = min(max((s for s in self._spells.get(a, []) if s <= first_seen), default=t)
                  for a in involved)
         if len(involved) == 2:   # two swapped: when their boxes overlapped most since then
-            seen = [(iou, -tt) for tt, iou in self._overlaps.get(frozenset(involved), [])
-                    if t0 <= tt <= first_seen]
-            if seen:
-                t0 = -max(seen)[1]
+            overlaps = [(iou, -tt) for tt, iou in self._overlaps.get(frozenset(involved), [])
+                        if t0 <= tt <= first_seen]
+            if overlaps:
+                t0 = -max(overlaps)[1]
         tracks = {a: self.shoppers[a].track for a in involved}
-        new = {a: tracks[b] for a, b in moves}   # shopper a now follows the track b had
+        new = {a: tracks[b] for a, b in moves}
         t_from = {}
         for a, track in new.items():
             # not before a was last seen on a track this repair leaves alone (lost since)
-            seen = [t_k for k, t_k in self._seen.items() if t_k >= t0
+            last = [t_k for k, t_k in self._seen.items() if t_k >= t0
                     and k not in tracks.values() and self.shopper_at(k, t_k) == a]
-            t_from[a] = float(np.nextafter(max(seen), np.inf)) if seen else t0
+            t_from[a] = float(np.nextafter(max(last), np.inf)) if last else t0
             self.shoppers[a].track = track
             self._assign(track, a, t_from[a])
         # before its new shopper, a track keeps what it showed, but not a shopper this
@@ -548,7 +555,7 @@ class Zones:
                     if sid == o and max(start, live) < end:
                         self._show(k, "", max(start, live), end)
         self.repairs.append((t0, tuple(involved)))
-        log.debug("identity repair from t=%.2f: %s", t0, dict(moves))
+        return t0
 
     def busy(self) -> set[str]:
         """Shoppers touching someone now or within ``settle_s``: their identities may still
