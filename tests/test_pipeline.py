@@ -66,22 +66,26 @@ def test_outputs_follow_the_design(pair_run):
 
 def test_sigkill_and_rerun_gives_the_same_receipts_exactly_once(pair_run, tmp_path):
     out = tmp_path / "killed"
-    p = _walkout("run", str(SAMPLES / "pair"), "--out", str(out))
-    ledger = out / "cart_ledger.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and p.poll() is None:   # kill after a first receipt
-        if ledger.exists() and '"close"' in ledger.read_text():
+    ledger, receipts = out / "cart_ledger.jsonl", out / "receipts.json"
+    for _ in range(3):   # a loaded machine may let the run finish before the kill: again
+        shutil.rmtree(out, ignore_errors=True)
+        p = _walkout("run", str(SAMPLES / "pair"), "--out", str(out))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and p.poll() is None:  # kill after a first receipt
+            if receipts.exists() and '"shopper_id"' in receipts.read_text():  # written whole
+                break
+            time.sleep(0.02)
+        if p.poll() is None:
             break
-        time.sleep(0.02)
-    assert p.poll() is None, "the run ended before it could be killed"
+    assert p.poll() is None, "the run ended before it could be killed, three times"
     p.send_signal(signal.SIGKILL)
     p.wait()
-    partial = json.loads((out / "receipts.json").read_text())["receipts"]
-    assert len(partial) == 1
+    partial = json.loads(receipts.read_text())["receipts"]
+    assert 1 <= len(partial) <= 2   # killed after the first receipt, before the end
     assert not (out / "events.jsonl").exists()   # written whole at the end, never half
     p = _walkout("run", str(SAMPLES / "pair"), "--out", str(out))
     assert p.wait() == 0, p.stderr.read()
-    assert (out / "receipts.json").read_bytes() == (pair_run / "receipts.json").read_bytes()
+    assert receipts.read_bytes() == (pair_run / "receipts.json").read_bytes()
     assert ledger.read_text() == (pair_run / "cart_ledger.jsonl").read_text()
     assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
 
