@@ -13,7 +13,7 @@ from walkout.carts import Carts
 from walkout.config import load_store
 from walkout.errors import InputError
 from walkout.fusion import Fusion
-from walkout.hands import Hands, hand_change
+from walkout.hands import Hands, TipChange, hand_change
 from walkout.sensors import ItemIdentifier, Planogram
 from walkout.types import CartEvent, Detections, WeightEvent
 from walkout.zones import ZoneParams, Zones
@@ -165,6 +165,42 @@ def test_of_two_equal_reaches_the_hand_that_comes_back_with_the_item_gets_it():
     assert w.cart("2") == {q.sku: 1} and w.cart("1") == {}
 
 
+def test_a_hand_that_comes_into_the_shelf_only_after_the_change_does_not_get_the_item():
+    """Two shoppers stand equally close to one plate. Shopper 2's hand is in the shelf
+    before the change, and its tip changes a little as the item comes out. Shopper 1's
+    hand comes into the shelf only after the change, too late to have taken it. Before,
+    a tip seen on one side only counted as unseen, and the tie went to shopper 1 by id."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    shelf, q = plate("G3S1P2")
+    x = float(q.polygon[:, 0].mean())
+    inner = float(shelf.polygon[:, 1].max())
+    boxes = {1: [x - 22, inner - 10, x - 8, inner + 40], 2: [x + 8, inner - 10, x + 22,
+                                                               inner + 40]}
+    empty = np.full((STORE.camera.height, STORE.camera.width, 3), 120, np.uint8)
+
+    def frame(late_arm: bool, tip: tuple[int, int, int]) -> np.ndarray:
+        img = empty.copy()
+        for tid, colour in ((1, (40, 160, 40)), (2, (160, 40, 40))):
+            if tid == 1 and not late_arm:
+                continue
+            x1, y1, x2, y2 = (int(v) for v in boxes[tid])
+            img[y1:y2, x1:x2] = colour                          # sleeve
+            img[y1:y1 + 6, x1 + 3:x2 - 3] = tip if tid == 2 else (150, 180, 220)  # hand
+        return img
+
+    for _ in range(5):                                  # the shelf's background
+        w.step({}, image=empty)
+    for _ in range(15):
+        w.step(boxes, image=frame(False, (150, 180, 220)))
+    ev = weight_event("G3S1P2", 1, w.t + 0.05)
+    w.step(boxes, [ev], image=frame(False, (150, 180, 220)))
+    for _ in range(30):                                 # a change of 30: h = 0.5
+        w.step(boxes, image=frame(True, (150, 180, 190)))
+    assert w.cart("2") == {q.sku: 1} and w.cart("1") == {}
+
+
 def test_the_hand_tip_is_the_deepest_part_that_differs_from_the_shelf():
     shelf, q = plate("G3S1P2")
     hands = Hands(STORE)
@@ -180,8 +216,9 @@ def test_the_hand_tip_is_the_deepest_part_that_differs_from_the_shelf():
     b, g, r = hands.tip(shelf.id, box, img)
     assert b > 150 and g < 60 and r < 60
     tips = [(t / 10, (40.0, 160.0, 40.0) if t < 10 else (200.0, 10.0, 10.0)) for t in range(20)]
-    assert hand_change(tips, 0.95) == pytest.approx(160.0)
-    assert hand_change(tips[:8], 0.95) is None          # nothing seen after the change
+    assert hand_change(tips, 0.95) == TipChange(True, True, pytest.approx(160.0))
+    assert hand_change(tips[:8], 0.95) == TipChange(True, False)  # none seen after it
+    assert hand_change(tips[12:], 0.95) == TipChange(False, True)  # ... or before it
 
 
 def test_hand_tips_are_looked_for_from_above_only():

@@ -25,7 +25,10 @@ When the runner-up scores within ``hand_within`` of the best (the boxes cannot t
 them apart: two shoppers reaching into one plate together), each score is multiplied by
 the hand factor ``1 - hand_weight + hand_weight * h`` (:meth:`Fusion._hand`): ``h`` says
 whether the colour at the tip of the shopper's reach changed across the item's change
-time (:mod:`walkout.hands`), as it does when an item comes into a hand or leaves it.
+time (:mod:`walkout.hands`), as it does when an item comes into a hand or leaves it. A tip
+seen in the shelf only after the change came too late to make it (``h`` is
+``hand_after_only``); one seen only before it left without showing an item
+(``hand_before_only``).
 Re-decisions after an identity repair rank the same way (:meth:`Fusion._rank`).
 
 The event is first identified as items (:class:`walkout.sensors.ItemIdentifier`), with the
@@ -57,7 +60,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from .carts import Carts
-from .hands import hand_change
+from .hands import TipChange, hand_change
 from .sensors import ItemIdentifier
 from .types import UNEXPLAINED, CartEvent, ItemEvent, WeightEvent
 from .zones import Near, Scene, Zones
@@ -79,6 +82,8 @@ class FusionParams:
     hand_weight: float = 0.8          # the hand factor's share (Fusion._hand)
     hand_low: float = 10.0            # a tip colour change up to this says nothing came
     hand_high: float = 50.0           # ... from this on, an item came or went
+    hand_after_only: float = 0.0      # h for a tip seen only after the change
+    hand_before_only: float = 0.25    # ... only before it
 
 
 @dataclass
@@ -214,18 +219,26 @@ class Fusion:
             out[sid] = overlap * closeness * (0.5 + 0.5 * timing)
         if hands:
             changes = {sid: hand_change(tips.get(sid, []), t_change) for sid in out}
-            if any(c is not None for c in changes.values()):  # else no tip was seen
+            if any(c.before or c.after for c in changes.values()):  # else no tip was seen
                 out = {sid: v * self._hand(changes[sid]) for sid, v in out.items()}
         return out
 
-    def _hand(self, change: float | None) -> float:
-        """The hand factor, ``1 - hand_weight + hand_weight * h``: ``h`` is 0 when the
-        colour at the tip of the shopper's reach stayed as it was across the change (a
-        ``change`` up to ``hand_low``), 1 when it changed by ``hand_high`` or more (an item
-        came into the hand, or left it), and 0.5 when it was not seen on both sides."""
+    def _hand(self, tip: TipChange) -> float:
+        """The hand factor, ``1 - hand_weight + hand_weight * h``. Seen on both sides of
+        the change, ``h`` is 0 when the colour at the tip of the shopper's reach stayed as
+        it was (a change up to ``hand_low``) and 1 when it changed by ``hand_high`` or more
+        (an item came into the hand, or left it). Seen only after the change, ``h`` is
+        ``hand_after_only`` (the hand came too late); only before it, ``hand_before_only``;
+        never, 0.5."""
         p = self.params
-        h = 0.5 if change is None else \
-            min(max((change - p.hand_low) / (p.hand_high - p.hand_low), 0.0), 1.0)
+        if tip.change is not None:
+            h = min(max((tip.change - p.hand_low) / (p.hand_high - p.hand_low), 0.0), 1.0)
+        elif tip.after:
+            h = p.hand_after_only
+        elif tip.before:
+            h = p.hand_before_only
+        else:
+            h = 0.5
         return 1.0 - p.hand_weight + p.hand_weight * h
 
     def _timing(self, live: dict[int, float], times: list[float], t0: float,

@@ -3,7 +3,8 @@
 Two shoppers reaching into one shelf at the same moment look alike to the boxes: both touch
 the plate, both arrived together. What tells them apart is in the image: the one who took
 the item holds it as the hand comes back; the other's hand is as it was. A put-back is the
-same change the other way round.
+same change the other way round. And a hand seen in the shelf only after the change came
+too late to make it.
 
 :class:`Hands` keeps, for every shelf footprint, a background image of the shelf (refreshed
 every ``every`` frames where no box covers it) and the depth of each of its pixels inside
@@ -11,7 +12,8 @@ the footprint. The tip of a box's reach into a shelf is found among the box's pi
 the footprint that differ from the background (a hand, an arm, an item): the deepest of
 them, within ``tip_band_px`` of the deepest. Its colour is the mean of the differing pixels
 within ``tip_radius_px`` of that tip. :mod:`walkout.fusion` compares a shopper's tip colour
-just before an item's change with just after it (:func:`hand_change`).
+just before an item's change with just after it (:func:`hand_change`), and notes when
+the tip was seen on one side only.
 """
 
 from __future__ import annotations
@@ -127,14 +129,23 @@ class Hands:
         return float(colour[0]), float(colour[1]), float(colour[2])
 
 
+@dataclass(frozen=True)
+class TipChange:
+    """A shopper's reach tip around an item's change: whether it was seen just before the
+    change and just after it, and how much its colour changed when seen on both sides (the
+    largest channel difference of the median colours, 0..255)."""
+
+    before: bool
+    after: bool
+    change: float | None = None
+
+
 def hand_change(tips: list[tuple[float, tuple[float, float, float]]], t_change: float,
-                params: HandParams | None = None) -> float | None:
-    """How much a shopper's tip colour changed across ``t_change`` (the largest channel
-    difference of the median colours before and after it, 0..255), from ``tips`` (time,
-    colour); None when either side has no tip."""
+                params: HandParams | None = None) -> TipChange:
+    """How a shopper's tip looked across ``t_change``, from ``tips`` (time, colour)."""
     p = params or HandParams()
     before = [c for t, c in tips if p.before_s[0] <= t - t_change <= p.before_s[1]]
     after = [c for t, c in tips if p.after_s[0] <= t - t_change <= p.after_s[1]]
     if not before or not after:
-        return None
-    return float(np.abs(np.median(after, 0) - np.median(before, 0)).max())
+        return TipChange(bool(before), bool(after))
+    return TipChange(True, True, float(np.abs(np.median(after, 0) - np.median(before, 0)).max()))
