@@ -146,6 +146,24 @@ def test_two_takes_from_one_plate_without_settling_are_two_timed_items():
     assert [(i.sku, i.qty) for i in items] == [("SOUP", 2)]
 
 
+def test_a_put_back_then_a_take_on_one_plate_without_settling_are_two_timed_items():
+    """A soup can comes back onto its plate and two leave it a second later, while a hand
+    leans on the next plate, so the shelf never settles. The plate stays a can heavier than
+    both its ends for a second; a hand pressing never lasts that long (``press_s``), so it
+    is a can held there: a put-back, then a take of two, at their own times."""
+    t, grams = stream(12.0, seed=8, steps=[(5.0, "B2", 455.0, 0.2), (6.0, "B2", -910.0, 0.2)])
+    press = np.clip(np.sin(np.pi * (t - 5.3) / 0.6), 0, None) * ((t > 5.3) & (t < 5.9))
+    grams[:, PLATES.index("B1")] += 300.0 * press
+    events, items = detect(t, grams)
+    [ev] = events
+    (t1, between), (t2, after) = ev.plate_steps["B2"]
+    assert abs(t1 - 5.0) < 0.1 and abs(t2 - 6.0) < 0.1
+    assert between == pytest.approx(455.0, rel=0.15)   # the ramps' halves pull it down
+    assert after == ev.plate_deltas_g["B2"]
+    assert [(i.sku, i.qty) for i in items] == [("SOUP", -1), ("SOUP", 2)]
+    assert [i.t for i in items] == [t1, t2]
+
+
 def test_a_take_and_a_return_that_cancel_on_the_shelf_are_still_two_items():
     """A dark chocolate bar leaves plate A2 while a milk one comes back to A3 in the same
     movement (``busy`` seed 714 has such a swap): the shelf's total ends 1.5 g off, under

@@ -49,7 +49,7 @@ from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
-from scipy.ndimage import median_filter, minimum_filter1d
+from scipy.ndimage import grey_opening, median_filter, minimum_filter1d
 
 from ..types import WeightEvent
 from .readers import SampleBlock
@@ -427,9 +427,9 @@ class _Stream:
         levels from before the event, the last level the plate's change. The plate is
         fitted as before (0), ``k`` levels between and after (its change) by least squares
         over all split points (dynamic programming), on a 0.1 s running median (hands
-        pressing leave spikes), cut off at the heavier end: items leaving and coming back
-        never make a plate heavier than both ends, a hand pressing it does. Each level
-        between must last ``two_step_s``. The most levels (up to ``max_steps - 1``) are
+        pressing leave spikes) opened over ``press_s`` (a press lasts no longer; an item
+        put back and then taken, a level above both ends, does). Each level between must
+        last ``two_step_s``. The most levels (up to ``max_steps - 1``) are
         kept that halve the error of the fewer levels kept before, with every step at least
         a quarter of the plate's change and ``min_delta_g``."""
         p = self.p
@@ -459,7 +459,10 @@ class _Stream:
                 if pulse is not None:
                     out[j] = pulse
                 continue
-            y = np.minimum(y, max(0.0, d))  # a hand pressing adds weight; items never do
+            # a hand pressing adds weight for up to press_s: an opening (a running minimum,
+            # then maximum) over that long takes presses out and keeps every level that
+            # lasts, an item put back for a while too
+            y = _opening(y, max(3, int(round(p.press_s * rate)) | 1))
             c1 = np.concatenate([[0.0], np.cumsum(y)])
             c2 = np.concatenate([[0.0], np.cumsum(y * y)])
             head = c2                                        # 0 on [0, i): sum y^2
@@ -564,6 +567,14 @@ def _pulse(y: np.ndarray, ts: np.ndarray, rate: float, need: float, p: EventPara
     on = a - int(np.argmax(half[:a][::-1]))
     off = b + int(np.argmax(half[b:]))
     return (float(ts[on]), level), (float(ts[min(off, len(ts) - 1)]), 0.0)
+
+
+def _opening(y: np.ndarray, size: int) -> np.ndarray:
+    """A grey opening over ``size`` samples that keeps the ends: the signal is padded with
+    its end values first, so a level held for less than ``size / 2`` at either end is not
+    lost."""
+    padded = np.pad(y, size, mode="edge")
+    return grey_opening(padded, size=size, mode="nearest")[size:-size]
 
 
 @lru_cache(maxsize=64)

@@ -169,7 +169,7 @@ class ItemIdentifier:
                 continue
             t = self._time(event, plates)
             item = self._explain(event.shelf_id, t, plates, sku, delta, sigma_m, carried)
-            out.extend(self._split(event, plates, item))
+            out.extend(self._split(event, plates, sku, item))
         plates = tuple(event.plate_deltas_g)
         if not out and not self._negligible(plates, event.delta_g, cart):
             # a change spread thinly over the shelf: explain the shelf as a whole
@@ -178,18 +178,19 @@ class ItemIdentifier:
                                      carried))
         return out
 
-    def _split(self, event: WeightEvent, plates: tuple[str, ...], item: ItemEvent
-               ) -> list[ItemEvent]:
+    def _split(self, event: WeightEvent, plates: tuple[str, ...], sku: str | None,
+               item: ItemEvent) -> list[ItemEvent]:
         """A change that came in several clear steps, a second or so apart
         (``event.plate_steps``), is one item event a step, at its own time: two shoppers
-        taking from one plate one after the other, or one taking and another putting back,
+        taking from one plate one after the other, or one putting back and another taking,
         never let the shelf settle in between, and each step goes to whoever reached then.
-        Every level between the steps must be a whole number of units (within
-        ``split_tolerance`` of a unit), and each step a change of at least one."""
+        The steps are units of the plates' own product ``sku`` (the item must be it): every
+        level between them must be a whole number of units (within ``split_tolerance`` of
+        a unit), and each step a change of at least one."""
         prod = self.planogram.products.get(item.sku)
         steps = event.plate_steps or {}
         biggest = max(plates, key=lambda q: abs(event.plate_deltas_g[q]))
-        if prod is None or item.qty == 0 or biggest not in steps:
+        if prod is None or item.sku != sku or item.qty == 0 or biggest not in steps:
             return [item]
         w = prod.weight_g
         taken = [0]  # units off the plate after each step
@@ -243,7 +244,9 @@ class ItemIdentifier:
             skus |= set(self.misplaced.get(plates, ()))
             floor = p.pick_min_units
         else:
-            skus = set(self.planogram.products if cart is None else cart)
+            # anything a shopper near it carries, or that anyone took and has not returned
+            skus = set(self.planogram.products) if cart is None else \
+                cart | {k for k, v in self.carried.items() if v > 0}
             floor = p.return_min_units
         weights = [self.planogram.products[s].weight_g for s in skus
                    if s in self.planogram.products]
