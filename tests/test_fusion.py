@@ -91,6 +91,12 @@ class World:
         for k in range(int(round(seconds * FPS))):
             self.step(boxes, events if k == 0 else ())
 
+    def change(self, boxes: dict[int, list[float]], pid: str, units: int) -> None:
+        """The boxes stand still for 1 s, then ``units`` leave plate ``pid`` (arrive when
+        negative) and they stay 3 s more."""
+        self.hold(boxes, 1.0)
+        self.hold(boxes, 3.0, [weight_event(pid, units, self.t)])
+
     def cart(self, sid: str) -> dict[str, int]:
         return {s: q for s, q in self.carts.items(sid).items() if q}
 
@@ -362,16 +368,13 @@ def test_a_light_put_back_beside_someone_carrying_heavy_items_is_logged_not_drop
     gum plate when a pack of gum comes back. Measured against 2's cart only, 24 g looked
     like noise, and the return vanished without a trace. Anything someone took counts."""
     w = World()
-    w.enter(1)
-    w.enter(2)
+    for tid in (1, 2):
+        w.enter(tid)
     gum, heavy = box_at(*front_of("G1S1P1")), box_at(*front_of("G3S2P3"))
-    away = box_at(*STORE.zones.entrance.mean(0))
-    w.hold({1: gum, 2: away}, 1.0)
-    w.hold({1: gum, 2: away}, 3.0, [weight_event("G1S1P1", 1, w.t)])
-    w.hold({1: away, 2: heavy}, 1.0)
-    w.hold({1: away, 2: heavy}, 3.0, [weight_event("G3S2P3", 1, w.t)])
-    w.hold({1: away, 2: gum}, 1.0)
-    w.hold({1: away, 2: gum}, 3.0, [weight_event("G1S1P1", -1, w.t)])
+    door = box_at(*STORE.zones.entrance.mean(0))
+    w.change({1: gum, 2: door}, "G1S1P1", 1)
+    w.change({1: door, 2: heavy}, "G3S2P3", 1)
+    w.change({1: door, 2: gum}, "G1S1P1", -1)
     assert w.cart("1") == {"P01": 1} and w.cart("2") == {"P19": 1}
     assert [(u["sku"], u["qty"], u["why"]) for u in w.unattributed()] == [
         ("P01", -1, "a put-back no shopper near the shelf could have made")]

@@ -125,17 +125,25 @@ def test_events_a_second_apart_on_one_shelf_stay_separate():
     assert [(i.sku, i.qty) for i in items] == [("SOUP", 1), ("SOUP", 1)]
 
 
-def test_two_takes_from_one_plate_without_settling_are_two_timed_items():
-    """Two soup cans leave one plate a second apart while a hand leans on the next plate
-    in between, so the shelf never settles: one weight event, whose plate change is
-    found as two steps, identified as two single items at their own times."""
-    t, grams = stream(12.0, seed=8, steps=[(5.0, "B2", -455.0, 0.2), (6.0, "B2", -455.0, 0.2)])
+def two_steps_on_b2(first_g: float, second_g: float):
+    """Plate B2 changes by ``first_g`` at 5 s and ``second_g`` at 6 s while a hand leans
+    on B1 in between, so the shelf never settles: the one event, its items, and B2's two
+    steps, whose times must be within 0.1 s of the changes."""
+    t, grams = stream(12.0, seed=8, steps=[(5.0, "B2", first_g, 0.2), (6.0, "B2", second_g, 0.2)])
     press = np.clip(np.sin(np.pi * (t - 5.3) / 0.6), 0, None) * ((t > 5.3) & (t < 5.9))
     grams[:, PLATES.index("B1")] += 300.0 * press
     events, items = detect(t, grams)
     [ev] = events
-    (t1, between), (t2, after) = ev.plate_steps["B2"]
-    assert abs(t1 - 5.0) < 0.1 and abs(t2 - 6.0) < 0.1
+    steps = ev.plate_steps["B2"]
+    assert len(steps) == 2 and abs(steps[0][0] - 5.0) < 0.1 and abs(steps[1][0] - 6.0) < 0.1
+    return ev, items, steps
+
+
+def test_two_takes_from_one_plate_without_settling_are_two_timed_items():
+    """Two soup cans leave one plate a second apart while a hand leans on the next plate
+    in between, so the shelf never settles: one weight event, whose plate change is
+    found as two steps, identified as two single items at their own times."""
+    ev, items, ((t1, between), (t2, after)) = two_steps_on_b2(-455.0, -455.0)
     assert between == pytest.approx(-455.0, abs=15.0) and after == ev.plate_deltas_g["B2"]
     assert [(i.sku, i.qty) for i in items] == [("SOUP", 1), ("SOUP", 1)]
     assert [round(i.t, 1) for i in items] == [round(t1, 1), round(t2, 1)]
@@ -151,13 +159,7 @@ def test_a_put_back_then_a_take_on_one_plate_without_settling_are_two_timed_item
     leans on the next plate, so the shelf never settles. The plate stays a can heavier than
     both its ends for a second; a hand pressing never lasts that long (``press_s``), so it
     is a can held there: a put-back, then a take of two, at their own times."""
-    t, grams = stream(12.0, seed=8, steps=[(5.0, "B2", 455.0, 0.2), (6.0, "B2", -910.0, 0.2)])
-    press = np.clip(np.sin(np.pi * (t - 5.3) / 0.6), 0, None) * ((t > 5.3) & (t < 5.9))
-    grams[:, PLATES.index("B1")] += 300.0 * press
-    events, items = detect(t, grams)
-    [ev] = events
-    (t1, between), (t2, after) = ev.plate_steps["B2"]
-    assert abs(t1 - 5.0) < 0.1 and abs(t2 - 6.0) < 0.1
+    ev, items, ((t1, between), (t2, after)) = two_steps_on_b2(455.0, -910.0)
     assert between == pytest.approx(455.0, rel=0.15)   # the ramps' halves pull it down
     assert after == ev.plate_deltas_g["B2"]
     assert [(i.sku, i.qty) for i in items] == [("SOUP", -1), ("SOUP", 2)]
