@@ -429,9 +429,10 @@ class _Stream:
         over all split points (dynamic programming), on a 0.1 s running median (hands
         pressing leave spikes) opened over ``press_s`` (a press lasts no longer; an item
         put back and then taken, a level above both ends, does). Each level between must
-        last ``two_step_s``. The most levels (up to ``max_steps - 1``) are
-        kept that halve the error of the fewer levels kept before, with every step at least
-        a quarter of the plate's change and ``min_delta_g``."""
+        last ``two_step_s``, and is read as the median of its stretch without 0.1 s at
+        either end (a ramp's half). The most levels (up to ``max_steps - 1``) are kept
+        that halve the error of the fewer levels kept before, with every step at least a
+        quarter of the plate's change and ``min_delta_g``."""
         p = self.p
         if g0 < self._ring_end - self.H or g1 - g0 < (2 * p.two_step_s + p.window_s) * self.rate:
             return {}  # too short for two steps with a still level between
@@ -441,6 +442,7 @@ class _Stream:
         x = (self.ring[idx][:, cols] - ref_plates)[::stride]
         rate = self.rate / stride
         min_run = max(2, int(round(p.two_step_s * rate)))
+        edge = int(round(0.1 * rate))  # a ramp's half at each end of a level
         n = len(x)
         a, b = _splits(n + 1, min_run)  # a level held over samples [a, b)
         out = {}
@@ -481,7 +483,7 @@ class _Stream:
                 cuts = [end]
                 for bk in reversed(backs):
                     cuts.insert(0, int(bk[cuts[0]]))
-                levels = [(c1[q] - c1[r]) / (q - r) for r, q in pairwise(cuts)]
+                levels = [_inner_median(y[r:q], edge) for r, q in pairwise(cuts)]
                 jumps = np.abs(np.diff([0.0, *levels, d]))
                 if jumps.min() < max(p.min_delta_g, 0.25 * abs(d)):
                     continue
@@ -567,6 +569,13 @@ def _pulse(y: np.ndarray, ts: np.ndarray, rate: float, need: float, p: EventPara
     on = a - int(np.argmax(half[:a][::-1]))
     off = b + int(np.argmax(half[b:]))
     return (float(ts[on]), level), (float(ts[min(off, len(ts) - 1)]), 0.0)
+
+
+def _inner_median(y: np.ndarray, edge: int) -> float:
+    """The level of a held stretch: the median of ``y`` without ``edge`` samples at either
+    end (where the ramps into and out of it lie), or of all of it when that leaves none."""
+    inner = y[edge:len(y) - edge]
+    return float(np.median(inner if len(inner) else y))
 
 
 def _opening(y: np.ndarray, size: int) -> np.ndarray:
