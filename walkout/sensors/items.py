@@ -160,7 +160,7 @@ class ItemIdentifier:
         p = self.params
         cart = None if cart_skus is None else set(cart_skus)
         # what a return can be: taken before this event (not by another plate of it)
-        carried = cart if cart is not None else {k for k, v in self.carried.items() if v > 0}
+        carried = cart if cart is not None else self._taken()
         sigma_m = max(p.meas_floor_g, event.noise_g)
         out: list[ItemEvent] = []
         for plates, sku, delta in self._groups(event):
@@ -231,6 +231,10 @@ class ItemIdentifier:
         self.carried[sku] += k  # and taken again
         return [back, replace(back, t=t_off, qty=k, delta_g=-back.delta_g)]
 
+    def _taken(self) -> set[str]:
+        """The skus this identifier saw taken and not yet returned."""
+        return {k for k, v in self.carried.items() if v > 0}
+
     def _negligible(self, plates: tuple[str, ...], delta: float, cart: set[str] | None
                     ) -> bool:
         """CMU's rejection rule, taken before any guess: a change smaller than 0.4 of the
@@ -245,8 +249,7 @@ class ItemIdentifier:
             floor = p.pick_min_units
         else:
             # anything a shopper near it carries, or that anyone took and has not returned
-            skus = set(self.planogram.products) if cart is None else \
-                cart | {k for k, v in self.carried.items() if v > 0}
+            skus = set(self.planogram.products) if cart is None else cart | self._taken()
             floor = p.return_min_units
         weights = [self.planogram.products[s].weight_g for s in skus
                    if s in self.planogram.products]
