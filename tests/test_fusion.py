@@ -665,6 +665,46 @@ def test_a_swap_is_repaired_from_when_the_boxes_overlapped_most():
     assert w.cart("1") == {sku: 1} and w.cart("2") == {sku: 1}
 
 
+def test_three_swapped_in_a_crowd_are_each_repaired_from_when_their_boxes_overlapped():
+    """Shoppers 1 (red) and 3 (green) stand touching at one end of a shelf while 2 (blue)
+    takes an item at the other end, alone. Then 2 joins them, the three bunch up, and the
+    tracker rotates their ids: track 1 follows 2, track 2 follows 3, track 3 follows 1.
+    When they stand apart, the colour models undo the rotation, each track from the moment
+    a box showing its new shopper overlapped most a box showing its old one: the bunch,
+    after the pick. (Before,
+    three or more swapped were all repaired from the start of the earliest touching spell
+    among them, 1's and 3's, which began before the pick: the pick went to 3.)"""
+    w = World()
+    for tid in (1, 2, 3):
+        w.enter(tid)
+    y = 175
+    red, blue, green = RED, BLUE, (60, 200, 60)
+
+    def hold(boxes: dict, seconds: float, events=()) -> None:
+        hold_painted(w, boxes, seconds, events)
+
+    def at(x1: float, c1, x2: float, c2, x3: float, c3) -> dict:
+        return {1: (box_at(x1, y), c1), 2: (box_at(x2, y), c2), 3: (box_at(x3, y), c3)}
+
+    hold(at(100, red, 300, blue, 560, green), 3.0)          # colour models
+    x2 = front_of("G2S1P1")[0]
+    hold(at(392, red, x2, blue, 418, green), 1.0)           # 1 and 3 touch at the far end
+    hold(at(392, red, x2, blue, 418, green), 3.0,           # 2 takes, alone
+         [weight_event("G2S1P1", 1, round(w.t + 1.0, 6))])
+    hold(at(392, red, 366, blue, 418, green), 1.0)          # 2 joins them
+    t_swap = w.t
+    hold(at(388, red, 392, blue, 396, green), 0.2)          # bunched: the rotation
+    hold(at(392, blue, 366, green, 418, red), 1.0)
+    for k in range(20):                                     # apart for good
+        hold(at(392, blue, 366 - 12 * k, green, 418 + 12 * k, red), 0.1)
+    assert w.zones.repairs == [(t_swap, ("1", "2", "3"))]
+    z = w.zones
+    assert z.shopper_at(2, t_swap - 0.1) == "2" and z.shopper_at(2, w.t) == "3"
+    assert z.shopper_at(1, w.t) == "2" and z.shopper_at(3, w.t) == "1"
+    assert w.cart("2") == {plate("G2S1P1")[1].sku: 1}
+    assert w.cart("1") == {} and w.cart("3") == {}
+
+
 def test_a_lost_shopper_nobody_covers_is_not_held():
     """Held presence needs someone's box over the place: a shopper who simply vanished at
     the shelf is not kept there."""

@@ -30,9 +30,12 @@
   to the colour models (Hungarian on the Bhattacharyya distance); a matching that beats
   the current one by ``swap_gain`` in ``swap_frames`` looks in a row (one look every
   ``look_every`` frames; looks while they touch again neither count nor break the row) is
-  applied, from the moment those shoppers last started touching before the better matching
-  was first seen; when two swapped, from the moment since then that their boxes overlapped
-  most, where a tracker swaps ids.
+  applied. Each track changes hands at the moment, since those shoppers last started
+  touching before the better matching was first seen, that a box showing its new shopper
+  overlapped most a box showing its old one, where a tracker swaps ids (when they never
+  touched, from the start of that spell). Overlaps are kept per pair of tracks and read
+  through the identities as they stand, so a crowd of three or more, or a pair an earlier
+  repair has relabelled, is placed as well as two who swapped once.
   A shopper still seen after that moment on a track the repair leaves alone (a track lost
   since) moves to their new track only from when they were last seen there; until then
   that track shows what it showed, except a shopper the repair has put on another track
@@ -290,7 +293,7 @@ class Zones:
         self._touching: set[str] = set()            # shoppers touching someone now
         self._spells: dict[str, list[float]] = {}   # shopper -> starts of their latest spells
         self._last_touch: dict[str, float] = {}
-        self._overlaps: dict[frozenset, list[tuple[float, float]]] = {}  # pair -> (t, IoU)
+        self._overlaps: dict[frozenset, list[tuple[float, float]]] = {}  # tracks -> (t, IoU)
         self._doubt: tuple | None = None            # (moves, first seen, frames in a row)
         self.repairs: list[tuple[float, tuple[str, ...]]] = []  # (from t, shoppers) applied
         self._t = 0.0
@@ -454,7 +457,8 @@ class Zones:
         if touch.any():   # how much touching pairs overlap: a swap is likeliest at the most
             iou = iou_batch(b, b)
             for i, j in zip(*np.nonzero(np.triu(touch))):
-                pair = self._overlaps.setdefault(frozenset((mine[i][1], mine[j][1])), [])
+                pair = self._overlaps.setdefault(frozenset((ids[mine[i][0]], ids[mine[j][0]])),
+                                                 [])
                 pair[:] = [*pair[-299:], (t, float(iou[i, j]))]
         alone = []
         self._frame_no += 1
@@ -530,19 +534,26 @@ class Zones:
         # spell that started since came after it)
         t0 = min(max((s for s in self._spells.get(a, []) if s <= first_seen), default=t)
                  for a in involved)
-        if len(involved) == 2:   # two swapped: when their boxes overlapped most since then
-            overlaps = [(iou, -tt) for tt, iou in self._overlaps.get(frozenset(involved), [])
-                        if t0 <= tt <= first_seen]
-            if overlaps:
-                t0 = -max(overlaps)[1]
         tracks = {a: self.shoppers[a].track for a in involved}
         new = {a: tracks[b] for a, b in moves}
+
+        def switch(a: str, b: str) -> float:
+            """When b's track passed to a: since t0, when a box showing a then overlapped
+            most a box showing b, where a tracker swaps ids (t0 if they never touched)."""
+            best = max(((iou, -tt) for pair, hist in self._overlaps.items() for tt, iou in hist
+                        if t0 <= tt <= first_seen
+                        and {self.shopper_at(k, tt) for k in pair} == {a, b}),
+                       default=(0.0, -t0))
+            return -best[1]
+
         t_from = {}
-        for a, track in new.items():
+        for a, b in moves:
             # not before a was last seen on a track this repair leaves alone (lost since)
             last = [t_k for k, t_k in self._seen.items() if t_k >= t0
                     and k not in tracks.values() and self.shopper_at(k, t_k) == a]
-            t_from[a] = float(np.nextafter(max(last), np.inf)) if last else t0
+            t_from[a] = max(switch(a, b),
+                            float(np.nextafter(max(last), np.inf)) if last else t0)
+        for a, track in new.items():
             self.shoppers[a].track = track
             self._assign(track, a, t_from[a])
         # before its new shopper, a track keeps what it showed, but not a shopper this
@@ -554,6 +565,7 @@ class Zones:
                 for (start, sid), (end, _) in zip(hist, [*hist[1:], (np.inf, "")]):
                     if sid == o and max(start, live) < end:
                         self._show(k, "", max(start, live), end)
+        t0 = min(t_from.values())
         self.repairs.append((t0, tuple(involved)))
         return t0
 
