@@ -154,6 +154,18 @@ def test_two_takes_from_one_plate_without_settling_are_two_timed_items():
     assert [(i.sku, i.qty) for i in items] == [("SOUP", 2)]
 
 
+def test_three_taken_then_one_more_from_one_plate_are_two_timed_items():
+    """Three cans leave a plate, and one more a second later, the shelf never settling:
+    the last step is a quarter of the plate's change, a whole can, and is kept as its own
+    item. (Before, a step had to be at least a quarter of the change, and this one, read
+    off the ramps, fell just short: one item of four at the first step's time.)"""
+    ev, items, ((t1, between), (t2, after)) = two_steps_on_b2(-3 * 455.0, -455.0)
+    assert between == pytest.approx(-3 * 455.0, abs=15.0)
+    assert after == ev.plate_deltas_g["B2"]
+    assert [(i.sku, i.qty) for i in items] == [("SOUP", 3), ("SOUP", 1)]
+    assert [i.t for i in items] == [t1, t2]
+
+
 def test_a_put_back_then_a_take_on_one_plate_without_settling_are_two_timed_items():
     """A soup can comes back onto its plate and two leave it a second later, while a hand
     leans on the next plate, so the shelf never settles. The plate stays a can heavier than

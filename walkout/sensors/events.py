@@ -100,6 +100,7 @@ class EventParams:
     # lasts at least this (see _Stream._steps) ...
     two_step_s: float = 0.3
     max_steps: int = 3  # ... and there are at most this many
+    step_share: float = 0.2   # ... each at least this share of the plate's change
     # The longest a hand presses on a plate while placing or grasping an item: an item
     # put on a plate and taken off again is read under the presses (see _pulse).
     press_s: float = 0.4
@@ -431,8 +432,8 @@ class _Stream:
         put back and then taken, a level above both ends, does). Each level between must
         last ``two_step_s``, and is read as the median of its stretch without 0.1 s at
         either end (a ramp's half). The most levels (up to ``max_steps - 1``) are kept
-        that halve the error of the fewer levels kept before, with every step at least a
-        quarter of the plate's change and ``min_delta_g``."""
+        that halve the error of the fewer levels kept before, with every step at least
+        ``step_share`` of the plate's change (one unit of five) and ``min_delta_g``."""
         p = self.p
         if g0 < self._ring_end - self.H or g1 - g0 < (2 * p.two_step_s + p.window_s) * self.rate:
             return {}  # too short for two steps with a still level between
@@ -485,7 +486,7 @@ class _Stream:
                     cuts.insert(0, int(bk[cuts[0]]))
                 levels = [_inner_median(y[r:q], edge) for r, q in pairwise(cuts)]
                 jumps = np.abs(np.diff([0.0, *levels, d]))
-                if jumps.min() < max(p.min_delta_g, 0.25 * abs(d)):
+                if jumps.min() < max(p.min_delta_g, p.step_share * abs(d)):
                     continue
                 err = float(cost[end] + tail[end])
                 best = tuple((float(ts[min(c, n - 1)]), float(lv))
