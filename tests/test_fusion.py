@@ -665,6 +665,35 @@ def test_a_swap_is_repaired_from_when_the_boxes_overlapped_most():
     assert w.cart("1") == {sku: 1} and w.cart("2") == {sku: 1}
 
 
+def test_a_swap_is_repaired_while_the_two_still_stand_side_by_side():
+    """Shoppers 1 (red) and 2 (blue) stand side by side at a shelf, their boxes touching but
+    not overlapping; they lean into each other a moment, where the tracker swaps them, and
+    go on standing side by side. Beside someone without overlapping them, a shopper is
+    still looked at, so the swap is repaired while they stand there, from the overlap.
+    (Before, only shoppers standing apart were looked at: nothing was repaired until they
+    parted, and a shopper who left from the shelf kept the other's items.)"""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    y = 175
+
+    def hold(boxes: dict, seconds: float) -> None:
+        hold_painted(w, boxes, seconds)
+
+    def at(x1: float, c1, x2: float, c2) -> dict:
+        return {1: (box_at(x1, y), c1), 2: (box_at(x2, y), c2)}
+
+    hold(at(150, RED, 450, BLUE), 3.0)          # colour models
+    hold(at(262, RED, 288, BLUE), 2.0)          # side by side: touching, IoU 0
+    assert w.zones.repairs == []
+    t_swap = w.t
+    hold(at(272, RED, 278, BLUE), 0.2)          # leaning in: the swap
+    hold(at(262, BLUE, 288, RED), 2.0)          # side by side again, swapped
+    assert w.zones.repairs == [(t_swap, ("1", "2"))]
+    assert w.zones.shopper_of == {1: "2", 2: "1"}
+    assert "1" in w.zones.busy() and "2" in w.zones.busy()   # still touching
+
+
 def test_three_swapped_in_a_crowd_are_each_repaired_from_when_their_boxes_overlapped():
     """Shoppers 1 (red) and 3 (green) stand touching at one end of a shelf while 2 (blue)
     takes an item at the other end, alone. Then 2 joins them, the three bunch up, and the

@@ -26,16 +26,20 @@
 - **Identity repair.** When shoppers come close, the tracker can swap their ids or lose
   one of them. Each shopper keeps a colour model (an HSV histogram of their box: the mean
   of their first ten looks standing apart, then following slowly, and only looks that are
-  clearly theirs). Every frame, the tracks of the shoppers standing apart are re-matched
-  to the colour models (Hungarian on the Bhattacharyya distance); a matching that beats
-  the current one by ``swap_gain`` in ``swap_frames`` looks in a row (one look every
-  ``look_every`` frames; looks while they touch again neither count nor break the row) is
-  applied. Each track changes hands at the moment, since those shoppers last started
-  touching before the better matching was first seen, that a box showing its new shopper
-  overlapped most a box showing its old one, where a tracker swaps ids (when they never
-  touched, from the start of that spell). Overlaps are kept per pair of tracks and read
-  through the identities as they stand, so a crowd of three or more, or a pair an earlier
-  repair has relabelled, is placed as well as two who swapped once.
+  clearly theirs). Every frame, the tracks of the shoppers standing apart, and of those
+  beside someone without their boxes overlapping (IoU under ``look_overlap``: a shopper
+  touching others for seconds at a shelf is still looked at, though never learnt from),
+  are re-matched to the colour models (Hungarian on the Bhattacharyya distance); a
+  matching that beats the current one by ``swap_gain`` in ``swap_frames`` looks in a row
+  (one look every ``look_every`` frames; looks while they overlap someone neither count
+  nor break the row) is applied. Each track changes hands at the moment, since those
+  shoppers last started touching before the better matching was first seen, that a box
+  showing its new shopper overlapped most a box showing its old one, where a tracker
+  swaps ids (when no such boxes ever touched, say one was a track still pending, when the
+  track overlapped any box most; failing that, from the start of that spell). Overlaps
+  are kept per pair of tracks and read through the identities as they stand, so a crowd
+  of three or more, or a pair an earlier repair has relabelled, is placed as well as two
+  who swapped once.
   A shopper still seen after that moment on a track the repair leaves alone (a track lost
   since) moves to their new track only from when they were last seen there; until then
   that track shows what it showed, except a shopper the repair has put on another track
@@ -89,6 +93,7 @@ class ZoneParams:
     reid_speed_px_s: float = 160.0  # about 2 m/s at the simulator's 80 px/m
     visit_gap_s: float = 1.0      # presence gaps shorter than this do not end a visit
     touch_margin: float = 0.1     # boxes grown by this share of their size "touch"
+    look_overlap: float = 0.05    # a touching box overlapping nobody's by this IoU is looked at
     swap_gain: float = 0.3        # colour distance a re-match must save to swap identities
     swap_frames: int = 3          # ... in as many looks in a row
     look_every: int = 2           # colours are looked at every this many frames
@@ -454,32 +459,34 @@ class Zones:
         touch = ((g[:, None, 0] < g[None, :, 2]) & (g[None, :, 0] < g[:, None, 2])
                  & (g[:, None, 1] < g[None, :, 3]) & (g[None, :, 1] < g[:, None, 3]))
         np.fill_diagonal(touch, False)
+        iou = iou_batch(b, b)
         if touch.any():   # how much touching pairs overlap: a swap is likeliest at the most
-            iou = iou_batch(b, b)
             for i, j in zip(*np.nonzero(np.triu(touch))):
                 pair = self._overlaps.setdefault(frozenset((ids[mine[i][0]], ids[mine[j][0]])),
                                                  [])
                 pair[:] = [*pair[-299:], (t, float(iou[i, j]))]
-        alone = []
+        alone, near = [], []
         self._frame_no += 1
         if self._frame_no % 100 == 0:   # pairs apart for a minute: no doubt left to place
             self._overlaps = {k: v for k, v in self._overlaps.items() if v[-1][0] > t - 60}
         looking = self._frame_no % p.look_every == 0
-        for (k, sid), row in zip(mine, touch):
+        for (k, sid), row, overlap in zip(mine, touch, iou):
             if row.any():
                 if sid not in self._touching:
                     self._touching.add(sid)
                     starts = self._spells.setdefault(sid, [])   # a touching spell starts
                     starts[:] = [*starts[-7:], t]
                 self._last_touch[sid] = t
+                if looking and overlap[row].max() < p.look_overlap:   # beside, not over
+                    near.append((sid, _look(image, boxes[k])))
             else:
                 self._touching.discard(sid)
                 if looking:
                     alone.append((sid, _look(image, boxes[k])))
         if not looking:
             return
-        self._check_identities(t, alone)
-        for sid, look in alone:
+        self._check_identities(t, alone + near)
+        for sid, look in alone:   # the models learn from shoppers standing apart only
             self._learn(sid, look)
 
     def _learn(self, sid: str, look: np.ndarray) -> None:
@@ -498,7 +505,8 @@ class Zones:
             self._looks[sid] = (1 - rate) * model + rate * look
 
     def _check_identities(self, t: float, alone: list[tuple[str, np.ndarray]]) -> None:
-        """Re-match the tracks of shoppers standing apart to their colour models; a better
+        """Re-match the tracks of the shoppers looked at (standing apart, or beside someone
+        without overlapping them: ``look_overlap``) to their colour models; a better
         matching seen ``swap_frames`` frames in a row is applied from the moment the
         shoppers involved last started touching (see the module doc)."""
         p = self.params
@@ -539,11 +547,15 @@ class Zones:
 
         def switch(a: str, b: str) -> float:
             """When b's track passed to a: since t0, when a box showing a then overlapped
-            most a box showing b, where a tracker swaps ids (t0 if they never touched)."""
+            most a box showing b, where a tracker swaps ids; if none ever did, when b's
+            track overlapped any box most (t0 if it touched none)."""
             best = max(((iou, -tt) for pair, hist in self._overlaps.items() for tt, iou in hist
                         if t0 <= tt <= first_seen
-                        and {self.shopper_at(k, tt) for k in pair} == {a, b}),
-                       default=(0.0, -t0))
+                        and {self.shopper_at(k, tt) for k in pair} == {a, b}), default=None)
+            if best is None:   # never shown side by side (one was a pending track, say):
+                best = max(((iou, -tt) for pair, hist in self._overlaps.items()   # b's track
+                            if tracks[b] in pair for tt, iou in hist   # overlapping anyone
+                            if t0 <= tt <= first_seen), default=(0.0, -t0))
             return -best[1]
 
         t_from = {}
