@@ -459,8 +459,9 @@ class Zones:
         touch = ((g[:, None, 0] < g[None, :, 2]) & (g[None, :, 0] < g[:, None, 2])
                  & (g[:, None, 1] < g[None, :, 3]) & (g[None, :, 1] < g[:, None, 3]))
         np.fill_diagonal(touch, False)
-        iou = iou_batch(b, b)
+        iou = np.zeros(touch.shape)
         if touch.any():   # how much touching pairs overlap: a swap is likeliest at the most
+            iou = iou_batch(b, b)
             for i, j in zip(*np.nonzero(np.triu(touch))):
                 pair = self._overlaps.setdefault(frozenset((ids[mine[i][0]], ids[mine[j][0]])),
                                                  [])
@@ -504,20 +505,20 @@ class Zones:
             rate = self.params.look_rate
             self._looks[sid] = (1 - rate) * model + rate * look
 
-    def _check_identities(self, t: float, alone: list[tuple[str, np.ndarray]]) -> None:
+    def _check_identities(self, t: float, looks: list[tuple[str, np.ndarray]]) -> None:
         """Re-match the tracks of the shoppers looked at (standing apart, or beside someone
         without overlapping them: ``look_overlap``) to their colour models; a better
-        matching seen ``swap_frames`` frames in a row is applied from the moment the
-        shoppers involved last started touching (see the module doc)."""
+        matching seen ``swap_frames`` frames in a row is applied (from when: see the module
+        doc)."""
         p = self.params
-        who = [(sid, look) for sid, look in alone if self._look_n.get(sid, 0) >= 10]
+        who = [(sid, look) for sid, look in looks if self._look_n.get(sid, 0) >= 10]
         if len(who) < 2:
             return
         d = np.array([[_distance(self._looks[a], look) for _, look in who] for a, _ in who])
         rows, cols = linear_sum_assignment(d)
         if d[rows, cols].sum() > np.trace(d) - p.swap_gain:
             # the current matching holds: the doubt is gone, unless its shoppers were not
-            # looked at (they touch someone again): then it stands
+            # looked at (they overlap someone again): then it stands
             if self._doubt is not None and {a for a, _ in self._doubt[0]} <= {
                     s for s, _ in who}:
                 self._doubt = None
@@ -552,9 +553,9 @@ class Zones:
             best = max(((iou, -tt) for pair, hist in self._overlaps.items() for tt, iou in hist
                         if t0 <= tt <= first_seen
                         and {self.shopper_at(k, tt) for k in pair} == {a, b}), default=None)
-            if best is None:   # never shown side by side (one was a pending track, say):
-                best = max(((iou, -tt) for pair, hist in self._overlaps.items()   # b's track
-                            if tracks[b] in pair for tt, iou in hist   # overlapping anyone
+            if best is None:   # never shown touching (one was a pending track, say)
+                best = max(((iou, -tt) for pair, hist in self._overlaps.items()
+                            if tracks[b] in pair for tt, iou in hist
                             if t0 <= tt <= first_seen), default=(0.0, -t0))
             return -best[1]
 
@@ -577,9 +578,9 @@ class Zones:
                 for (start, sid), (end, _) in zip(hist, [*hist[1:], (np.inf, "")]):
                     if sid == o and max(start, live) < end:
                         self._show(k, "", max(start, live), end)
-        t0 = min(t_from.values())
-        self.repairs.append((t0, tuple(involved)))
-        return t0
+        start = min(t_from.values())
+        self.repairs.append((start, tuple(involved)))
+        return start
 
     def busy(self) -> set[str]:
         """Shoppers touching someone now or within ``settle_s``: their identities may still
