@@ -328,6 +328,34 @@ def test_a_put_back_by_someone_not_carrying_it_takes_over_their_close_call_pick(
     assert w.carts.flags("2") == ["ambiguous"] and w.carts.flags("1") == []
 
 
+def test_one_hand_makes_one_change_at_a_time():
+    """2, right at a plate, takes two; a third of a second later 1, beside her and carrying
+    one from before, puts one back, before the shelf settles: one weight event in two
+    steps. 2 explains both steps best, but one hand cannot take two and put one back in a
+    third of a second, so the steps are given out together: the take to 2, the put-back
+    to 1 (her score beats a third of 2's)."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    x, y = front_of("G2S1P2")
+    at = {2: box_at(x, y), 1: box_at(x + 60, y)}
+    sku = plate("G2S1P2")[1].sku
+    unit = STORE.products[sku].weight_g
+    w.carts.add(CartEvent(w.t, "1", sku, 1, 1.0, shelf_id="G2S1"))   # 1 took one earlier
+    w.hold(at, 1.0)
+    t = w.t
+    ev = WeightEvent("G2S1", t - 0.3, t + 0.6, -unit, {"G2S1P2": -unit}, 1.0, t_change=t,
+                     plate_steps={"G2S1P2": ((t, -2 * unit), (t + 0.35, -unit))})
+    w.hold(at, 3.0, [ev])
+    cart = [(c.shopper_id, c.qty) for f in w.fused for c in f.cart]
+    assert cart == [("2", 2), ("1", -1)]
+    assert w.cart("2") == {sku: 2} and w.cart("1") == {}
+    take, back = [c for f in w.fused for c in f.cart]
+    # on its own, the put-back was 2's too: 2 explains it better than 1 does
+    assert dict(back.candidates)["1"] < dict(take.candidates)["2"]
+    assert [s for s, _ in back.candidates] == ["1", "2"] and back.confidence > 0
+
+
 def test_misplaced_return_removes_the_right_sku_from_the_right_cart():
     w = World()
     w.enter(1)

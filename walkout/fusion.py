@@ -34,11 +34,19 @@ Re-decisions after an identity repair rank the same way (:meth:`Fusion._rank`).
 The event is first identified as items (:class:`walkout.sensors.ItemIdentifier`), with the
 present shoppers' carts as the candidates for a put-back, so a misplaced return is
 recognised as the product that was really put down. Each item goes to the best-scoring
-shopper; a put-back only to shoppers carrying that sku. A put-back that someone not
+shopper; a put-back only to shoppers carrying that sku. The items of one weight event
+(a plate that changed in several steps, the shelf never settling between) are given out
+together (:meth:`Fusion._together`): one hand makes one change at a time, so a shopper
+given two of them less than ``one_hand_s`` apart counts the later at ``one_hand_k`` of its
+score, and the choice with the most total score wins. Two shoppers reaching into one
+plate, one taking two and the other putting one back a third of a second later, are then
+told apart even though the closer one explains both steps best. A put-back that someone not
 carrying the sku explains ``put_back_k`` times better than every carrier says who took
 it: if that sku's latest pick went to a carrier on a close call with them, the pick is
 moved to them (flagged, as a re-decision), and the put-back follows. The confidence is
-the margin over the runner-up, ``(best - second) / best`` (1 with a single candidate);
+the margin over the runner-up, ``(best - second) / best`` (1 with a single candidate; for
+items given out together, the total score the best choice giving the item to someone
+else loses, over the item's own score);
 below ``ambiguous_below`` the event is still given to the best shopper and their receipt
 is flagged ``ambiguous``. The flag follows the doubtful items: when a re-decision moves one
 to another cart, that cart is flagged if the new decision is doubtful too, and the old
@@ -58,6 +66,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import product
 
 from .carts import Carts
 from .hands import TipChange, hand_change
@@ -84,6 +93,9 @@ class FusionParams:
     hand_high: float = 50.0           # ... from this on, an item came or went
     hand_after_only: float = 0.0      # h for a tip seen only after the change
     hand_before_only: float = 0.25    # ... only before it
+    one_hand_s: float = 1.0           # one shopper's changes this close are one hand's ...
+    one_hand_k: float = 0.3           # ... and the later counts this much (Fusion._together)
+    together_top: int = 3             # candidates per item tried together
 
 
 @dataclass
@@ -266,13 +278,20 @@ class Fusion:
         scores = self.scores(e, zones, carts)
         cart_skus = {s for sid in scores for s, q in carts.items(sid).items() if q > 0} \
             if scores else None
+        plans: list[tuple[ItemEvent, list[tuple[str, float]]]] = []
         for item in self.identifier.identify(e, cart_skus):
             out.items.append(item)
             cands = self.scores(e, zones, carts, item)
             if item.qty < 0:
-                self._own_put_back(item, cands, carts, out)
-                cands = {s: v for s, v in cands.items() if carts.items(s)[item.sku] > 0}
-            ranked = self._rank(cands, e, item, zones, carts)
+                # a carrier, or someone who may take it in this event first
+                takers = {s for it, rk in plans if it.sku == item.sku and it.qty > 0
+                          for s, _ in rk}
+                if not takers:
+                    self._own_put_back(item, cands, carts, out)
+                cands = {s: v for s, v in cands.items()
+                         if carts.items(s)[item.sku] > 0 or s in takers}
+            plans.append((item, self._rank(cands, e, item, zones, carts)))
+        for item, ranked, conf in self._together(plans, carts):
             if not ranked:
                 why = "nobody near the shelf" if not scores else \
                     "a put-back no shopper near the shelf could have made"
@@ -281,9 +300,7 @@ class Fusion:
                                          "qty": item.qty, "delta_g": round(item.delta_g, 1),
                                          "why": why})
                 continue
-            best, s1 = ranked[0]
-            s2 = ranked[1][1] if len(ranked) > 1 else 0.0
-            conf = (s1 - s2) / s1 if s1 > 0 else 0.0
+            best = ranked[0][0]
             if item.sku == UNEXPLAINED:
                 self._flag(best, "unexplained_weight_change", carts, out)
                 continue
@@ -294,6 +311,57 @@ class Fusion:
             carts.add(ev)
             out.cart.append(ev)
             self._decided.append([e, item, ev])
+
+    def _together(self, plans: list[tuple[ItemEvent, list[tuple[str, float]]]],
+                  carts: Carts) -> list[tuple[ItemEvent, list[tuple[str, float]], float]]:
+        """The items of one weight event (each with its candidates ranked best first) given
+        out together: ``(item, ranking with the chosen shopper first, confidence)``. The
+        choice makes the most total score, where one hand makes one change at a time (a
+        shopper given two items less than ``one_hand_s`` apart counts the later at
+        ``one_hand_k`` of its score) and a put-back goes only to a shopper carrying its sku
+        by then. An item's confidence is the total its best alternative (any choice giving
+        it to someone else) loses, over the item's own score: for a lone item, the margin
+        over the runner-up."""
+        p = self.params
+        live = [k for k, (item, ranked) in enumerate(plans)
+                if ranked and item.sku != UNEXPLAINED]
+        items = [plans[k][0] for k in live]
+
+        def counted(choice: tuple[tuple[str, float], ...]) -> list[float]:
+            """Each item's score in ``choice`` (0: that item cannot go there)."""
+            vals = []
+            for j, (sid, v) in enumerate(choice):
+                item, before = items[j], [choice[i][0] == sid for i in range(j)]
+                if item.qty < 0 and carts.items(sid)[item.sku] + sum(
+                        items[i].qty for i in range(j)
+                        if before[i] and items[i].sku == item.sku) <= 0:
+                    v = 0.0
+                elif any(b and abs(items[i].t - item.t) < p.one_hand_s
+                         for i, b in enumerate(before)):
+                    v *= p.one_hand_k
+                vals.append(v)
+            return vals
+
+        totals = []
+        for choice in product(*(plans[k][1][:p.together_top] for k in live)):
+            vals = counted(choice)
+            if min(vals, default=1.0) > 0:
+                totals.append((sum(vals), [sid for sid, _ in choice], vals))
+        out = []
+        for k, (item, ranked) in enumerate(plans):
+            if k not in live or not totals:  # put-backs still go to carriers only
+                ranked = [kv for kv in ranked if item.qty >= 0 or carts.items(kv[0])[item.sku] > 0]
+                s1, s2 = ([v for _, v in ranked] + [0.0, 0.0])[:2]
+                out.append((item, ranked, (s1 - s2) / s1 if s1 > 0 else 0.0))
+                continue
+            j = live.index(k)
+            total, chosen, vals = max(totals, key=lambda x: x[0])  # the first of equals
+            alt = max((t for t, c, _ in totals if c[j] != chosen[j]), default=0.0)
+            mine = next(kv for kv in ranked if kv[0] == chosen[j])
+            rest = [kv for kv in ranked if kv[0] != chosen[j]]
+            conf = (total - alt) / vals[j] if alt else 1.0
+            out.append((item, [mine, *rest], min(max(conf, 0.0), 1.0)))
+        return out
 
     def _rank(self, cands: dict[str, float], e: WeightEvent, item: ItemEvent, zones: Zones,
               carts: Carts) -> list[tuple[str, float]]:
