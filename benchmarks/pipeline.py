@@ -177,6 +177,13 @@ def main() -> int:
             print(f"{preset:<8}" + "".join(f"{s[c]:>11.3f}" if isinstance(s[c], float)
                                            else f"{s[c]:>11}" for c in cols))
     if not args.skip_speed:
+        import importlib.util
+
+        if importlib.util.find_spec("lap") is None:  # before minutes of work are lost
+            print("benchmarks/pipeline.py: the speed comparison runs ultralytics' ByteTrack, "
+                  "which needs the package lap (pip install -e '.[bench]'), or pass "
+                  "--skip-speed", file=sys.stderr)
+            return 2
         root = clip(work, "busy", args.seeds[0])
         rows = [pipeline_speed(root, "onnx"), pipeline_speed(root, "torch"),
                 ultralytics_track(root, 320)]
