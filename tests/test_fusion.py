@@ -356,6 +356,27 @@ def test_one_hand_makes_one_change_at_a_time():
     assert [s for s, _ in back.candidates] == ["1", "2"] and back.confidence > 0
 
 
+def test_one_hand_makes_one_change_at_a_time_across_shelves():
+    """The same two stand at one gondola, 2 right at the plates, 1 a little aside. A pick
+    from its lower shelf, then 0.4 s later one from the shelf above, each its own weight
+    event: 2 explains both best, but one hand cannot have made both, so each gets one. The
+    two explain both picks about equally well apart from that, so which got which is a
+    close call, and both receipts are flagged. The first pick, already decided, moves."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    x, y = front_of("G2S1P2")
+    at = {2: box_at(x, y), 1: box_at(x + 60, y)}
+    w.hold(at, 1.0)
+    w.hold(at, 0.4, [weight_event("G2S1P2", 1, w.t)])
+    w.hold(at, 3.0, [weight_event("G2S2P2", 1, w.t)])
+    low, high = plate("G2S1P2")[1].sku, plate("G2S2P2")[1].sku
+    assert w.cart("1") == {low: 1} and w.cart("2") == {high: 1}
+    (moved,) = [m for f in w.fused for m in f.moved]
+    assert (moved[0].shopper_id, moved[1].shopper_id) == ("2", "1")
+    assert w.carts.flags("1") == ["ambiguous"] and w.carts.flags("2") == ["ambiguous"]
+
+
 def test_misplaced_return_removes_the_right_sku_from_the_right_cart():
     w = World()
     w.enter(1)

@@ -34,13 +34,15 @@ Re-decisions after an identity repair rank the same way (:meth:`Fusion._rank`).
 The event is first identified as items (:class:`walkout.sensors.ItemIdentifier`), with the
 present shoppers' carts as the candidates for a put-back, so a misplaced return is
 recognised as the product that was really put down. Each item goes to the best-scoring
-shopper; a put-back only to shoppers carrying that sku. The items of one weight event
-(a plate that changed in several steps, the shelf never settling between) are given out
-together (:meth:`Fusion._together`): one hand makes one change at a time, so a shopper
-given two of them less than ``one_hand_s`` apart counts the later at ``one_hand_k`` of its
-score, and the choice with the most total score wins. Two shoppers reaching into one
-plate, one taking two and the other putting one back a third of a second later, are then
-told apart even though the closer one explains both steps best. A put-back that someone not
+shopper; a put-back only to shoppers carrying that sku. But one hand makes one change
+at a time: the items of one weight event (a plate that changed in several steps, the
+shelf never settling between), with the items already decided less than ``one_hand_s``
+from them (and from those, up to ``together_max`` items), are given out together
+(:meth:`Fusion._together`). A shopper given two of them less than ``one_hand_s`` apart
+counts the later at ``one_hand_k`` of its score, and the choice with the most total score
+wins; a decided item it gives to someone else is moved. Two shoppers reaching into one
+gondola, one taking and the other putting back or taking a moment later, are then told
+apart even though the closer one explains both changes best. A put-back that someone not
 carrying the sku explains ``put_back_k`` times better than every carrier says who took
 it: if that sku's latest pick went to a carrier on a close call with them, the pick is
 moved to them (flagged, as a re-decision), and the put-back follows. The confidence is
@@ -64,7 +66,7 @@ could have made are decided first, so their receipt holds them.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -96,6 +98,7 @@ class FusionParams:
     one_hand_s: float = 1.0           # one shopper's changes this close are one hand's ...
     one_hand_k: float = 0.3           # ... and the later counts this much (Fusion._together)
     together_top: int = 3             # candidates per item tried together
+    together_max: int = 6             # items given out together at most
 
 
 @dataclass
@@ -291,7 +294,11 @@ class Fusion:
                 cands = {s: v for s, v in cands.items()
                          if carts.items(s)[item.sku] > 0 or s in takers}
             plans.append((item, self._rank(cands, e, item, zones, carts)))
-        for item, ranked, conf in self._together(plans, carts):
+        given, moves = self._together(plans, carts, self._near(plans, carts))
+        for rec, shopper, conf, ranking in moves:
+            self._move(rec, shopper, conf, tuple((s, round(v, 4)) for s, v in ranking),
+                       carts, out)
+        for item, ranked, conf in given:
             if not ranked:
                 why = "nobody near the shelf" if not scores else \
                     "a put-back no shopper near the shelf could have made"
@@ -312,56 +319,97 @@ class Fusion:
             out.cart.append(ev)
             self._decided.append([e, item, ev])
 
-    def _together(self, plans: list[tuple[ItemEvent, list[tuple[str, float]]]],
-                  carts: Carts) -> list[tuple[ItemEvent, list[tuple[str, float]], float]]:
-        """The items of one weight event (each with its candidates ranked best first) given
-        out together: ``(item, ranking with the chosen shopper first, confidence)``. The
-        choice makes the most total score, where one hand makes one change at a time (a
-        shopper given two items less than ``one_hand_s`` apart counts the later at
-        ``one_hand_k`` of its score) and a put-back goes only to a shopper carrying its sku
-        by then. An item's confidence is the total its best alternative (any choice giving
-        it to someone else) loses, over the item's own score: for a lone item, the margin
-        over the runner-up."""
+    def _near(self, plans: list[tuple[ItemEvent, list[tuple[str, float]]]], carts: Carts
+              ) -> list[list]:
+        """The decided items (records) to give out again with ``plans``: those less than
+        ``one_hand_s`` from one of its items, or from one of those, and so on (at most
+        ``together_max`` items in all), with a candidate in common and the cart they are in
+        still open."""
         p = self.params
-        live = [k for k, (item, ranked) in enumerate(plans)
+        group = [(item.t, {s for s, _ in ranked}) for item, ranked in plans if ranked]
+        near: list[list] = []
+        grown = True
+        while grown and len(group) < p.together_max:
+            grown = False
+            for rec in self._decided:
+                who = {s for s, _ in rec[2].candidates}
+                if (all(rec is not r for r in near) and carts.is_open(rec[2].shopper_id)
+                        and any(abs(rec[1].t - t) < p.one_hand_s and who & cands
+                                for t, cands in group)):
+                    near.append(rec)
+                    group.append((rec[1].t, who))
+                    grown = True
+                    if len(group) >= p.together_max:
+                        break
+        return near
+
+    def _together(self, plans: list[tuple[ItemEvent, list[tuple[str, float]]]],
+                  carts: Carts, decided: list[list]
+                  ) -> tuple[list[tuple[ItemEvent, list[tuple[str, float]], float]], list]:
+        """The items of one weight event (each with its candidates ranked best first) given
+        out together, with the ``decided`` items (records ``[event, item, cart event]``)
+        less than ``one_hand_s`` from them: ``(item, ranking with the chosen shopper first,
+        confidence)`` per item of ``plans``, and ``(record, shopper, confidence, ranking)``
+        for each decided item that now goes to someone else. The choice makes the most
+        total score, where one hand makes one change at a time (a shopper given two items
+        less than ``one_hand_s`` apart counts the later at ``one_hand_k`` of its score) and
+        a put-back goes only to a shopper carrying its sku by then. An item's confidence is
+        the total its best alternative (any choice giving it to someone else) loses, over
+        the item's own score: for a lone item, the margin over the runner-up."""
+        p = self.params
+        rows = [(item, ranked, None) for item, ranked in plans
                 if ranked and item.sku != UNEXPLAINED]
-        items = [plans[k][0] for k in live]
+        rows += [(rec[1], [kv for kv in rec[2].candidates if carts.is_open(kv[0])], rec)
+                 for rec in decided]
+        rows.sort(key=lambda r: r[0].t)
+        held = Counter()  # what the decided items put in carts, taken out while they move
+        for _, _, rec in rows:
+            if rec is not None:
+                held[rec[2].shopper_id, rec[2].sku] += rec[2].qty
 
         def counted(choice: tuple[tuple[str, float], ...]) -> list[float]:
-            """Each item's score in ``choice`` (0: that item cannot go there)."""
+            """Each row's score in ``choice`` (0: that item cannot go there)."""
             vals = []
             for j, (sid, v) in enumerate(choice):
-                item, before = items[j], [choice[i][0] == sid for i in range(j)]
-                if item.qty < 0 and carts.items(sid)[item.sku] + sum(
-                        items[i].qty for i in range(j)
-                        if before[i] and items[i].sku == item.sku) <= 0:
+                item, before = rows[j][0], [choice[i][0] == sid for i in range(j)]
+                if item.qty < 0 and carts.items(sid)[item.sku] - held[sid, item.sku] + sum(
+                        rows[i][0].qty for i in range(j)
+                        if before[i] and rows[i][0].sku == item.sku) <= 0:
                     v = 0.0
-                elif any(b and abs(items[i].t - item.t) < p.one_hand_s
+                elif any(b and abs(rows[i][0].t - item.t) < p.one_hand_s
                          for i, b in enumerate(before)):
                     v *= p.one_hand_k
                 vals.append(v)
             return vals
 
         totals = []
-        for choice in product(*(plans[k][1][:p.together_top] for k in live)):
+        for choice in product(*(ranked[:p.together_top] for _, ranked, _ in rows)):
             vals = counted(choice)
             if min(vals, default=1.0) > 0:
                 totals.append((sum(vals), [sid for sid, _ in choice], vals))
+        chosen: dict[int, tuple[list[tuple[str, float]], float]] = {}  # id(item) -> choice
+        moves = []
+        if totals:
+            total, best, vals = max(totals, key=lambda x: x[0])  # the first of equals
+            for j, (item, ranked, rec) in enumerate(rows):
+                alt = max((t for t, c, _ in totals if c[j] != best[j]), default=0.0)
+                conf = min(max((total - alt) / vals[j], 0.0), 1.0) if alt else 1.0
+                ranking = [next(kv for kv in ranked if kv[0] == best[j]),
+                           *(kv for kv in ranked if kv[0] != best[j])]
+                if rec is None:
+                    chosen[id(item)] = (ranking, conf)
+                elif best[j] != rec[2].shopper_id:
+                    moves.append((rec, best[j], conf, ranking))
         out = []
-        for k, (item, ranked) in enumerate(plans):
-            if k not in live or not totals:  # put-backs still go to carriers only
-                ranked = [kv for kv in ranked if item.qty >= 0 or carts.items(kv[0])[item.sku] > 0]
-                s1, s2 = ([v for _, v in ranked] + [0.0, 0.0])[:2]
-                out.append((item, ranked, (s1 - s2) / s1 if s1 > 0 else 0.0))
+        for item, ranked in plans:
+            if id(item) in chosen:
+                out.append((item, *chosen[id(item)]))
                 continue
-            j = live.index(k)
-            total, chosen, vals = max(totals, key=lambda x: x[0])  # the first of equals
-            alt = max((t for t, c, _ in totals if c[j] != chosen[j]), default=0.0)
-            mine = next(kv for kv in ranked if kv[0] == chosen[j])
-            rest = [kv for kv in ranked if kv[0] != chosen[j]]
-            conf = (total - alt) / vals[j] if alt else 1.0
-            out.append((item, [mine, *rest], min(max(conf, 0.0), 1.0)))
-        return out
+            # not given out together: put-backs still go to carriers only
+            ranked = [kv for kv in ranked if item.qty >= 0 or carts.items(kv[0])[item.sku] > 0]
+            s1, s2 = ([v for _, v in ranked] + [0.0, 0.0])[:2]
+            out.append((item, ranked, (s1 - s2) / s1 if s1 > 0 else 0.0))
+        return out, moves
 
     def _rank(self, cands: dict[str, float], e: WeightEvent, item: ItemEvent, zones: Zones,
               carts: Carts) -> list[tuple[str, float]]:
