@@ -39,7 +39,7 @@ at a time: the items of one weight event (a plate that changed in several steps,
 shelf never settling between), with the items already decided less than ``one_hand_s``
 from them (and from those, up to ``together_max`` items), are given out together
 (:meth:`Fusion._together`). A shopper given two of them less than ``one_hand_s`` apart
-counts the later at ``one_hand_k`` of its score, and the choice with the most total score
+counts the weaker at ``one_hand_k`` of its score, and the choice with the most total score
 wins; a decided item it gives to someone else is moved. Two shoppers reaching into one
 gondola, one taking and the other putting back or taking a moment later, are then told
 apart even though the closer one explains both changes best. A put-back that someone not
@@ -352,7 +352,7 @@ class Fusion:
         confidence)`` per item of ``plans``, and ``(record, shopper, confidence, ranking)``
         for each decided item that now goes to someone else. The choice makes the most
         total score, where one hand makes one change at a time (a shopper given two items
-        less than ``one_hand_s`` apart counts the later at ``one_hand_k`` of its score) and
+        less than ``one_hand_s`` apart counts the weaker at ``one_hand_k`` of its score) and
         a put-back goes only to a shopper carrying its sku by then. An item's confidence is
         the total its best alternative (any choice giving it to someone else) loses, over
         the item's own score: for a lone item, the margin over the runner-up."""
@@ -369,18 +369,21 @@ class Fusion:
 
         def counted(choice: tuple[tuple[str, float], ...]) -> list[float]:
             """Each row's score in ``choice`` (0: that item cannot go there)."""
-            vals = []
+            raw = []
             for j, (sid, v) in enumerate(choice):
-                item, before = rows[j][0], [choice[i][0] == sid for i in range(j)]
+                item = rows[j][0]
                 if item.qty < 0 and carts.items(sid)[item.sku] - held[sid, item.sku] + sum(
                         rows[i][0].qty for i in range(j)
-                        if before[i] and rows[i][0].sku == item.sku) <= 0:
+                        if choice[i][0] == sid and rows[i][0].sku == item.sku) <= 0:
                     v = 0.0
-                elif any(b and abs(rows[i][0].t - item.t) < p.one_hand_s
-                         for i, b in enumerate(before)):
-                    v *= p.one_hand_k
-                vals.append(v)
-            return vals
+                raw.append(v)
+            # of two items one shopper was given less than one_hand_s apart, the weaker
+            # (the later of equals) counts one_hand_k
+            return [v * p.one_hand_k if any(
+                i != j and choice[i][0] == choice[j][0]
+                and abs(rows[i][0].t - rows[j][0].t) < p.one_hand_s
+                and (raw[i], -i) > (v, -j) for i in range(len(rows))) else v
+                for j, v in enumerate(raw)]
 
         totals = []
         for choice in product(*(ranked[:p.together_top] for _, ranked, _ in rows)):
