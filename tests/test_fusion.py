@@ -377,6 +377,28 @@ def test_one_hand_makes_one_change_at_a_time_across_shelves():
     assert w.carts.flags("1") == ["ambiguous"] and w.carts.flags("2") == ["ambiguous"]
 
 
+def test_of_two_changes_one_hand_made_the_weaker_is_the_doubtful_one():
+    """1 puts back an item she carries onto a plate she is not in front of (nobody else
+    carries it, so it is hers however weakly her box explains it), and half a second later
+    a pick comes from the plate right in front of her; 2 stands further off. One hand cannot
+    have made both, but the put-back is the weaker of the two, so it is the one that counts
+    less: the pick stays hers rather than going to 2."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    x, y = front_of("G2S2P2")
+    at = {1: box_at(x, y), 2: box_at(x + 80, y)}
+    back = plate("G2S1P1")[1].sku
+    w.carts.add(CartEvent(w.t, "1", back, 1, 1.0, shelf_id="G2S1"))  # taken earlier
+    w.hold(at, 1.0)
+    w.hold(at, 0.5, [weight_event("G2S1P1", -1, w.t)])
+    w.hold(at, 3.0, [weight_event("G2S2P2", 1, w.t)])
+    put, pick = [c for f in w.fused for c in f.cart]
+    assert put.shopper_id == "1" and put.qty == -1 and put.candidates[0][1] < 0.3
+    assert pick.shopper_id == "1" and w.cart("1") == {plate("G2S2P2")[1].sku: 1}
+    assert w.cart("2") == {}
+
+
 def test_misplaced_return_removes_the_right_sku_from_the_right_cart():
     w = World()
     w.enter(1)
