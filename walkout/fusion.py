@@ -95,7 +95,7 @@ class FusionParams:
     hand_high: float = 50.0           # ... from this on, an item came or went
     hand_after_only: float = 0.0      # h for a tip seen only after the change
     hand_before_only: float = 0.25    # ... only before it
-    one_hand_s: float = 1.0           # one shopper's changes this close are one hand's ...
+    one_hand_s: float = 1.5           # one shopper's changes this close are one hand's ...
     one_hand_k: float = 0.3           # ... and the weaker counts this much (Fusion._together)
     together_top: int = 3             # candidates per item tried together
     together_max: int = 6             # items given out together at most
