@@ -184,23 +184,29 @@ class ItemIdentifier:
         (``event.plate_steps``), is one item event a step, at its own time: two shoppers
         taking from one plate one after the other, or one putting back and another taking,
         never let the shelf settle in between, and each step goes to whoever reached then.
-        The steps are units of the plates' own product ``sku`` (the item must be it): every
-        level between them must be a whole number of units (within ``split_tolerance`` of
-        a unit), and each step a change of at least one."""
+        The steps are units of the plates' own product ``sku`` (the item must be it), each
+        a change of at least one. When there are as many steps as units, all one way, each
+        is one unit, whatever the level between reads (two hands less than half a second
+        apart blur it), but each must move at least the least share of a unit that counts
+        as an item (``pick_min_units``, ``return_min_units``). Otherwise every level
+        between them must be a whole number of units (within ``split_tolerance`` of a
+        unit) to say how many each step moved."""
+        p = self.params
         prod = self.planogram.products.get(item.sku)
         steps = event.plate_steps or {}
         biggest = max(plates, key=lambda q: abs(event.plate_deltas_g[q]))
         if prod is None or item.sku != sku or item.qty == 0 or biggest not in steps:
             return [item]
         w = prod.weight_g
-        taken = [0]  # units off the plate after each step
-        for _, level in steps[biggest][:-1]:
-            k = int(round(-level / w))
-            if abs(-level - k * w) > self.params.split_tolerance * w:
-                return [item]
-            taken.append(k)
-        taken.append(item.qty)
-        qtys = [after - before for before, after in pairwise(taken)]
+        levels = [0.0, *(-level / w for _, level in steps[biggest][:-1]), float(item.qty)]
+        units = [after - before for before, after in pairwise(levels)]  # + taken, - returned
+        one, floor = (1, p.pick_min_units) if item.qty > 0 else (-1, p.return_min_units)
+        if len(units) == abs(item.qty) and all(u * one >= floor for u in units):
+            qtys = [one] * len(units)
+        elif all(abs(k - round(k)) <= p.split_tolerance for k in levels[1:-1]):
+            qtys = [round(after) - round(before) for before, after in pairwise(levels)]
+        else:
+            return [item]
         if not all(qtys):
             return [item]
         return [replace(item, t=t, qty=q, delta_g=item.delta_g * q / item.qty)
