@@ -116,7 +116,7 @@ class Fusion:
     def __init__(self, identifier: ItemIdentifier, params: FusionParams | None = None) -> None:
         self.identifier = identifier
         self.params = params or FusionParams()
-        self._frames: deque[tuple[float, dict[tuple[int, str], Near]]] = deque()
+        self._frames: deque[tuple[float, dict[str, list[Near]]]] = deque()  # t, by shelf
         self._waiting: list[WeightEvent] = []
         self._decided: deque[list] = deque()   # [weight event, item, cart event], in order
         self._repairs_seen = 0
@@ -134,7 +134,10 @@ class Fusion:
         p = self.params
         if scene is not None:
             self.t_video = scene.t
-            self._frames.append((scene.t, {(n.track, n.shelf): n for n in scene.near}))
+            by_shelf: dict[str, list[Near]] = {}
+            for n in scene.near:
+                by_shelf.setdefault(n.shelf, []).append(n)
+            self._frames.append((scene.t, by_shelf))
             while self._frames and self._frames[0][0] < scene.t - p.history_s:
                 self._frames.popleft()
             while self._decided and self._decided[0][0].t_end < scene.t - p.history_s:
@@ -153,7 +156,7 @@ class Fusion:
             # wait for a doubtful identity, and behind an earlier event of the shelf that
             # waits: a put-back must not be decided before the pick it returns
             if e.t_end + p.max_wait_s > self.t_video and (
-                    e.shelf_id in held or busy & set(self.scores(e, zones, carts))):
+                    e.shelf_id in held or busy & self.present(e, zones, carts)):
                 keep.append(e)
                 held.add(e.shelf_id)
             else:
@@ -169,7 +172,7 @@ class Fusion:
         ready = sorted((e for e in self._waiting if e.t_end + self.params.pad_s <= self.t_video),
                        key=lambda e: (e.t_start, e.shelf_id))
         last = max((k for k, e in enumerate(ready)
-                    if shoppers & set(self.scores(e, zones, carts))), default=-1)
+                    if shoppers & self.present(e, zones, carts)), default=-1)
         for e in ready[:last + 1]:
             self._decide(e, zones, carts, out)
             self._waiting.remove(e)
@@ -184,6 +187,26 @@ class Fusion:
         return out
 
     # ---- one event -------------------------------------------------------------------------
+    def present(self, e: WeightEvent, zones: Zones, carts: Carts) -> set[str]:
+        """The shoppers with an open cart present at ``e``'s shelf during its window: those
+        :meth:`scores` scores, found without scoring them."""
+        pad = self.params.pad_s
+        return {sid for t, near in self._window(e.t_start - pad, e.t_end + pad)
+                for n in near.get(e.shelf_id, ())
+                if (sid := zones.shopper_at(n.track, t)) and carts.is_open(sid)}
+
+    def _window(self, t0: float, t1: float) -> list[tuple[float, dict[str, list[Near]]]]:
+        """The frames recorded from ``t0`` to ``t1``, in time order (read from the newest:
+        events are decided soon after they happen)."""
+        frames = []
+        for t, near in reversed(self._frames):
+            if t < t0:
+                break
+            if t <= t1:
+                frames.append((t, near))
+        frames.reverse()
+        return frames
+
     def scores(self, e: WeightEvent, zones: Zones, carts: Carts,
                item: ItemEvent | None = None, hands: bool = False) -> dict[str, float]:
         """Shopper id -> score for the shoppers with an open cart present at ``e``'s shelf;
@@ -192,7 +215,7 @@ class Fusion:
         factor (see the module doc)."""
         p = self.params
         t0, t1 = e.t_start - p.pad_s, e.t_end + p.pad_s
-        frames = [(t, near) for t, near in self._frames if t0 - p.lookback_s <= t <= t1]
+        frames = self._window(t0 - p.lookback_s, t1)
         times = [t for t, _ in frames]
         n_window = sum(1 for t in times if t >= t0)
         if not n_window:
@@ -208,9 +231,9 @@ class Fusion:
         tips: dict[str, list[tuple[float, tuple[float, float, float]]]] = {}
         for k, (t, near) in enumerate(frames):
             here: dict[str, tuple[float, bool, tuple | None]] = {}
-            for (tid, shelf), n in near.items():
-                sid = zones.shopper_at(tid, t)
-                if shelf != e.shelf_id or not sid or not carts.is_open(sid):
+            for n in near.get(e.shelf_id, ()):
+                sid = zones.shopper_at(n.track, t)
+                if not sid or not carts.is_open(sid):
                     continue
                 gaps = [n.plate_gaps[q] for q in changed if q in n.plate_gaps]
                 gap = min(gaps) if gaps else n.gap
