@@ -261,6 +261,40 @@ def test_as_many_steps_as_units_are_one_unit_each():
     assert [(i.sku, i.qty) for i in split] == [("SOUP", -1), ("SOUP", -1)]
 
 
+def test_a_misplaced_return_and_a_pick_in_one_movement_are_two_items():
+    """``busy`` seed 730: a soup can (455 g) taken earlier is put back onto the cola plate
+    B1 (352 g cans) and another hand takes a cola 0.8 s later, while hands keep pressing
+    the next plate, so the shelf never settles. The net +103 g is a dark chocolate's
+    weight, which nobody carries; read step by step it is the return and the pick."""
+    steps = [(2.0, "B2", -455.0, 0.2), (8.0, "B1", 455.0, 0.2), (8.8, "B1", -352.0, 0.2)]
+    t, grams = stream(16.0, seed=21, steps=steps)
+    for t0 in np.arange(7.6, 9.4, 0.4):
+        press = np.clip(np.sin(np.pi * (t - t0) / 0.3), 0, None) * ((t > t0) & (t < t0 + 0.3))
+        grams[:, PLATES.index("B3")] += 200.0 * press
+    events, items = detect(t, grams)
+    assert len(events) == 2
+    assert events[1].plate_deltas_g["B1"] == pytest.approx(103.0, abs=10.0)
+    assert [(i.sku, i.qty) for i in items] == [("SOUP", 1), ("SOUP", -1), ("COLA", 1)]
+    assert [i.t for i in items[1:]] == pytest.approx([8.0, 8.8], abs=0.1)
+
+
+def test_steps_both_ways_are_read_one_by_one_only_when_no_one_item_explains_them():
+    """``busy`` seed 747: a cola taken from B1, and a dark chocolate someone carries put
+    back there 1.6 s later: -248 g is no number of colas, so each step is its own item.
+    Two soup cans taken and one put back (``busy`` 700) is one soup can net, the plate's
+    own product: that stays read as a whole, then split by its whole-unit levels."""
+    ident = ItemIdentifier(PLANOGRAM)
+    mixed = ev("B", {"B1": -248.0, "B2": 0.0, "B3": 0.0})
+    items = ident.identify(replace(mixed, plate_steps={"B1": ((9.5, -352.0), (11.1, -248.0))}),
+                           {"DARK"})
+    assert [(i.sku, i.qty, i.t) for i in items] == [("COLA", 1, 9.5), ("DARK", -1, 11.1)]
+    assert ident.misplaced == {("B1",): {"DARK": 1}}
+    own = ev("B", {"B1": 0.0, "B2": -455.0, "B3": 0.0})
+    items = ident.identify(replace(own, plate_steps={"B2": ((9.5, -910.0), (9.9, -455.0))}),
+                           {"SOUP"})
+    assert [(i.sku, i.qty) for i in items] == [("SOUP", 2), ("SOUP", -1)]
+
+
 def test_block_size_does_not_change_the_items():
     steps = [(4.0, "A1", -48.0, 0.2), (9.0, "B1", -352.0, 0.2), (15.0, "A3", 105.5, 0.2)]
     t, grams = stream(20.0, seed=6, steps=steps)

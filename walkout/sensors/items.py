@@ -17,6 +17,14 @@ planogram. The best candidate must also pass a likelihood check (``|residual| <=
 sigma``) and CMU's rejection rule (a change below 0.4 unit for a pick, 0.75 for a return);
 otherwise the change is reported as :data:`UNEXPLAINED`, never as a guess. Confidence is
 the best candidate's posterior share.
+
+A plate whose change came in several clear steps (``WeightEvent.plate_steps``: hands a
+second or so apart, the shelf never settling) can be several items, one a step at its own
+time, for fusion to give to whoever reached then. When the plates' own product explains
+the whole change, the steps split it in whole units (:meth:`ItemIdentifier._split`). When
+it does not and the steps go both ways, each step is explained on its own: a misplaced
+return and a pick of the plate's product in one movement net to some third weight, or
+to none (:meth:`ItemIdentifier._both_ways`).
 """
 
 from __future__ import annotations
@@ -169,13 +177,52 @@ class ItemIdentifier:
                 continue
             t = self._time(event, plates)
             item = self._explain(event.shelf_id, t, plates, sku, delta, sigma_m, carried)
+            # no item of the plates' own product: steps both ways may be two items
+            steps = self._both_ways(event, plates) if item.sku != sku else []
+            if steps:
+                out.extend(self._each_step(event, plates, sku, steps, sigma_m, carried))
+                continue
+            self._keep(plates, sku, item)
             out.extend(self._split(event, plates, sku, item))
         plates = tuple(event.plate_deltas_g)
         if not out and not self._negligible(plates, event.delta_g, cart):
             # a change spread thinly over the shelf: explain the shelf as a whole
             t = event.t_change if event.t_change is not None else event.t_start
-            out.append(self._explain(event.shelf_id, t, plates, None, event.delta_g, sigma_m,
-                                     carried))
+            item = self._explain(event.shelf_id, t, plates, None, event.delta_g, sigma_m,
+                                 carried)
+            self._keep(plates, None, item)
+            out.append(item)
+        return out
+
+    def _both_ways(self, event: WeightEvent, plates: tuple[str, ...]
+                   ) -> list[tuple[float, float]]:
+        """The steps ``(t, grams)`` of a plate group whose change came in clear steps going
+        both ways (something put down and something taken, the shelf never settling
+        between), all on one plate of the group; else ``[]``. Such a change is at least
+        two items."""
+        steps = event.plate_steps or {}
+        biggest = max(plates, key=lambda q: abs(event.plate_deltas_g[q]))
+        rest = sum(abs(event.plate_deltas_g[q]) for q in plates if q != biggest)
+        if biggest not in steps or rest > self.params.plate_min_g:
+            return []
+        levels = [0.0, *(level for _, level in steps[biggest])]
+        moves = [(t, after - before)
+                 for (t, _), (before, after) in zip(steps[biggest], pairwise(levels),
+                                                    strict=True)]
+        return moves if min(d for _, d in moves) < 0 < max(d for _, d in moves) else []
+
+    def _each_step(self, event: WeightEvent, plates: tuple[str, ...], sku: str | None,
+                   steps: list[tuple[float, float]], sigma_m: float, carried: set[str]
+                   ) -> list[ItemEvent]:
+        """Each step explained on its own, at its time; an item taken at one step may be
+        what a later step puts back."""
+        out = []
+        for t, grams in steps:
+            item = self._explain(event.shelf_id, t, plates, sku, grams, sigma_m, carried)
+            self._keep(plates, sku, item)
+            if item.qty > 0:
+                carried = carried | {item.sku}
+            out.append(item)
         return out
 
     def _split(self, event: WeightEvent, plates: tuple[str, ...], sku: str | None,
@@ -230,10 +277,8 @@ class ItemIdentifier:
             return []
         back = self._explain(event.shelf_id, t_on, plates, sku, level, sigma_m, {sku})
         if back.sku != sku or back.qty != -k:
-            if back.sku != UNEXPLAINED:  # undo what _explain counted
-                self.carried[back.sku] -= back.qty
-                self._remember(plates, sku, _Cand(back.sku, -back.qty, 0.0, 0.0))
             return []
+        self._keep(plates, sku, back)
         self.carried[sku] += k  # and taken again
         return [back, replace(back, t=t_off, qty=k, delta_g=-back.delta_g)]
 
@@ -335,19 +380,22 @@ class ItemIdentifier:
             unit = products[best.sku].weight_g
             floor = p.pick_min_units if taken else p.return_min_units
             if abs(delta) >= floor * unit * min(1, abs(best.qty)):
-                self._remember(plates, sku, best)
-                self.carried[best.sku] += best.qty
                 return ItemEvent(t, shelf_id, best.sku, best.qty, round(ranked[0][1], 4),
                                  alts, float(delta), plates)
         return ItemEvent(t, shelf_id, UNEXPLAINED, 0, 0.0,
                          tuple((c.sku, c.qty, round(w, 4)) for c, w in ranked[:3]),
                          float(delta), plates)
 
-    def _remember(self, plates: tuple[str, ...], sku: str | None, best: _Cand) -> None:
-        """Track items that now sit on plates the planogram gives to another product."""
-        if best.sku == sku:
+    def _keep(self, plates: tuple[str, ...], sku: str | None, item: ItemEvent) -> None:
+        """Record an item given out (on ``plates``, whose product is ``sku``): what is
+        carried, and items that now sit on plates the planogram gives to another
+        product."""
+        if item.sku == UNEXPLAINED:
+            return
+        self.carried[item.sku] += item.qty
+        if item.sku == sku:
             return
         stray = self.misplaced.setdefault(plates, Counter())
-        stray[best.sku] -= best.qty  # a return (qty < 0) adds, a pick removes
-        if stray[best.sku] <= 0:
-            del stray[best.sku]
+        stray[item.sku] -= item.qty  # a return (qty < 0) adds, a pick removes
+        if stray[item.sku] <= 0:
+            del stray[item.sku]
