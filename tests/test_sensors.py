@@ -295,6 +295,20 @@ def test_steps_both_ways_are_read_one_by_one_only_when_no_one_item_explains_them
     assert [(i.sku, i.qty) for i in items] == [("SOUP", 2), ("SOUP", -1)]
 
 
+def test_a_level_above_the_start_is_a_press_when_no_cart_near_holds_the_product():
+    """``busy`` seed 718: two hands take two gums and one gum from plate A1 0.3 s apart,
+    and a hand pressing the plate first holds it 68 g heavier for 0.45 s. With nobody
+    near carrying gum, that level cannot be three gums put back: it is a press, and its
+    step merges into the next. With someone carrying gum, it may be a put-back."""
+    ident = ItemIdentifier(PLANOGRAM)
+    base = ev("A", {"A1": -72.0, "A2": 0.0, "A3": 0.0})
+    steps = {"A1": ((9.5, 70.0), (10.0, -48.0), (10.3, -72.0))}
+    items = ident.identify(replace(base, plate_steps=steps), {"DARK"})
+    assert [(i.sku, i.qty, i.t) for i in items] == [("GUM", 2, 10.0), ("GUM", 1, 10.3)]
+    items = ident.identify(replace(base, plate_steps=steps), {"GUM"})
+    assert [(i.sku, i.qty) for i in items] == [("GUM", -3), ("GUM", 5), ("GUM", 1)]
+
+
 def test_block_size_does_not_change_the_items():
     steps = [(4.0, "A1", -48.0, 0.2), (9.0, "B1", -352.0, 0.2), (15.0, "A3", 105.5, 0.2)]
     t, grams = stream(20.0, seed=6, steps=steps)

@@ -183,7 +183,7 @@ class ItemIdentifier:
                 out.extend(self._each_step(event, plates, sku, steps, sigma_m, carried))
                 continue
             self._keep(plates, sku, item)
-            out.extend(self._split(event, plates, sku, item))
+            out.extend(self._split(event, plates, sku, item, cart))
         plates = tuple(event.plate_deltas_g)
         if not out and not self._negligible(plates, event.delta_g, cart):
             # a change spread thinly over the shelf: explain the shelf as a whole
@@ -226,7 +226,7 @@ class ItemIdentifier:
         return out
 
     def _split(self, event: WeightEvent, plates: tuple[str, ...], sku: str | None,
-               item: ItemEvent) -> list[ItemEvent]:
+               item: ItemEvent, cart: set[str] | None) -> list[ItemEvent]:
         """A change that came in several clear steps, a second or so apart
         (``event.plate_steps``), is one item event a step, at its own time: two shoppers
         taking from one plate one after the other, or one putting back and another taking,
@@ -237,7 +237,10 @@ class ItemIdentifier:
         apart blur it), but each must move at least the least share of a unit that counts
         as an item (``pick_min_units``, ``return_min_units``). Otherwise every level
         between them must be a whole number of units (within ``split_tolerance`` of a
-        unit) to say how many each step moved."""
+        unit) to say how many each step moved. A level above where the plate began (by
+        ``return_min_units`` of a unit or more) means some of its product was put back:
+        when the carts near are known (``cart``, their skus) and none holds it, it is a
+        hand pressing the plate, and its step merges into the next."""
         p = self.params
         prod = self.planogram.products.get(item.sku)
         steps = event.plate_steps or {}
@@ -245,7 +248,10 @@ class ItemIdentifier:
         if prod is None or item.sku != sku or item.qty == 0 or biggest not in steps:
             return [item]
         w = prod.weight_g
-        levels = [0.0, *(-level / w for _, level in steps[biggest][:-1]), float(item.qty)]
+        steps = list(steps[biggest])
+        if cart is not None and item.sku not in cart:
+            steps = [st for st in steps[:-1] if st[1] < p.return_min_units * w] + steps[-1:]
+        levels = [0.0, *(-level / w for _, level in steps[:-1]), float(item.qty)]
         units = [after - before for before, after in pairwise(levels)]  # + taken, - returned
         one, floor = (1, p.pick_min_units) if item.qty > 0 else (-1, p.return_min_units)
         if len(units) == abs(item.qty) and all(u * one >= floor for u in units):
@@ -257,7 +263,7 @@ class ItemIdentifier:
         if not all(qtys):
             return [item]
         return [replace(item, t=t, qty=q, delta_g=item.delta_g * q / item.qty)
-                for (t, _), q in zip(steps[biggest], qtys, strict=True)]
+                for (t, _), q in zip(steps, qtys, strict=True)]
 
     def _came_and_went(self, event: WeightEvent, plates: tuple[str, ...], sku: str | None,
                        sigma_m: float) -> list[ItemEvent]:
