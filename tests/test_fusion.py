@@ -328,17 +328,23 @@ def test_a_put_back_by_someone_not_carrying_it_takes_over_their_close_call_pick(
     assert w.carts.flags("2") == ["ambiguous"] and w.carts.flags("1") == []
 
 
+def at_plate(pid: str, front: int, beside: int, px: float) -> tuple[World, dict]:
+    """Shoppers 1 and 2 in the store; boxes for ``front`` right in front of plate ``pid``
+    and for ``beside`` ``px`` to its right."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    x, y = front_of(pid)
+    return w, {front: box_at(x, y), beside: box_at(x + px, y)}
+
+
 def test_one_hand_makes_one_change_at_a_time():
     """2, right at a plate, takes two; a third of a second later 1, beside her and carrying
     one from before, puts one back, before the shelf settles: one weight event in two
     steps. 2 explains both steps best, but one hand cannot take two and put one back in a
     third of a second, so the steps are given out together: the take to 2, the put-back
     to 1 (her score beats a third of 2's)."""
-    w = World()
-    w.enter(1)
-    w.enter(2)
-    x, y = front_of("G2S1P2")
-    at = {2: box_at(x, y), 1: box_at(x + 60, y)}
+    w, at = at_plate("G2S1P2", 2, 1, 60)
     sku = plate("G2S1P2")[1].sku
     unit = STORE.products[sku].weight_g
     w.carts.add(CartEvent(w.t, "1", sku, 1, 1.0, shelf_id="G2S1"))   # 1 took one earlier
@@ -362,11 +368,7 @@ def test_one_hand_makes_one_change_at_a_time_across_shelves():
     event: 2 explains both best, but one hand cannot have made both, so each gets one. The
     two explain both picks about equally well apart from that, so which got which is a
     close call, and both receipts are flagged. The first pick, already decided, moves."""
-    w = World()
-    w.enter(1)
-    w.enter(2)
-    x, y = front_of("G2S1P2")
-    at = {2: box_at(x, y), 1: box_at(x + 60, y)}
+    w, at = at_plate("G2S1P2", 2, 1, 60)
     w.hold(at, 1.0)
     w.hold(at, 0.4, [weight_event("G2S1P2", 1, w.t)])
     w.hold(at, 3.0, [weight_event("G2S2P2", 1, w.t)])
@@ -383,11 +385,7 @@ def test_of_two_changes_one_hand_made_the_weaker_is_the_doubtful_one():
     a pick comes from the plate right in front of her; 2 stands further off. One hand cannot
     have made both, but the put-back is the weaker of the two, so it is the one that counts
     less: the pick stays hers rather than going to 2."""
-    w = World()
-    w.enter(1)
-    w.enter(2)
-    x, y = front_of("G2S2P2")
-    at = {1: box_at(x, y), 2: box_at(x + 80, y)}
+    w, at = at_plate("G2S2P2", 1, 2, 80)
     back = plate("G2S1P1")[1].sku
     w.carts.add(CartEvent(w.t, "1", back, 1, 1.0, shelf_id="G2S1"))  # taken earlier
     w.hold(at, 1.0)

@@ -206,10 +206,10 @@ class ItemIdentifier:
         if biggest not in steps or rest > self.params.plate_min_g:
             return []
         levels = [0.0, *(level for _, level in steps[biggest])]
-        moves = [(t, after - before)
-                 for (t, _), (before, after) in zip(steps[biggest], pairwise(levels),
-                                                    strict=True)]
-        return moves if min(d for _, d in moves) < 0 < max(d for _, d in moves) else []
+        moves = [b - a for a, b in pairwise(levels)]
+        if not min(moves) < 0 < max(moves):
+            return []
+        return [(t, d) for (t, _), d in zip(steps[biggest], moves, strict=True)]
 
     def _each_step(self, event: WeightEvent, plates: tuple[str, ...], sku: str | None,
                    steps: list[tuple[float, float]], sigma_m: float, carried: set[str]
@@ -243,12 +243,12 @@ class ItemIdentifier:
         hand pressing the plate, and its step merges into the next."""
         p = self.params
         prod = self.planogram.products.get(item.sku)
-        steps = event.plate_steps or {}
+        by_plate = event.plate_steps or {}
         biggest = max(plates, key=lambda q: abs(event.plate_deltas_g[q]))
-        if prod is None or item.sku != sku or item.qty == 0 or biggest not in steps:
+        if prod is None or item.sku != sku or item.qty == 0 or biggest not in by_plate:
             return [item]
         w = prod.weight_g
-        steps = list(steps[biggest])
+        steps = list(by_plate[biggest])
         if cart is not None and item.sku not in cart:
             steps = [st for st in steps[:-1] if st[1] < p.return_min_units * w] + steps[-1:]
         levels = [0.0, *(-level / w for _, level in steps[:-1]), float(item.qty)]
