@@ -287,7 +287,7 @@ def test_a_moved_ambiguous_item_takes_its_flag_along():
     assert w.carts.flags(first) == ["ambiguous"] and w.carts.flags(other) == []
     z = w.zones  # the repair the colour models would make: tracks swap shoppers from t0
     for tid, sid in ((1, "2"), (2, "1")):
-        z._assign(tid, sid, t0 - 1.0)
+        z.ids.assign(tid, sid, t0 - 1.0)
         z.shoppers[sid].track = tid
     z.repairs.append((t0 - 1.0, ("1", "2")))
     w.step({1: a, 2: b})
@@ -474,7 +474,7 @@ def test_a_put_back_waits_behind_the_pick_it_returns():
     w.hold({1: a, 2: b}, 1.0)
     pick = weight_event("G2S1P2", 1, w.t)
     for k in range(70):                     # 2 touches someone for 7 s
-        w.zones._last_touch["2"] = w.t
+        w.zones.repair.last_touch["2"] = w.t
         if k == 45:
             w.step({1: a, 2: away}, [weight_event("G2S1P2", -1, w.t)])
         else:
@@ -521,7 +521,7 @@ def test_a_waiting_pick_is_decided_before_its_shopper_leaves():
     w.hold({1: a, 2: b}, 1.0)
     pick = weight_event("G2S1P2", 1, w.t)
     for k in range(80):                     # 2 touches someone for 8 s
-        w.zones._last_touch["2"] = w.t
+        w.zones.repair.last_touch["2"] = w.t
         w.step({1: a if k < 25 else box_at(*out), 2: b}, [pick] if k == 0 else [])
     w.hold({2: b}, 2.0)
     (receipt,) = w.carts.receipts
@@ -631,7 +631,7 @@ def test_a_shopper_hidden_in_a_neighbours_box_is_still_a_candidate(hidden_s):
         assert set(scores) == {"2"}
         return
     assert set(scores) == {"1", "2"}
-    held = [n for n in w.zones._near(-1, np.array(last), held=True) if n.shelf == "G2S1"]
+    held = [n for n in w.zones.reach.near(-1, np.array(last), held=True) if n.shelf == "G2S1"]
     gap = held[0].plate_gaps["G2S1P2"]
     expected = 0.5 * np.exp(-gap / w.fusion.params.gap_scale)
     assert scores["1"] == pytest.approx(expected, abs=1e-4)
@@ -661,7 +661,7 @@ def test_a_held_presence_follows_its_track_when_a_repair_swaps_identities():
     held_score = dict(first.candidates)["1"]
     z = w.zones  # the repair the colour models would make, from before the merge
     for tid, sid in ((1, "2"), (2, "1")):
-        z._assign(tid, sid, t0 - 1.0)
+        z.ids.assign(tid, sid, t0 - 1.0)
         z.shoppers[sid].track = tid
     z.repairs.append((t0 - 1.0, ("1", "2")))
     w.step({2: merged})

@@ -1,0 +1,234 @@
+"""Zones: who is reaching into which shelf, who came in, who left, and who is who.
+
+:class:`Zones` turns each frame's tracks into a :class:`Scene`. It owns the shoppers and
+calls one small part per job:
+
+- **Reach presence** (:mod:`.reach`): for every track and shelf, whether the box touches the
+  shelf's reach zone, its *gap* to the shelf and how far it misses each plate, and the
+  colour at the tip of a reach into a shelf (:mod:`walkout.hands`).
+- **Shoppers** (here). Track ids belong to the tracker; shopper ids belong to the store. A
+  track first seen in the entrance zone starts a shopper (numbered 1, 2, ... in order). A
+  track first seen elsewhere is held for ``pending_s``: if a shopper's track was lost in the
+  meantime (unseen for ``lost_after_s``, not yet exited) and the new track starts no farther
+  from where it was last seen than ``reid_margin_px + reid_speed_px_s * gap``, the new track
+  continues that shopper (the closest in colour, else the nearest). Otherwise it becomes a
+  new shopper: one who has entered if first seen within ``entrance_margin_px`` of the
+  entrance (people walking in side by side are often found as two only once past it), else
+  one flagged ``lost_track``, whom the camera did not see come in. A track whose box overlaps
+  a shopper's box waits until it stands apart: the detector sometimes finds one reaching
+  shopper as two boxes (body and arm), and the second is not a person.
+- **Which shopper each track shows, over time** (:mod:`.identities`), read with
+  :meth:`Zones.shopper_at`, since a repair can change it back in time.
+- **Identity repair** (:mod:`.repair`, with the colour models of :mod:`.looks`): a swap of
+  ids between shoppers who came close is found by colour and undone from the moment it
+  happened. :meth:`Zones.busy` names the shoppers who touched someone within ``settle_s``,
+  whose weight events fusion holds until that is settled.
+- **Hidden shoppers** (here). Two people standing close are often found as one box, which
+  carries on one of their tracks; the other shopper is lost though still there. While the
+  place a lost shopper was last seen lies inside someone's current box (for at most
+  ``hidden_s``), their reach is still reported, from their last box, marked ``held``.
+- **Doors** (:mod:`.doors`), debounced; a track that vanishes while in the exit zone has
+  exited too. A shopper lost for ``reid_window_s`` without coming back is given up
+  (``gone``); the carts flag that receipt ``lost_track``.
+- **Dwell** (:mod:`.visits`): each shopper's visits to each shelf, reported when they end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import StoreConfig
+from ..types import Detections
+from .doors import Doors
+from .identities import Identities
+from .looks import Looks, distance, look
+from .reach import Ignore, Reach, anchor
+from .repair import IdentityRepair
+from .scene import Near, Scene, Shopper, Visit, ZoneParams
+from .visits import Visits
+
+__all__ = ["Ignore", "Near", "Scene", "Shopper", "Visit", "ZoneParams", "Zones", "anchor"]
+
+
+class Zones:
+    """Per-frame reach presence, door crossings and shopper identity (see the module doc)."""
+
+    def __init__(self, store: StoreConfig, params: ZoneParams | None = None) -> None:
+        self.store = store
+        self.params = params or ZoneParams()
+        self.doors = Doors(store, self.params.door_frames)
+        self.reach = Reach(store)
+        self.reset()
+
+    def reset(self) -> None:
+        self.shoppers: dict[str, Shopper] = {}
+        self.ids = Identities()
+        self.looks = Looks(self.params.look_rate)
+        self.repair = IdentityRepair(self.params, self.shoppers, self.ids, self.looks)
+        self.visits = Visits(self.params)
+        self._pending: dict[int, tuple[float, tuple[float, float]]] = {}
+        self._t = 0.0
+
+    @property
+    def shopper_of(self) -> dict[int, str]:
+        """Track id -> the shopper it shows now."""
+        return self.ids.shopper_of
+
+    @property
+    def repairs(self) -> list[tuple[float, tuple[str, ...]]]:
+        """The identity repairs applied so far: (from t, shoppers involved)."""
+        return self.repair.repairs
+
+    def shopper_at(self, track: int, t: float) -> str:
+        """The shopper a track showed at time ``t`` ("" if none)."""
+        return self.ids.shopper_at(track, t)
+
+    def busy(self) -> set[str]:
+        """Shoppers touching someone now or within ``settle_s``: their identities may still
+        be repaired, so their weight events wait."""
+        return self.repair.busy(self._t)
+
+    # ---- one frame ---------------------------------------------------------------------------
+    def update(self, t: float, tracks: Detections, image: np.ndarray | None = None) -> Scene:
+        """One frame's tracks (and the image, for the colour models; without it no identity
+        repair is done)."""
+        ids = tracks.tracker_id if tracks.tracker_id is not None else np.zeros(0, np.int64)
+        boxes = tracks.xyxy.astype(np.float64)
+        scene = Scene(t, ids.copy(), boxes, [], [])
+        centres = {}
+        with_tips = image is not None and self.reach.tips
+        if with_tips:
+            self.reach.update(image, boxes)
+        for tid, box in zip(ids.tolist(), boxes):
+            centres[tid] = anchor(box, self.reach.oblique)
+            self.ids.saw(tid, t)
+            scene.near += self.reach.near(tid, box, image=image if with_tips else None)
+        self._t = t
+        box_of = dict(zip(ids.tolist(), boxes))
+
+        def look_of(tid: int) -> np.ndarray | None:
+            return None if image is None else look(image, box_of[tid])
+
+        self._identify(t, centres, scene, look_of, box_of)
+        if image is not None:
+            self.repair.update(t, ids.tolist(), boxes, image)
+        scene.shoppers = [self.shopper_of.get(tid, "") for tid in ids.tolist()]
+        for tid, xy in centres.items():
+            s = self.shoppers.get(self.shopper_of.get(tid, ""))
+            if s is not None and s.track == tid:
+                s.last_t, s.last_xy, s.lost, s.box = t, xy, False, box_of[tid]
+                self.doors.step(s, t, xy, scene)
+        self._lose(t, scene)
+        self._hold(t, scene, box_of)
+        self.visits.update(t, scene, self.shopper_of)
+        return scene
+
+    def finish(self, t: float) -> Scene:
+        """End of the stream: close open visits (shoppers still inside keep their carts)."""
+        scene = Scene(t, np.zeros(0, np.int64), np.zeros((0, 4)), [], [])
+        self.visits.close_all(scene)
+        return scene
+
+    # ---- shoppers ----------------------------------------------------------------------------
+    def _identify(self, t: float, centres: dict, scene: Scene, look_of,
+                  boxes: dict[int, np.ndarray]) -> None:
+        """New tracks become shoppers: a new one, or a lost one found again (module doc)."""
+        p = self.params
+        for tid, xy in centres.items():
+            if tid in self.shopper_of:
+                continue
+            if self.doors.at_entrance(xy):
+                self._pending.pop(tid, None)
+                self._new(tid, t, xy, "outside")
+                continue
+            first = self._pending.setdefault(tid, (t, xy))
+            lost = self._lost_candidate(t, first[1], look_of(tid))
+            if lost is not None:
+                del self._pending[tid]
+                self.ids.assign(tid, lost.id, first[0])
+                lost.track, lost.lost = tid, False
+            elif self._on_someone(tid, boxes):
+                self._pending[tid] = (t, first[1])  # a second box on a shopper: wait
+            elif t - first[0] >= p.pending_s:
+                del self._pending[tid]
+                s = self._new(tid, t, xy, "inside")
+                if self.doors.near_entrance(first[1], p.entrance_margin_px):
+                    scene.entered.append((s.id, first[0]))  # came in hidden by someone
+                else:
+                    scene.appeared.append((s.id, first[0]))
+        for tid in [k for k in self._pending if k not in centres]:
+            if t - self._pending[tid][0] > p.pending_s:
+                del self._pending[tid]  # a flicker that never became anyone
+
+    def _on_someone(self, tid: int, boxes: dict[int, np.ndarray]) -> bool:
+        """Whether track ``tid``'s box overlaps a shopper's box now. A track that starts
+        inside the store on top of a shopper is most often a second box on them (an arm
+        stretched into a shelf, half a body); a person who really was hidden there is
+        told apart once the boxes separate."""
+        x1, y1, x2, y2 = boxes[tid]
+        for other, b in boxes.items():
+            s = self.shoppers.get(self.shopper_of.get(other, ""))
+            if (other != tid and s is not None and s.track == other
+                    and min(x2, b[2]) > max(x1, b[0]) and min(y2, b[3]) > max(y1, b[1])):
+                return True
+        return False
+
+    def _new(self, tid: int, t: float, xy, state: str) -> Shopper:
+        sid = str(len(self.shoppers) + 1)  # shoppers are numbered 1, 2, ... as they come
+        s = Shopper(sid, tid, t, xy, state=state)
+        self.shoppers[sid] = s
+        self.ids.assign(tid, sid, t)
+        return s
+
+    def _lost_candidate(self, t: float, xy, seen: np.ndarray | None = None) -> Shopper | None:
+        """The lost shopper a new track at ``xy`` continues: among those who could have
+        walked there, the closest in colour when both are known, else the nearest."""
+        p = self.params
+        models = self.looks.models
+        best, best_key = None, (np.inf, np.inf)
+        for s in self.shoppers.values():
+            if not s.lost or s.state != "inside":
+                continue
+            d = float(np.hypot(xy[0] - s.last_xy[0], xy[1] - s.last_xy[1]))
+            if d > p.reid_margin_px + p.reid_speed_px_s * (t - s.last_t):
+                continue
+            colour = distance(models[s.id], seen) \
+                if seen is not None and s.id in models else 1.0
+            if (colour, d) < best_key:
+                best, best_key = s, (colour, d)
+        return best
+
+    def _lose(self, t: float, scene: Scene) -> None:
+        p = self.params
+        for s in self.shoppers.values():
+            if s.state in ("exited", "gone") or s.last_t == t:
+                continue
+            if s.state == "inside" and s.door_run and self.doors.at_exit(s.last_xy):
+                s.state = "exited"  # vanished while leaving: that is an exit
+                scene.exited.append((s.id, s.door_t))
+                continue
+            if not s.lost and t - s.last_t >= p.lost_after_s:
+                s.lost = True
+            if s.lost and t - s.last_t >= p.reid_window_s:
+                if s.state == "inside":
+                    scene.gone.append((s.id, t))
+                s.state = "gone"
+
+    # ---- shoppers out of sight ----------------------------------------------------------------
+    def _hold(self, t: float, scene: Scene, box_of: dict[int, np.ndarray]) -> None:
+        """Presence for shoppers hidden in someone else's box. Two people standing close
+        are often found as one box, which carries on one of their tracks; the other
+        shopper is lost, though still there. While the place a lost shopper was last seen
+        lies inside a current box (for at most ``hidden_s``), they are held at their last
+        box, so a weight change at the plate they stood at can still go to them. Their
+        reach is marked ``held`` (fusion takes a held box as evidence of where they stood,
+        not of when they reached) and reported under the track id ``-1 - lost track``:
+        :meth:`shopper_at` reads it as that track's, so when a later repair finds the lost
+        track was someone else, their held presence goes with it."""
+        for s in self.shoppers.values():
+            if (s.state != "inside" or s.last_t == t or s.box is None
+                    or t - s.last_t > self.params.hidden_s):
+                continue
+            x, y = s.last_xy
+            if any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in box_of.values()):
+                scene.near += self.reach.near(-1 - s.track, s.box, held=True)
