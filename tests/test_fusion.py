@@ -488,8 +488,8 @@ def test_a_put_back_waits_behind_the_pick_it_returns():
 
 def test_who_could_have_made_a_change_is_who_is_scored_for_it():
     """Waiting events ask each frame whether a shopper in doubt could have made them;
-    :meth:`Fusion.present` answers without scoring. It must name exactly the shoppers
-    :meth:`Fusion.scores` scores: at the shelf during the event's window, not only before
+    :meth:`Presence.present` answers without scoring. It must name exactly the shoppers
+    :meth:`Presence.scores` scores: at the shelf during the event's window, not only before
     it, and not at another shelf."""
     w = World()
     for tid in (1, 2, 3, 4):
@@ -501,11 +501,11 @@ def test_who_could_have_made_a_change_is_who_is_scored_for_it():
     w.hold({1: a, 2: b, 3: a, 4: other}, 1.0)
     w.hold({1: a, 2: b, 3: away, 4: other}, 4.0)
     ev = weight_event("G2S1P2", 1, w.t - 2.5)
-    assert set(w.fusion.scores(ev, w.zones, w.carts)) == {"1", "2"}
-    assert w.fusion.present(ev, w.zones, w.carts) == {"1", "2"}
+    assert set(w.fusion.presence.scores(ev, w.zones, w.carts)) == {"1", "2"}
+    assert w.fusion.presence.present(ev, w.zones, w.carts) == {"1", "2"}
     early = weight_event("G2S1P2", 1, 2.5)
-    assert w.fusion.present(early, w.zones, w.carts) == set(
-        w.fusion.scores(early, w.zones, w.carts)) == {"1", "2", "3"}
+    assert w.fusion.presence.present(early, w.zones, w.carts) == set(
+        w.fusion.presence.scores(early, w.zones, w.carts)) == {"1", "2", "3"}
 
 
 def test_a_waiting_pick_is_decided_before_its_shopper_leaves():
