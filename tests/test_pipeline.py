@@ -176,12 +176,12 @@ def test_video_only_reports_shelf_visits(tmp_path, capsys):
 
 
 def test_show_without_a_display_says_so(monkeypatch, capsys):
-    from walkout.cli import _display_show
+    from walkout.cli import display_show
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setattr(sys, "platform", "linux")
-    assert _display_show("walkout") is None
+    assert display_show("walkout") is None
     assert "no display" in capsys.readouterr().err
 
 

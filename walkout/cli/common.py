@@ -1,0 +1,112 @@
+"""What the command groups share: argument types, the detector and fusion settings of a run,
+and the display window."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import WalkoutError
+
+
+def size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        msg = f"expected WIDTHxHEIGHT, e.g. 640x480, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if w < 64 or h < 48:
+        raise argparse.ArgumentTypeError(f"expected at least 64x48, got {text!r}")
+    return w, h
+
+
+def positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def make_detector(store, model: str | None, backend: str, device: str | None):
+    """The store's detector (or ``model``), preferring the ONNX export beside a .pt when
+    ``backend`` is auto and onnxruntime is installed."""
+    import importlib.util
+
+    from ..detect import Detector, resolve_model
+
+    path = resolve_model(model or store.detector.model)
+    if backend != "torch" and path.suffix == ".pt" and path.with_suffix(".onnx").is_file():
+        if backend == "onnx" or importlib.util.find_spec("onnxruntime") is not None:
+            path = path.with_suffix(".onnx")
+    elif backend == "onnx" and path.suffix != ".onnx":
+        raise WalkoutError(f"{path}: --backend onnx needs {path.with_suffix('.onnx').name} "
+                           "beside it (walkout train-detector exports one)")
+    d = store.detector
+    return Detector(path, classes=list(d.person_classes), conf=d.confidence, imgsz=d.imgsz,
+                    device=device)
+
+
+
+def fusion_params(args: argparse.Namespace):
+    """The fusion settings of ``--ambiguous-below`` (None: the defaults)."""
+    if args.ambiguous_below is None:
+        return None
+    from ..fusion import FusionParams
+
+    if not 0.0 <= args.ambiguous_below <= 1.0:
+        raise WalkoutError(f"--ambiguous-below: expected a confidence from 0 to 1, got "
+                           f"{args.ambiguous_below:g}")
+    return FusionParams(ambiguous_below=args.ambiguous_below)
+
+
+def ambiguous_below_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ambiguous-below", type=float, default=None, metavar="C",
+                        help="flag a receipt ambiguous when one of its items was decided with "
+                             "a confidence under C, 0 to 1 (default 0.25; README: the "
+                             "trade-off)")
+
+
+def display_show(title: str):
+    """A ``show(image) -> bool`` for a window, or None (with a clear note) without a display."""
+    import os
+
+    import cv2
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                  or os.environ.get("WAYLAND_DISPLAY")):
+        print("walkout: --show: no display (DISPLAY is not set); running without a window",
+              file=sys.stderr)
+        return None
+    try:
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+    except cv2.error as exc:
+        print(f"walkout: --show: cannot open a window ({str(exc).splitlines()[0]}); running "
+              "without one", file=sys.stderr)
+        return None
+
+    def show(img) -> bool:
+        cv2.imshow(title, img)
+        return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
+
+    return show
+
+
+def display_keys(title: str):
+    """A ``show(image) -> key`` window ('' no key, None to stop), or None without a display."""
+    import cv2
+
+    show = display_show(title)
+    if show is None:
+        return None
+
+    def show_keys(img):
+        cv2.imshow(title, img)
+        k = cv2.waitKey(1) & 0xFF
+        if k in (ord("q"), 27):
+            return None
+        return chr(k) if k != 0xFF else ""
+
+    return show_keys

@@ -1,0 +1,77 @@
+"""Commands that check: ``eval`` (cart accuracy against labelled clips) and ``validate``
+(a store.yaml)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .common import make_detector
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from ..evaluate import evaluate, find_clips
+    from ..io import write_json_atomic
+    from ..report import terminal_table, write_report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pred = args.pred
+        if pred is None:  # run the pipeline on each clip first
+            from ..config import load_store
+            from ..pipeline import run
+
+            pred = Path(args.out or tmp)
+            for clip in find_clips(args.clips):
+                store = load_store(clip / "store.yaml")
+                weights = clip / "weights.csv"
+                res = run(clip, store, pred / clip.name,
+                          make_detector(store, None, args.backend, args.device),
+                          weights=weights if weights.is_file() else None)
+                print(f"ran {clip.name}: {len(res.receipts)} receipts, "
+                      f"{res.video_s / max(res.wall_s, 1e-9):.1f}x real time", file=sys.stderr)
+        ev = evaluate(args.clips, pred)
+    summary = ev.summary()
+    print(terminal_table(summary, per_clip=args.per_clip))
+    if args.json:
+        write_json_atomic(args.json, summary)
+        print(f"wrote {args.json}")
+    if args.report:
+        print(f"wrote {write_report(ev, args.report)}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ..config import load_store
+
+    cfg = load_store(args.store)
+    n_plates = sum(len(s.plates) for s in cfg.shelves)
+    print(f"{args.store}: ok ({cfg.camera.width}x{cfg.camera.height} @ {cfg.camera.fps:g} fps, "
+          f"{len(cfg.shelves)} shelves, {n_plates} plates, {len(cfg.catalogue)} products)")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    e = sub.add_parser("eval", help="cart accuracy of predictions on labelled clips")
+    e.add_argument("--clips", nargs="+", required=True,
+                   help="labelled clip folders, or folders of clips")
+    e.add_argument("--pred", default=None,
+                   help="folder with one sub-folder per clip, named like the clip, holding "
+                        "receipts.json, events.jsonl and tracks.txt (default: run the "
+                        "pipeline on each clip first)")
+    e.add_argument("--out", default=None,
+                   help="without --pred: keep the pipeline's outputs here (default: a "
+                        "temporary folder)")
+    e.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                   help="without --pred: the detector backend (see run)")
+    e.add_argument("--device", default=None, help="without --pred: cpu, cuda:0 ...")
+    e.add_argument("--json", default=None, help="write the scores as JSON")
+    e.add_argument("--report", default=None, help="write report.md and plots into this folder")
+    e.add_argument("--per-clip", action="store_true", help="a table row per clip too")
+    e.set_defaults(func=cmd_eval)
+
+    v = sub.add_parser("validate", help="validate a store.yaml")
+    v.add_argument("store", help="path to store.yaml")
+    v.set_defaults(func=cmd_validate)

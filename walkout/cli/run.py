@@ -1,0 +1,177 @@
+"""The product's commands: ``run`` (recorded store video + shelf weights -> receipts) and
+``live`` (a camera and a shelf scale, on the same pipeline)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from ..errors import WalkoutError
+from .common import (
+    ambiguous_below_option,
+    display_keys,
+    display_show,
+    fusion_params,
+    make_detector,
+)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ..config import load_store
+    from ..pipeline import run
+
+    src = Path(args.source)
+    store_path, weights = args.store, args.weights
+    if src.is_dir() and (src / "video.mp4").is_file():  # a labelled clip
+        store_path = store_path or src / "store.yaml"
+        if weights is None and (src / "weights.csv").is_file():
+            weights = src / "weights.csv"
+    if store_path is None:
+        raise WalkoutError(f"{src}: not a clip folder, so --store store.yaml is needed")
+    fusion = fusion_params(args)
+    store = load_store(store_path)
+    detector = make_detector(store, args.model, args.backend, args.device)
+    out = Path(args.out)
+    video_out = None
+    if args.save_video:
+        from ..annotate import VideoOut
+
+        video_out = VideoOut(out / "annotated.mp4", store.camera.fps,
+                             (store.camera.width, store.camera.height))
+    show = display_show("walkout") if args.show else None
+    try:
+        res = run(src, store, out, detector, weights=weights, video_out=video_out, show=show,
+                  progress=sys.stderr.isatty() and not args.quiet, fusion=fusion)
+    except BaseException:
+        if video_out is not None:
+            video_out.abort()
+        raise
+    if video_out is not None:
+        res.outputs.append(video_out.close())
+    if not weights:
+        print("no shelf weights: video only, shelf visits are the events")
+    for r in res.receipts:
+        items = ", ".join(f"{x.qty} x {x.sku}" for x in r.lines) or "nothing"
+        flags = f"  [{', '.join(r.flags)}]" if r.flags else ""
+        print(f"{r.receipt_id}  shopper {r.shopper_id}  {items}  total {r.total:.2f}{flags}")
+    for sid, items in res.open_carts.items():
+        print(f"still inside: shopper {sid} with {sum(items.values())} item(s)")
+    ms = res.timing.ms_per_frame()
+    stages = "  ".join(f"{k} {v:.1f}" for k, v in ms.items())
+    print(f"{res.frames} frames ({res.video_s:.1f} s of video) in {res.wall_s:.1f} s = "
+          f"{res.video_s / max(res.wall_s, 1e-9):.2f}x real time ({detector.backend}, "
+          f"{detector.path.name}); ms per frame: {stages}")
+    print("wrote " + ", ".join(str(p) for p in res.outputs))
+    return 0
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    from ..config import load_store
+    from ..live import KeyboardScale, LineScale, LiveCamera, live, read_keys
+
+    if args.headless and not args.out:
+        raise WalkoutError("--headless needs --out DIR (the annotated video and the outputs "
+                           "go there)")
+    store = load_store(args.store)
+    if args.classes is not None:
+        store = dataclasses.replace(store, detector=dataclasses.replace(
+            store.detector, person_classes=tuple(args.classes)))
+    keys = read_keys(args.keys) if args.keys else []
+    fusion = fusion_params(args)
+    detector = make_detector(store, args.model, args.backend, args.device)
+    camera = LiveCamera(args.source, realtime=not args.no_realtime)
+    scale = None
+    try:
+        if args.scale == "keyboard":
+            scale = KeyboardScale(store)
+        else:
+            scale = LineScale(args.scale, store, lambda: time.monotonic() - camera.t0)
+        video_out = show = None
+        if args.headless:
+            from ..annotate import VideoOut
+
+            probe = camera.read(timeout=10.0)
+            if probe is None:
+                raise WalkoutError(f"{args.source}: no frames came from it")
+            h, w = probe[0].image.shape[:2]
+            video_out = VideoOut(Path(args.out) / "annotated.mp4", camera.fps, (w, h))
+            camera.put_back(probe)
+        else:
+            show = display_keys("walkout live")
+            if show is None:
+                raise WalkoutError("no display for the live window; use --headless --out DIR")
+        keymap = ", ".join(f"{k}: {q}" for k, q in getattr(scale, "keys", {}).items())
+        print(f"live: {args.source}, scale {args.scale} ({keymap or 'board'}), "
+              f"{detector.backend} {detector.path.name}; q or Esc to stop")
+        try:
+            res = live(camera, store, detector, scale, args.out, keys=keys,
+                       max_frames=args.max_frames, video_out=video_out, show=show,
+                       fusion=fusion)
+        except BaseException:
+            if video_out is not None:
+                video_out.abort()
+            raise
+        if video_out is not None:
+            video_out.close()
+    finally:
+        camera.close()
+        if scale is not None:
+            scale.close()
+    print(f"{res.frames} frames in {res.wall_s:.1f} s ({res.frames / max(res.wall_s, 1e-9):.1f} "
+          f"fps); dropped {res.dropped} of {res.captured} captured "
+          f"({100 * res.drop_rate:.1f}%); latency capture->overlay p50 {res.latency(50):.0f} ms, "
+          f"p95 {res.latency(95):.0f} ms; {len(res.receipts)} receipt(s)")
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    r = sub.add_parser("run", help="store video + shelf weights -> receipts, events, tracks")
+    r.add_argument("source", nargs="?", default=str(Path(__file__).resolve().parents[2]
+                                                     / "sample_videos" / "pair"),
+                   help="a labelled clip folder (its store.yaml and weights.csv are used) or a "
+                        "video file (default: the shipped sample clip sample_videos/pair)")
+    r.add_argument("--store", default=None, help="store.yaml (default: the clip's)")
+    r.add_argument("--weights", default=None,
+                   help="shelf weights, weights.csv (default: the clip's; none: video only)")
+    r.add_argument("--model", default=None, help="detector model (default: the store's)")
+    r.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                   help="auto: the .onnx beside the model when onnxruntime is installed")
+    r.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
+    r.add_argument("--out", default="walkout-out", help="output folder (walkout-out)")
+    r.add_argument("--save-video", action="store_true", help="also write annotated.mp4")
+    r.add_argument("--show", action="store_true", help="show the annotated video in a window")
+    ambiguous_below_option(r)
+    r.set_defaults(func=cmd_run)
+
+    lv = sub.add_parser("live", help="live demo: a webcam (or stream, or file) and a shelf scale")
+    lv.add_argument("--source", default="0",
+                    help="camera index, rtsp:// or http:// URL, or a video file played as a "
+                         "camera (default 0)")
+    lv.add_argument("--store", default=str(Path(__file__).resolve().parents[1] / "stores"
+                                            / "webcam.yaml"),
+                    help="store.yaml (default: the shipped webcam store, scaled to the camera)")
+    lv.add_argument("--scale", default="keyboard",
+                    help="keyboard (keys 1-3 take, shift+1-3 put back), udp://HOST:PORT or "
+                         "serial:///dev/ttyUSB0 (default keyboard)")
+    lv.add_argument("--keys", default=None,
+                    help="replay timed key presses from a file: '<seconds> <key>' per line")
+    lv.add_argument("--headless", action="store_true",
+                    help="no window: write annotated.mp4 and the outputs to --out")
+    lv.add_argument("--out", default=None, help="output folder (receipts, events, tracks)")
+    lv.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
+    lv.add_argument("--model", default=None,
+                    help="detector model (default: the store's, models/person-yolov8s.pt)")
+    lv.add_argument("--classes", type=int, nargs="+", default=None,
+                    help="model classes that count as a person (e.g. 0 for COCO models)")
+    lv.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto")
+    lv.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
+    lv.add_argument("--no-realtime", action="store_true",
+                    help="a video file: hand over every frame instead of playing it at its "
+                         "frame rate (tests, recordings)")
+    ambiguous_below_option(lv)
+    lv.set_defaults(func=cmd_live)
