@@ -17,7 +17,7 @@ from walkout.io import ClipPaths, read_jsonl, read_mot, read_weights_csv
 from walkout.sim import make_scenario, simulate
 from walkout.sim.check import check_clip, clip_features, step_size
 from walkout.sim.layout import BODY_RADIUS, GONDOLAS, View, plate_spots
-from walkout.sim.scenario import Stand, Walk
+from walkout.sim.shoppers import Stand, Walk
 from walkout.sim.simulate import gt_events
 from walkout.sim.weights import synthesize
 
@@ -224,7 +224,7 @@ def test_shoppers_stand_beside_each_other_not_inside(preset, seed, monkeypatch):
         assert all(a.t1 == pytest.approx(b.t0) for a, b in zip(sh.segments, sh.segments[1:]))
         assert all(r.t_start < r.t_change < r.t_end for r in sh.reaches)
     import walkout.sim.scenario as scenario
-    monkeypatch.setattr(scenario, "_make_room", lambda *args: None)
+    monkeypatch.setattr(scenario, "make_room", lambda *args: None)
     assert _standing_inside_each_other_s(make_scenario(preset, seed)) > 2.0
 
 

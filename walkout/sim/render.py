@@ -27,7 +27,8 @@ from .layout import (
     exit_zone,
     plate_spots,
 )
-from .scenario import Reach, Scenario, Shopper, Walk
+from .scenario import Scenario
+from .shoppers import Reach, Shopper, Walk
 
 AA = cv2.LINE_AA
 SHIFT = 4  # fixed-point bits for sub-pixel drawing

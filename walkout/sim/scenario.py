@@ -13,14 +13,17 @@ A scenario is built in three steps:
    plate holds a list of units with their own weights, carts hold the units taken. A take
    never exceeds the stock and a return needs the item in the cart, so no shelf goes below
    zero and receipts equal the sum of the events.
+
+The shoppers themselves (bodies, walks, stands, reaches, where they are when) are
+:mod:`.shoppers`; between steps 2 and 3, :mod:`.room` keeps them from standing inside each
+other.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from ..errors import WalkoutError
@@ -35,194 +38,10 @@ from .layout import (
     exit_zone,
     plate_spots,
 )
+from .room import make_room
+from .shoppers import Reach, Shopper, Stand, Stop, plan_walk, random_body
 
-ACCEL = 0.9  # m/s^2, walking acceleration and deceleration
 PRESETS = ("single", "pair", "busy")
-
-
-@dataclass(frozen=True)
-class Body:
-    """How a shopper looks from above; lengths in metres, colours BGR."""
-
-    shoulder_w: float
-    torso_d: float
-    head_r: float
-    arm_w: float
-    shirt: tuple[int, int, int]
-    sleeve: tuple[int, int, int]
-    hair: tuple[int, int, int]
-    skin: tuple[int, int, int]
-    cap: tuple[int, int, int] | None
-    bag: tuple[int, int, int] | None
-
-
-@dataclass
-class Reach:
-    """One arm movement into a shelf. Times are seconds on the clip clock."""
-
-    spot: PlateSpot
-    kind: str  # "take" | "return_own" | "return_wrong" | "nothing"
-    qty: int
-    target: np.ndarray  # hand position in the shelf, metres
-    t_start: float  # arm starts to extend
-    t_in: float  # hand over the plate
-    t_change: float  # the item leaves or lands on the plate
-    t_out: float  # hand leaves the plate
-    t_end: float  # arm back at the side
-    press_g: float  # peak extra force of the hand on the plate, grams
-    press_s: float  # duration of the press, seconds
-    # filled in by execution:
-    sku: str | None = None
-    unit_weights: tuple[float, ...] = ()
-
-    def shift(self, dt: float) -> None:
-        for name in ("t_start", "t_in", "t_change", "t_out", "t_end"):
-            setattr(self, name, getattr(self, name) + dt)
-
-
-@dataclass
-class Walk:
-    t0: float
-    t1: float
-    path: np.ndarray  # (M, 2) metres
-    cum: np.ndarray  # (M,) arc length, metres
-    v: float  # cruise speed, m/s
-
-
-@dataclass
-class Stand:
-    t0: float
-    t1: float
-    pos: np.ndarray
-    heading: float  # radians, facing the shelf
-
-
-@dataclass
-class Stop:
-    spot: PlateSpot
-    intents: list[tuple[str, int]]  # (kind, qty)
-
-
-@dataclass
-class Shopper:
-    id: int
-    body: Body
-    speed: float
-    stops: list[Stop]
-    segments: list = field(default_factory=list)
-    reaches: list[Reach] = field(default_factory=list)
-    entered_t: float = math.nan
-    exited_t: float = math.nan
-    cart: list[tuple[str, float]] = field(default_factory=list)  # (sku, unit grams)
-
-    @property
-    def t0(self) -> float:
-        return self.segments[0].t0
-
-    @property
-    def t1(self) -> float:
-        return self.segments[-1].t1
-
-    def shift(self, dt: float) -> None:
-        for seg in self.segments:
-            seg.t0 += dt
-            seg.t1 += dt
-        for r in self.reaches:
-            r.shift(dt)
-
-    # ---- kinematics -------------------------------------------------------------------------
-    def position(self, t: float) -> tuple[np.ndarray, float, float] | None:
-        """(centre metres, heading radians, walked distance metres) at ``t``, or None."""
-        if t < self.t0 or t > self.t1:
-            return None
-        prev_heading = None
-        for seg in self.segments:
-            if t <= seg.t1:
-                break
-            prev_heading = _end_heading(seg)
-        if isinstance(seg, Stand):
-            start = prev_heading if prev_heading is not None else seg.heading
-            a = _smoothstep((t - seg.t0) / 0.6)
-            return seg.pos, _lerp_angle(start, seg.heading, a), 0.0
-        s = _trapezoid_s(t - seg.t0, seg.cum[-1], seg.v)
-        p = np.array([np.interp(s, seg.cum, seg.path[:, 0]), np.interp(s, seg.cum, seg.path[:, 1])])
-        h = _path_heading(seg, s)
-        if prev_heading is not None:
-            h = _lerp_angle(prev_heading, h, _smoothstep((t - seg.t0) / 0.5))
-        return p, h, s
-
-
-def _smoothstep(x: float) -> float:
-    x = min(max(x, 0.0), 1.0)
-    return x * x * (3 - 2 * x)
-
-
-def _lerp_angle(a: float, b: float, u: float) -> float:
-    d = (b - a + math.pi) % (2 * math.pi) - math.pi
-    return a + d * u
-
-
-def _path_heading(seg: Walk, s: float) -> float:
-    L = seg.cum[-1]
-    s0, s1 = max(0.0, min(s, L - 0.15)), min(L, max(s, 0.0) + 0.15)
-    p0 = np.array([np.interp(s0, seg.cum, seg.path[:, 0]), np.interp(s0, seg.cum, seg.path[:, 1])])
-    p1 = np.array([np.interp(s1, seg.cum, seg.path[:, 0]), np.interp(s1, seg.cum, seg.path[:, 1])])
-    d = p1 - p0
-    return math.atan2(d[1], d[0]) if np.hypot(*d) > 1e-9 else 0.0
-
-
-def _end_heading(seg) -> float:
-    return seg.heading if isinstance(seg, Stand) else _path_heading(seg, seg.cum[-1])
-
-
-def _walk_duration(L: float, v: float) -> float:
-    """Duration of a walk of ``L`` metres, cruising at ``v`` with ACCEL ramps."""
-    if L <= 0:
-        return 0.0
-    if v * v / ACCEL <= L:
-        return L / v + v / ACCEL
-    return 2 * math.sqrt(L / ACCEL)
-
-
-def _trapezoid_s(tau: float, L: float, v: float) -> float:
-    """Distance walked ``tau`` seconds into a walk of ``L`` metres."""
-    T = _walk_duration(L, v)
-    tau = min(max(tau, 0.0), T)
-    vp = min(v, math.sqrt(L * ACCEL))  # peak speed
-    ta = vp / ACCEL
-    if tau < ta:
-        return 0.5 * ACCEL * tau * tau
-    if tau <= T - ta:
-        return 0.5 * ACCEL * ta * ta + vp * (tau - ta)
-    r = T - tau
-    return L - 0.5 * ACCEL * r * r
-
-
-# ---- appearance ----------------------------------------------------------------------------
-def random_body(rng: np.random.Generator) -> Body:
-    def colour() -> tuple[int, int, int]:
-        hsv = np.uint8([[[rng.integers(0, 180), rng.integers(30, 255), rng.integers(40, 250)]]])
-        b, g, r = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
-        return int(b), int(g), int(r)
-
-    hair_choices = [(20, 25, 30), (25, 45, 70), (60, 110, 160), (150, 150, 150), (30, 60, 120),
-                    (15, 15, 15)]
-    skin_choices = [(120, 160, 220), (90, 130, 190), (60, 95, 150), (40, 65, 110),
-                    (150, 185, 235)]
-    shirt = colour()
-    w = float(rng.uniform(0.40, 0.52))
-    return Body(
-        shoulder_w=w,
-        torso_d=float(w * rng.uniform(0.50, 0.62)),
-        head_r=float(rng.uniform(0.085, 0.11)),
-        arm_w=float(rng.uniform(0.075, 0.10)),
-        shirt=shirt,
-        sleeve=shirt if rng.random() < 0.6 else colour(),
-        hair=hair_choices[int(rng.integers(len(hair_choices)))],
-        skin=skin_choices[int(rng.integers(len(skin_choices)))],
-        cap=colour() if rng.random() < 0.2 else None,
-        bag=colour() if rng.random() < 0.25 else None,
-    )
 
 
 # ---- planning ------------------------------------------------------------------------------
@@ -394,7 +213,7 @@ def build_timeline(sh: Shopper, planner: Planner, rng: np.random.Generator) -> l
 
 
 def _walk(sh: Shopper, planner: Planner, a: np.ndarray, b: np.ndarray, t: float) -> float:
-    sh.segments.append(_plan_walk(planner, a, b, t, sh.speed))
+    sh.segments.append(plan_walk(planner, a, b, t, sh.speed))
     return sh.segments[-1].t1
 
 
@@ -473,7 +292,7 @@ def make_scenario(preset: str, seed: int, duration: float | None = None,
     entries = _entry_times(rng, preset, shoppers, syncs, arrivals, window)
     for sh, e in zip(shoppers, entries):
         sh.shift(e)
-    _make_room(shoppers, planner, window)
+    make_room(shoppers, planner, window)
     last = max(sh.t1 for sh in shoppers)
     if auto:
         duration = float(math.ceil(last + 3.0))
@@ -488,132 +307,6 @@ def make_scenario(preset: str, seed: int, duration: float | None = None,
         sh.entered_t, sh.exited_t = _door_times(sh)
     return Scenario(preset, seed, float(duration), shoppers, stock)
 
-
-# ---- personal space ---------------------------------------------------------------------------
-ROOM_STEP = 0.1   # metres: how far apart the places tried along the shelf are
-ROOM_MAX = 0.6    # ... and at most this far from the planned place (still before the plate)
-ROOM_GAP = 0.04   # metres left between two people standing shoulder to shoulder
-ROOM_TRIES = 5    # times a shopper waits for room before standing where planned anyway
-
-
-def _make_room(shoppers: list[Shopper], planner: Planner, window: float) -> None:
-    """Nobody stands where someone else is standing. Shoppers are placed in the order they
-    come in; a shopper whose place at a shelf is taken for any moment of their stand (the
-    other's body centre closer than half of both shoulder widths) stands beside instead:
-    the nearest place along the shelf, up to ``ROOM_MAX`` away, clear of everyone already
-    placed for the whole stand, reaching into the near side of the same plate (not across
-    the neighbour). The walks in and out are planned again and the rest of their visit
-    moves by the time that takes. With no such place they wait until the stands in the way
-    end (:func:`_wait_for_room`). Neither is done when it would keep them in the store past
-    ``window``. Timelines are otherwise planned one shopper at a time, so without this two
-    shoppers at one plate stood inside each other."""
-    placed: list[Shopper] = []
-    for sh in sorted(shoppers, key=lambda s: (s.t0, s.id)):
-        for i, seg in enumerate(sh.segments):
-            if not isinstance(seg, Stand):
-                continue
-            for _ in range(ROOM_TRIES):
-                pos = _free_place(sh, seg, placed, planner)
-                if pos is not None or not _wait_for_room(sh, i, placed, window):
-                    break
-            if pos is not None and not np.allclose(pos, seg.pos):
-                _move_stand(sh, i, pos, planner, window)
-        placed.append(sh)
-
-
-def _wait_for_room(sh: Shopper, i: int, placed: list[Shopper], window: float) -> bool:
-    """No room at stand ``i``: come ``sh`` after the stands in the way end, lingering at
-    the stop before (or coming in later). False if that would keep them past ``window``."""
-    st = sh.segments[i]
-    ends = [t1 for q, w, t1 in _stands_during(placed, st) if _too_close(sh, st.pos, q, w)]
-    if not ends:
-        return False
-    delay = max(ends) - st.t0 + ROOM_STEP
-    if sh.t1 + delay > window:
-        return False
-    if i < 2:
-        sh.shift(delay)
-        return True
-    before = sh.segments[i - 2]   # the stand before: linger there
-    t_from = before.t1
-    before.t1 += delay
-    _shift_after(sh, i - 1, t_from, delay)
-    return True
-
-
-def _stands_during(placed: list[Shopper], st: Stand) -> list[tuple[np.ndarray, float, float]]:
-    """(place, shoulder width, end) of the stands of ``placed`` that overlap ``st`` in time."""
-    return [(g.pos, o.body.shoulder_w, g.t1) for o in placed for g in o.segments
-            if isinstance(g, Stand) and g.t0 < st.t1 and g.t1 > st.t0]
-
-
-def _too_close(sh: Shopper, p: np.ndarray, q: np.ndarray, width: float) -> bool:
-    """Whether ``sh`` standing at ``p`` would touch someone ``width`` wide standing at ``q``."""
-    return bool(np.hypot(*(p - q)) < (width + sh.body.shoulder_w) / 2 + ROOM_GAP)
-
-
-def _free_place(sh: Shopper, st: Stand, placed: list[Shopper], planner: Planner
-                ) -> np.ndarray | None:
-    """The place nearest ``st.pos`` along the shelf where ``sh`` stands clear of everyone
-    standing in ``placed`` during the stand; None if there is none within ``ROOM_MAX``."""
-    taken = _stands_during(placed, st)
-
-    def clear(p: np.ndarray) -> bool:
-        return not any(_too_close(sh, p, q, w) for q, w, _ in taken)
-
-    if clear(st.pos):
-        return st.pos
-    along = np.array([-math.sin(st.heading), math.cos(st.heading)])  # the shelf's direction
-    for k in range(1, int(round(ROOM_MAX / ROOM_STEP)) + 1):
-        for sign in (1, -1):
-            p = st.pos + along * sign * k * ROOM_STEP
-            if planner.free[planner.cell_of(p)] and clear(p):
-                return p
-    return None
-
-
-def _move_stand(sh: Shopper, i: int, pos: np.ndarray, planner: Planner, window: float) -> None:
-    """Move stand ``i`` of ``sh`` to ``pos``: walk there and on from there, and shift what
-    follows by the change in walking time; left as it was if that ends past ``window``."""
-    segs = sh.segments
-    before, stand, after = segs[i - 1], segs[i], segs[i + 1]
-    walk_in = _plan_walk(planner, before.path[0], pos, before.t0, sh.speed)
-    walk_out = _plan_walk(planner, pos, after.path[-1], 0.0, sh.speed)
-    d_in = walk_in.t1 - before.t1
-    d_out = (walk_out.t1 - walk_out.t0) - (after.t1 - after.t0)
-    if sh.t1 + d_in + d_out > window:
-        return
-    t_stand = stand.t0
-    segs[i - 1] = walk_in
-    _shift_after(sh, i, t_stand, d_in)
-    stand.pos = pos
-    for r in sh.reaches:  # reach into the near side of the plate, not across a neighbour
-        if stand.t0 <= r.t_start <= stand.t1:
-            g = r.spot.gondola
-            face = g.plate_face_point(r.spot.k)
-            half = 0.3 * np.linalg.norm(np.subtract(*g.face_segment())) / g.n_plates
-            side = float(np.clip((pos - face) @ g.along, -half, half))
-            r.target = r.target + g.along * (side - float((r.target - face) @ g.along))
-    walk_out.t0, walk_out.t1 = after.t0, after.t0 + (walk_out.t1 - walk_out.t0)
-    t_next = after.t1
-    segs[i + 1] = walk_out
-    _shift_after(sh, i + 2, t_next, d_out)
-
-
-def _plan_walk(planner: Planner, a: np.ndarray, b: np.ndarray, t: float, v: float) -> Walk:
-    path = planner.path(a, b)
-    cum = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))]
-    return Walk(t, t + _walk_duration(float(cum[-1]), v), path, cum, v)
-
-
-def _shift_after(sh: Shopper, j: int, t_from: float, dt: float) -> None:
-    """Shift segments ``j`` on, and the reaches from ``t_from`` on, by ``dt`` seconds."""
-    for seg in sh.segments[j:]:
-        seg.t0 += dt
-        seg.t1 += dt
-    for r in sh.reaches:
-        if r.t_start >= t_from:
-            r.shift(dt)
 
 
 def _sync_offset(shoppers, arrivals, sync, rng) -> float:
