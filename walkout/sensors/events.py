@@ -8,13 +8,13 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
   of CMU's winning CPS-IoT 2020 entry (a moving-window deviation, anchors.md), made
   relative to each shelf's measured noise, because real shelves differ by 10x (AiFi's
   quiet shelf totals move 3-27 g over 1 s);
-- when a moving shelf settles, the mean after minus the mean before is the step, taken
-  on windows that stop ``guard_s`` short of the movement so a ramp's edges do not leak
-  into the levels. It is an event if it beats both ``min_delta_g`` (10 g, the threshold
-  of AIM3S and CMU) and ``delta_k`` times the shelf's level noise, measured on its quiet
-  stretches (wobble from people leaning moves a shelf's level by several grams), on the
-  shelf's total or on one of its plates: a take from one plate and a return of a
-  similar weight to another, in one movement, leave the total where it was;
+- when a moving shelf settles, the median level after minus the median level before is
+  the step, each taken on windows that stop ``guard_s`` short of the movement so a ramp's
+  edges do not leak into the levels. It is an event if it beats both ``min_delta_g``
+  (10 g, the threshold of AIM3S and CMU) and ``delta_k`` times the shelf's level noise,
+  measured on its quiet stretches (wobble from people leaning moves a shelf's level by
+  several grams), on the shelf's total or on one of its plates: a take from one plate and
+  a return of a similar weight to another, in one movement, leave the total where it was;
 - drift never accumulates, because the levels are taken right before and after each
   movement; a vibration burst or a hand pressing a plate moves the shelf and then settles
   at the old level, so it gives no step.
@@ -29,6 +29,7 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
   and the level after it (``WeightEvent.plate_steps``), so the item identifier can make
   timed items of them. A plate that ends where it began but held an item for a while in
   between (one shopper put it back, another took it) is an event too, with its two steps.
+  These fits are :mod:`walkout.sensors.steps`.
 
 Samples are processed in steps of ``step_s`` (0.5 s) counted from the stream's start,
 whatever blocks they arrive in, so the same stream gives the same events however it was
@@ -45,14 +46,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import pairwise
 
 import numpy as np
-from scipy.ndimage import grey_opening, median_filter, minimum_filter1d
 
 from ..types import WeightEvent
 from .readers import SampleBlock
+from .steps import change_points, fit_steps
 
 UNKNOWN, MOVING, SETTLED = 0, 1, 2
 
@@ -97,12 +96,12 @@ class EventParams:
     # put 88-95% on one plate, wobble steps of 10-18 g spread over all (35-59%).
     watch_share: float = 0.8
     # A plate's change is several steps (hands a second apart) when each level between them
-    # lasts at least this (see _Stream._steps) ...
+    # lasts at least this (see steps.fit_steps) ...
     two_step_s: float = 0.3
     max_steps: int = 3  # ... and there are at most this many
     step_share: float = 0.2   # ... each at least this share of the plate's change
     # The longest a hand presses on a plate while placing or grasping an item: an item
-    # put on a plate and taken off again is read under the presses (see _pulse).
+    # put on a plate and taken off again is read under the presses (see steps.pulse).
     press_s: float = 0.4
     # Samples are processed in steps of this long, counted from each stream's first sample,
     # whatever the size of the blocks they arrive in: the events never depend on how a
@@ -407,33 +406,16 @@ class _Stream:
 
     def _change_times(self, cols, plate_d, ref_plates, g0: int, g1: int) -> list:
         """Per plate, when its step happened between global samples ``g0`` and ``g1``
-        (from the history ring): the split that best fits the samples with the level
-        before, then the level after (least squares, a CUSUM change point). Unlike a
-        threshold crossing, a press, a ring or a neighbour's leak of a few samples barely
-        moves it."""
+        (from the history ring; :func:`walkout.sensors.steps.change_points`)."""
         if g0 < self._ring_end - self.H or g1 - g0 < 2:
             return [None] * len(cols)
         idx = np.arange(g0, g1 + 1) % self.H
-        x = self.ring[idx][:, cols] - ref_plates
-        # cost of calling samples [0, tau) "before" rather than "after", per plate
-        gain = np.cumsum(plate_d * (2 * x - plate_d), axis=0)
-        tau = np.argmin(np.vstack([np.zeros((1, len(cols))), gain]), axis=0)
-        ts = self.ring_t[idx]
-        return [float(ts[min(int(k), len(ts) - 1)]) if d else None
-                for k, d in zip(tau, plate_d)]
+        return change_points(self.ring[idx][:, cols] - ref_plates, self.ring_t[idx], plate_d)
 
     def _steps(self, cols, plate_d, ref_plates, g0: int, g1: int, need: float) -> dict:
         """Plates (by position in ``cols``) whose change between global samples ``g0`` and
-        ``g1`` came in several clear steps: ``((t, level after), ...)``, one pair a step,
-        levels from before the event, the last level the plate's change. The plate is
-        fitted as before (0), ``k`` levels between and after (its change) by least squares
-        over all split points (dynamic programming), on a 0.1 s running median (hands
-        pressing leave spikes) opened over ``press_s`` (a press lasts no longer; an item
-        put back and then taken, a level above both ends, does). Each level between must
-        last ``two_step_s``, and is read as the median of its stretch without 0.1 s at
-        either end (a ramp's half). The most levels (up to ``max_steps - 1``) are kept
-        that halve the error of the fewer levels kept before, with every step at least
-        ``step_share`` of the plate's change (one unit of five) and ``min_delta_g``."""
+        ``g1`` came in several clear steps (:func:`walkout.sensors.steps.fit_steps`, on
+        the history ring: at most 160 samples, a long movement on every k-th one)."""
         p = self.p
         if g0 < self._ring_end - self.H or g1 - g0 < (2 * p.two_step_s + p.window_s) * self.rate:
             return {}  # too short for two steps with a still level between
@@ -441,59 +423,7 @@ class _Stream:
         stride = -(-len(idx) // 160)  # a long movement is fitted on every k-th sample
         ts = self.ring_t[idx][::stride]
         x = (self.ring[idx][:, cols] - ref_plates)[::stride]
-        rate = self.rate / stride
-        min_run = max(2, int(round(p.two_step_s * rate)))
-        edge = int(round(0.1 * rate))  # a ramp's half at each end of a level
-        n = len(x)
-        a, b = _splits(n + 1, min_run)  # a level held over samples [a, b)
-        out = {}
-        # an item on a plate and off again (see _pulse) holds the plate this much heavier
-        # for the presses around it and a level between
-        up = max(2 * p.min_delta_g, need)
-        held = (p.press_s + p.two_step_s) * rate
-        for j, d in enumerate(plate_d):
-            small = not abs(d) >= 2 * p.min_delta_g
-            if n < 2 * min_run or (small and not np.count_nonzero(x[:, j] >= up) >= held):
-                continue
-            y = median_filter(x[:, j], size=max(3, int(round(0.1 * rate)) | 1),
-                              mode="nearest")
-            if small:
-                pulse = _pulse(y, ts, rate, up, p)
-                if pulse is not None:
-                    out[j] = pulse
-                continue
-            # a hand pressing adds weight for up to press_s: an opening (a running minimum,
-            # then maximum) over that long takes presses out and keeps every level that
-            # lasts, an item put back for a while too
-            y = _opening(y, max(3, int(round(p.press_s * rate)) | 1))
-            c1 = np.concatenate([[0.0], np.cumsum(y)])
-            c2 = np.concatenate([[0.0], np.cumsum(y * y)])
-            head = c2                                        # 0 on [0, i): sum y^2
-            tail = (c2[n] - c2) - 2 * d * (c1[n] - c1) + d * d * (n - np.arange(n + 1))
-            mid = (c2[b] - c2[a]) - (c1[b] - c1[a]) ** 2 / (b - a)
-            err = float(np.min(head + tail))                 # one step
-            cost, backs, best = head, [], None
-            for _ in range(p.max_steps - 1):
-                total = np.full((n + 1, n + 1), np.inf)
-                total[a, b] = cost[a] + mid
-                cost, back = total.min(axis=0), total.argmin(axis=0)
-                backs.append(back)
-                end = int(np.argmin(cost + tail))
-                if not cost[end] + tail[end] <= 0.5 * err:
-                    continue
-                cuts = [end]
-                for bk in reversed(backs):
-                    cuts.insert(0, int(bk[cuts[0]]))
-                levels = [_inner_median(y[r:q], edge) for r, q in pairwise(cuts)]
-                jumps = np.abs(np.diff([0.0, *levels, d]))
-                if jumps.min() < max(p.min_delta_g, p.step_share * abs(d)):
-                    continue
-                err = float(cost[end] + tail[end])
-                best = tuple((float(ts[min(c, n - 1)]), float(lv))
-                             for c, lv in zip(cuts, [*levels, d]))
-            if best is not None:
-                out[j] = best
-        return out
+        return fit_steps(x, ts, plate_d, self.rate / stride, need, p)
 
     def _write_ring(self, t: np.ndarray, grams: np.ndarray) -> None:
         J = len(t)
@@ -542,55 +472,6 @@ class _Stream:
             spread = _col_quantile(d, ok, q) / np.where(stuck, 0.3186, 0.6745)  # |N(0,1)|
             self.sig_d = _blend(self.sig_d, spread, n, self.alpha_per_sample, self.seen_d)
             self.seen_d += n
-
-
-def _pulse(y: np.ndarray, ts: np.ndarray, rate: float, need: float, p: EventParams
-           ) -> tuple | None:
-    """An item put on a plate and taken off again within one movement (one shopper puts
-    it back, another takes it), so the plate ends where it began: ``((t_on, level),
-    (t_off, 0.0))``, or None. Hands press while placing and grasping (up to ``press_s``,
-    adding weight), so the level is read from the running minimum over ``press_s``: it
-    must reach ``need``, and stay within a quarter of its top for ``two_step_s``, in one
-    stretch."""
-    lower = minimum_filter1d(y, size=max(3, int(round(p.press_s * rate)) | 1), mode="nearest")
-    top = float(lower.max())
-    if top < need:
-        return None
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], lower >= 0.5 * top, [0]])))
-    if len(edges) != 2:
-        return None  # more than one stretch
-    flat = np.flatnonzero(lower >= 0.75 * top)
-    if len(flat) < max(2, int(round(p.two_step_s * rate))):
-        return None
-    level = float(np.median(lower[flat]))
-    half = y < level / 2
-    a, b = int(flat[0]), int(flat[-1]) + 1
-    if not (half[:a].any() and half[b:].any()):
-        return None
-    on = a - int(np.argmax(half[:a][::-1]))
-    off = b + int(np.argmax(half[b:]))
-    return (float(ts[on]), level), (float(ts[min(off, len(ts) - 1)]), 0.0)
-
-
-def _inner_median(y: np.ndarray, edge: int) -> float:
-    """The level of a held stretch: the median of ``y`` without ``edge`` samples at either
-    end (where the ramps into and out of it lie), or of all of it when that leaves none."""
-    inner = y[edge:len(y) - edge]
-    return float(np.median(inner if len(inner) else y))
-
-
-def _opening(y: np.ndarray, size: int) -> np.ndarray:
-    """A grey opening over ``size`` samples that keeps the ends: the signal is padded with
-    its end values first, so a level held for less than ``size / 2`` at either end is not
-    lost."""
-    padded = np.pad(y, size, mode="edge")
-    return grey_opening(padded, size=size, mode="nearest")[size:-size]
-
-
-@lru_cache(maxsize=64)
-def _splits(n: int, min_run: int) -> tuple[np.ndarray, np.ndarray]:
-    """All split pairs ``a < b`` of ``n`` positions at least ``min_run`` apart."""
-    return np.triu_indices(n, min_run)
 
 
 def _median0(a: np.ndarray) -> np.ndarray:
