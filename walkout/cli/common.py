@@ -65,8 +65,8 @@ def fusion_params(args: argparse.Namespace):
 def ambiguous_below_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ambiguous-below", type=float, default=None, metavar="C",
                         help="flag a receipt ambiguous when one of its items was decided with "
-                             "a confidence under C, 0 to 1 (default 0.25; README: the "
-                             "trade-off)")
+                             "a confidence under C, 0 to 1 (default 0.25; docs/cli.md: "
+                             "the trade-off)")
 
 
 def display_show(title: str):

@@ -178,7 +178,7 @@ def add_parsers(sub) -> None:
     d.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
     d.add_argument("--batch", type=int, default=8, help="frames per model call (8)")
     d.add_argument("--static-filter", action="store_true",
-                   help="drop boxes that never move (shelf edges; see README)")
+                   help="drop boxes that never move (shelf edges; see docs/cli.md)")
     d.set_defaults(func=cmd_detect)
 
     t = sub.add_parser("track", help="track MOTChallenge detections into MOTChallenge tracks")

@@ -1,0 +1,234 @@
+"""The store's description as frozen types (:class:`StoreConfig` and its parts), and
+:func:`load_store` to read one from a store.yaml (validated by :mod:`.validate`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..errors import ConfigError
+
+Polygon = np.ndarray  # (N, 2) float64, image pixels
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Image size in pixels, frame rate in frames/s, optional image->floor (metres) homography."""
+
+    width: int
+    height: int
+    fps: float
+    homography: np.ndarray | None = None  # (3, 3) image pixels -> floor metres
+    view: str = "overhead"  # overhead: a person is where their box is; oblique: at its feet
+
+
+@dataclass(frozen=True)
+class Sensors:
+    """Load-cell stream settings. ``t_video = t_sensor + clock_offset_s``."""
+
+    rate_hz: float = 60.0
+    clock_offset_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """Which model finds people, and which of its classes count as a person."""
+
+    model: str
+    person_classes: tuple[int, ...]
+    confidence: float = 0.25
+    imgsz: int = 640
+    ignore: tuple[Polygon, ...] = ()  # boxes standing in these are not people (fixtures)
+
+
+@dataclass(frozen=True)
+class Product:
+    """A catalogue entry: unit weight and its spread in grams, unit price."""
+
+    sku: str
+    name: str
+    weight_g: float
+    weight_sd_g: float
+    price: float
+
+
+@dataclass(frozen=True)
+class Plate:
+    """One load-cell plate holding one sku; ``units`` is the initial stock if known."""
+
+    id: str
+    sku: str
+    units: int | None = None
+    polygon: Polygon | None = None
+
+
+@dataclass(frozen=True)
+class Shelf:
+    """A shelf: its own footprint, the zone a shopper must reach from, and its plates."""
+
+    id: str
+    polygon: Polygon
+    reach_zone: Polygon
+    plates: tuple[Plate, ...]
+    gondola: str | None = None
+
+
+@dataclass(frozen=True)
+class Zones:
+    entrance: Polygon
+    exit: Polygon
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """A validated store.yaml. Build it with :func:`load_store` or :meth:`from_dict`."""
+
+    camera: Camera
+    detector: DetectorSettings
+    catalogue: tuple[Product, ...]
+    shelves: tuple[Shelf, ...]
+    zones: Zones
+    sensors: Sensors = field(default_factory=Sensors)
+    name: str = ""
+    path: Path | None = None
+
+    # ---- lookups ----------------------------------------------------------------------------
+    @property
+    def products(self) -> dict[str, Product]:
+        return {p.sku: p for p in self.catalogue}
+
+    @property
+    def plates(self) -> dict[str, tuple[Shelf, Plate]]:
+        """Plate id -> (shelf, plate)."""
+        return {p.id: (s, p) for s in self.shelves for p in s.plates}
+
+    @property
+    def plate_ids(self) -> list[str]:
+        return [p.id for s in self.shelves for p in s.plates]
+
+    def shelf(self, shelf_id: str) -> Shelf:
+        for s in self.shelves:
+            if s.id == shelf_id:
+                return s
+        raise KeyError(shelf_id)
+
+    def scaled(self, width: int, height: int) -> StoreConfig:
+        """The same store for a camera image of ``width`` x ``height``: every polygon
+        scaled (a webcam store drawn at 640x480 fits any webcam resolution)."""
+        sx, sy = width / self.camera.width, height / self.camera.height
+        if (sx, sy) == (1.0, 1.0):
+            return self
+        k = np.array([sx, sy])
+
+        def sc(poly):
+            return None if poly is None else np.asarray(poly, float) * k
+
+        H = self.camera.homography
+        if H is not None:  # pixels are scaled first, so undo that before H
+            H = np.asarray(H, float) @ np.diag([1 / sx, 1 / sy, 1.0])
+        shelves = tuple(replace(s, polygon=sc(s.polygon), reach_zone=sc(s.reach_zone),
+                                plates=tuple(replace(q, polygon=sc(q.polygon))
+                                             for q in s.plates))
+                        for s in self.shelves)
+        return replace(self, camera=replace(self.camera, width=width, height=height,
+                                            homography=H),
+                       detector=replace(self.detector,
+                                        ignore=tuple(sc(q) for q in self.detector.ignore)),
+                       shelves=shelves, zones=Zones(sc(self.zones.entrance),
+                                                    sc(self.zones.exit)))
+
+    # ---- (de)serialisation ------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, raw: Any, source: str | Path = "<store>") -> StoreConfig:
+        from .validate import Validator  # it builds these types
+
+        return Validator(str(source)).store(raw, Path(source) if source != "<store>" else None)
+
+    def to_dict(self) -> dict:
+        def poly(p: np.ndarray) -> list[list[float]]:
+            return [[_num(x), _num(y)] for x, y in np.asarray(p)]
+
+        camera: dict[str, Any] = {
+            "width": self.camera.width,
+            "height": self.camera.height,
+            "fps": _num(self.camera.fps),
+        }
+        if self.camera.homography is not None:
+            camera["homography"] = [[_num(v) for v in row] for row in self.camera.homography]
+        if self.camera.view != "overhead":
+            camera["view"] = self.camera.view
+        shelves = []
+        for s in self.shelves:
+            plates = []
+            for p in s.plates:
+                d: dict[str, Any] = {"id": p.id, "sku": p.sku}
+                if p.units is not None:
+                    d["units"] = p.units
+                if p.polygon is not None:
+                    d["polygon"] = poly(p.polygon)
+                plates.append(d)
+            sd: dict[str, Any] = {"id": s.id}
+            if s.gondola is not None:
+                sd["gondola"] = s.gondola
+            sd.update(polygon=poly(s.polygon), reach_zone=poly(s.reach_zone), plates=plates)
+            shelves.append(sd)
+        out: dict[str, Any] = {}
+        if self.name:
+            out["name"] = self.name
+        out["camera"] = camera
+        out["sensors"] = {
+            "rate_hz": _num(self.sensors.rate_hz),
+            "clock_offset_s": _num(self.sensors.clock_offset_s),
+        }
+        out["detector"] = {
+            "model": self.detector.model,
+            "person_classes": list(self.detector.person_classes),
+            "confidence": _num(self.detector.confidence),
+            "imgsz": self.detector.imgsz,
+        }
+        if self.detector.ignore:
+            out["detector"]["ignore"] = [poly(q) for q in self.detector.ignore]
+        out["catalogue"] = [
+            {
+                "sku": p.sku,
+                "name": p.name,
+                "weight_g": _num(p.weight_g),
+                "weight_sd_g": _num(p.weight_sd_g),
+                "price": _num(p.price),
+            }
+            for p in self.catalogue
+        ]
+        out["shelves"] = shelves
+        out["zones"] = {"entrance": poly(self.zones.entrance), "exit": poly(self.zones.exit)}
+        return out
+
+
+def _num(x: float) -> float | int:
+    """A float rounded for files: ints stay ints, others keep 6 significant decimals."""
+    x = float(x)
+    return int(x) if x.is_integer() else round(x, 6)
+
+
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
+
+
+def load_store(path: str | Path) -> StoreConfig:
+    """Read and validate a store.yaml; raises :class:`ConfigError` with one clear line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found (expected a store.yaml)")
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (expected YAML)") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "?"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: {where}: invalid YAML ({problem})") from None
+    return StoreConfig.from_dict(raw, path)
+

@@ -1,0 +1,249 @@
+"""Reading a raw YAML tree into a :class:`StoreConfig`, checking every key on the way: one
+clear line naming the file, the key path and what was expected, for the first problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from .store import (
+    Camera,
+    DetectorSettings,
+    Plate,
+    Polygon,
+    Product,
+    Sensors,
+    Shelf,
+    StoreConfig,
+    Zones,
+)
+
+
+class Validator:
+    """Walks the raw YAML tree, keeping the key path for error messages."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, msg: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {key}: {msg}" if key else f"{self.source}: {msg}")
+
+    def mapping(self, raw: Any, key: str, required: tuple, optional: tuple = ()) -> dict:
+        if not isinstance(raw, dict):
+            raise self.fail(key, f"expected a mapping, got {_kind(raw)}")
+        allowed = required + optional
+        for k in raw:
+            if k not in allowed:
+                raise self.fail(
+                    _join(key, str(k)), f"unknown key (expected one of: {', '.join(allowed)})"
+                )
+        for k in required:
+            if k not in raw:
+                raise self.fail(_join(key, k), "missing required key")
+        return raw
+
+    def seq(self, raw: Any, key: str, min_len: int = 1) -> list:
+        if not isinstance(raw, list):
+            raise self.fail(key, f"expected a list, got {_kind(raw)}")
+        if len(raw) < min_len:
+            raise self.fail(key, f"expected at least {min_len} item(s), got {len(raw)}")
+        return raw
+
+    def text(self, raw: Any, key: str) -> str:
+        if isinstance(raw, bool) or not isinstance(raw, (str, int)) or str(raw).strip() == "":
+            raise self.fail(key, f"expected a non-empty string, got {_kind(raw)}")
+        return str(raw)
+
+    def number(self, raw: Any, key: str, low: float | None = None, strict: bool = False) -> float:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not np.isfinite(raw):
+            raise self.fail(key, f"expected a number, got {_kind(raw)}")
+        if low is not None and (raw < low or (strict and raw == low)):
+            rel = ">" if strict else ">="
+            raise self.fail(key, f"expected a number {rel} {low}, got {raw}")
+        return float(raw)
+
+    def integer(self, raw: Any, key: str, low: int | None = None) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise self.fail(key, f"expected an integer, got {_kind(raw)}")
+        if low is not None and raw < low:
+            raise self.fail(key, f"expected an integer >= {low}, got {raw}")
+        return int(raw)
+
+    def polygon(self, raw: Any, key: str) -> Polygon:
+        bad = "expected a polygon: a list of at least 3 [x, y] points"
+        if not isinstance(raw, list) or len(raw) < 3:
+            raise self.fail(key, f"{bad}, got {_kind(raw)}")
+        pts = []
+        for i, pt in enumerate(raw):
+            if (
+                not isinstance(pt, list)
+                or len(pt) != 2
+                or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in pt)
+                or not all(np.isfinite(pt))
+            ):
+                raise self.fail(f"{key}[{i}]", f"{bad}; this point is {pt!r}")
+            pts.append((float(pt[0]), float(pt[1])))
+        poly = np.asarray(pts, np.float64)
+        if _self_intersects(poly):
+            raise self.fail(key, f"{bad}; its edges cross each other")
+        if abs(polygon_area(poly)) < 1e-6:
+            raise self.fail(key, f"{bad}; these points enclose no area")
+        return poly
+
+    # -- sections --
+    def store(self, raw: Any, path: Path | None) -> StoreConfig:
+        if raw is None:
+            raise self.fail("", "empty file (expected a store description)")
+        top = self.mapping(
+            raw, "", ("camera", "detector", "catalogue", "shelves", "zones"), ("name", "sensors")
+        )
+        camera = self.camera(top["camera"])
+        sensors = self.sensors(top.get("sensors", {}))
+        detector = self.detector(top["detector"])
+        catalogue = self.catalogue(top["catalogue"])
+        skus = {p.sku for p in catalogue}
+        shelves = self.shelves(top["shelves"], skus)
+        zm = self.mapping(top["zones"], "zones", ("entrance", "exit"))
+        zones = Zones(self.polygon(zm["entrance"], "zones.entrance"),
+                      self.polygon(zm["exit"], "zones.exit"))
+        name = self.text(top["name"], "name") if "name" in top else ""
+        return StoreConfig(camera, detector, catalogue, shelves, zones, sensors, name, path)
+
+    def camera(self, raw: Any) -> Camera:
+        m = self.mapping(raw, "camera", ("width", "height", "fps"), ("homography", "view"))
+        width = self.integer(m["width"], "camera.width", 1)
+        height = self.integer(m["height"], "camera.height", 1)
+        fps = self.number(m["fps"], "camera.fps", 0, strict=True)
+        hom = None
+        if "homography" in m:
+            key = "camera.homography"
+            rows = m["homography"]
+            ok = isinstance(rows, list) and len(rows) == 3 and all(
+                isinstance(r, list) and len(r) == 3 for r in rows
+            )
+            if not ok:
+                raise self.fail(key, "expected a 3x3 list of numbers")
+            hom = np.array(
+                [[self.number(v, f"{key}[{i}][{j}]") for j, v in enumerate(r)]
+                 for i, r in enumerate(rows)]
+            )
+            if abs(np.linalg.det(hom)) < 1e-12:
+                raise self.fail(key, "expected an invertible 3x3 matrix (determinant is 0)")
+        view = self.text(m.get("view", "overhead"), "camera.view")
+        if view not in ("overhead", "oblique"):
+            raise self.fail("camera.view", f"expected overhead or oblique, got {view!r}")
+        return Camera(width, height, fps, hom, view)
+
+    def sensors(self, raw: Any) -> Sensors:
+        m = self.mapping(raw, "sensors", (), ("rate_hz", "clock_offset_s"))
+        return Sensors(
+            rate_hz=self.number(m.get("rate_hz", 60.0), "sensors.rate_hz", 0, strict=True),
+            clock_offset_s=self.number(m.get("clock_offset_s", 0.0), "sensors.clock_offset_s"),
+        )
+
+    def detector(self, raw: Any) -> DetectorSettings:
+        m = self.mapping(raw, "detector", ("model", "person_classes"),
+                         ("confidence", "imgsz", "ignore"))
+        classes = self.seq(m["person_classes"], "detector.person_classes")
+        ignore = tuple(self.polygon(q, f"detector.ignore[{i}]")
+                       for i, q in enumerate(self.seq(m.get("ignore", []), "detector.ignore",
+                                                      min_len=0)))
+        return DetectorSettings(
+            model=self.text(m["model"], "detector.model"),
+            person_classes=tuple(
+                self.integer(c, f"detector.person_classes[{i}]", 0) for i, c in enumerate(classes)
+            ),
+            confidence=self.number(m.get("confidence", 0.25), "detector.confidence", 0),
+            imgsz=self.integer(m.get("imgsz", 640), "detector.imgsz", 32),
+            ignore=ignore,
+        )
+
+    def catalogue(self, raw: Any) -> tuple[Product, ...]:
+        out, seen = [], set()
+        for i, item in enumerate(self.seq(raw, "catalogue")):
+            key = f"catalogue[{i}]"
+            m = self.mapping(item, key, ("sku", "name", "weight_g", "weight_sd_g", "price"))
+            sku = self.text(m["sku"], f"{key}.sku")
+            if sku in seen:
+                raise self.fail(f"{key}.sku", f"duplicate sku {sku!r}")
+            seen.add(sku)
+            out.append(Product(
+                sku=sku,
+                name=self.text(m["name"], f"{key}.name"),
+                weight_g=self.number(m["weight_g"], f"{key}.weight_g", 0, strict=True),
+                weight_sd_g=self.number(m["weight_sd_g"], f"{key}.weight_sd_g", 0),
+                price=self.number(m["price"], f"{key}.price", 0),
+            ))
+        return tuple(out)
+
+    def shelves(self, raw: Any, skus: set[str]) -> tuple[Shelf, ...]:
+        out, shelf_ids, plate_ids = [], set(), set()
+        for i, item in enumerate(self.seq(raw, "shelves")):
+            key = f"shelves[{i}]"
+            m = self.mapping(item, key, ("id", "polygon", "reach_zone", "plates"), ("gondola",))
+            sid = self.text(m["id"], f"{key}.id")
+            if sid in shelf_ids:
+                raise self.fail(f"{key}.id", f"duplicate shelf id {sid!r}")
+            shelf_ids.add(sid)
+            plates = []
+            for j, praw in enumerate(self.seq(m["plates"], f"{key}.plates")):
+                pkey = f"{key}.plates[{j}]"
+                pm = self.mapping(praw, pkey, ("id", "sku"), ("units", "polygon"))
+                pid = self.text(pm["id"], f"{pkey}.id")
+                if pid in plate_ids:
+                    raise self.fail(f"{pkey}.id", f"duplicate plate id {pid!r}")
+                plate_ids.add(pid)
+                sku = self.text(pm["sku"], f"{pkey}.sku")
+                if sku not in skus:
+                    raise self.fail(f"{pkey}.sku", f"unknown sku {sku!r} (not in catalogue)")
+                units = self.integer(pm["units"], f"{pkey}.units", 0) if "units" in pm else None
+                poly = self.polygon(pm["polygon"], f"{pkey}.polygon") if "polygon" in pm else None
+                plates.append(Plate(pid, sku, units, poly))
+            out.append(Shelf(
+                id=sid,
+                polygon=self.polygon(m["polygon"], f"{key}.polygon"),
+                reach_zone=self.polygon(m["reach_zone"], f"{key}.reach_zone"),
+                plates=tuple(plates),
+                gondola=self.text(m["gondola"], f"{key}.gondola") if "gondola" in m else None,
+            ))
+        return tuple(out)
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _kind(raw: Any) -> str:
+    if raw is None:
+        return "nothing"
+    if isinstance(raw, (dict, list)):
+        return f"a {type(raw).__name__}"
+    return repr(raw)
+
+
+def polygon_area(poly: np.ndarray) -> float:
+    """Signed area (shoelace) of an ``(N, 2)`` polygon, in squared input units."""
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def _self_intersects(poly: np.ndarray) -> bool:
+    n = len(poly)
+
+    def cross(o, a, b) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    for i in range(n):
+        a, b = poly[i], poly[(i + 1) % n]
+        for j in range(i + 1, n):
+            if j == i or (j + 1) % n == i or j == (i + 1) % n:
+                continue  # adjacent edges share a vertex
+            c, d = poly[j], poly[(j + 1) % n]
+            d1, d2 = cross(c, d, a), cross(c, d, b)
+            d3, d4 = cross(a, b, c), cross(a, b, d)
+            if d1 * d2 < 0 and d3 * d4 < 0:
+                return True
+    return False
