@@ -172,9 +172,11 @@ class WeightEvent:
         delta_g: grams, the change of the shelf total; negative is a removal.
         plate_deltas_g: grams per plate id, the change of each plate.
         noise_g: grams, the noise level (standard deviation) around the step.
-        t_change: seconds, when the shelf crossed half its step (the moment of the lift
-            or drop, inside ``[t_start, t_end]``), if known.
-        plate_t_change: the same per plate, for the plates whose change could be timed.
+        t_change: seconds, the moment of the lift or drop (inside ``[t_start, t_end]``):
+            the change point of the plate that changed most, if it could be timed, else the
+            middle of the event.
+        plate_t_change: per plate whose change could be timed, its least-squares change
+            point (:func:`walkout.sensors.steps.change_points`).
         t_detected: seconds, the stream time at which the event was emitted.
         plate_steps: per plate whose change came in several clear steps (hands a second
             apart, with no still moment between for the shelf to settle): ``((t, grams
