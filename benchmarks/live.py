@@ -11,8 +11,8 @@ ONNX backend at imgsz 320 on 2 cores.
 
 Videos: AiFi cps-test-01 cam1 (real footage, 640x360, 10 fps; skipped when ../shared is
 missing) with the person model, and the sample clip `pair` (640x480, 10 fps) with the
-simulator model. The person model is exported to ONNX (imgsz 320) into a temporary folder
-first; both models also run on the torch backend for comparison.
+simulator model, each on its shipped ONNX export; both models also run on the torch backend
+(the ultralytics extra) for comparison.
 """
 
 from __future__ import annotations
@@ -22,25 +22,14 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from walkout.config import load_store
-from walkout.detect import Detector, ultralytics_offline
+from walkout.detect import Detector
 from walkout.live import KeyboardScale, LiveCamera, live
 
 ROOT = Path(__file__).resolve().parents[1]
 CAM1 = ROOT.parent / "shared" / "data" / "aifi" / "cps-test-01" / "cam1.mp4"
-
-
-def export_onnx(pt: Path, imgsz: int, out: Path) -> Path:
-    ultralytics_offline()
-    from ultralytics import YOLO
-
-    dst = out / f"{pt.stem}.pt"
-    dst.write_bytes(pt.read_bytes())
-    return Path(YOLO(str(dst)).export(format="onnx", imgsz=imgsz, dynamic=True,
-                                      simplify=True, verbose=False))
 
 
 def one(video: Path, store_path: Path, model: Path, classes: list[int], fps: float | None,
@@ -70,27 +59,26 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = []
-        pair = ROOT / "sample_videos" / "pair"
-        sim_pt = ROOT / "models" / "walkout-sim.pt"
-        runs += [(pair / "video.mp4", pair / "store.yaml", sim_pt.with_suffix(".onnx"), [0]),
-                 (pair / "video.mp4", pair / "store.yaml", sim_pt, [0])]
-        if CAM1.is_file():
-            person = export_onnx(ROOT / "models" / "person-yolov8s.pt", 320, Path(tmp))
-            webcam = ROOT / "walkout" / "stores" / "webcam.yaml"
-            runs += [(CAM1, webcam, person, [0, 1]),
-                     (CAM1, webcam, ROOT / "models" / "person-yolov8s.pt", [0, 1])]
-        else:
-            print(f"{CAM1} not available: the real-footage rows are skipped")
-        for video, store, model, classes in runs:
-            for fps in (None, 30.0):
-                rows.append(one(video, store, model, classes, fps, args.frames))
-                r = rows[-1]
-                print(f"{r['video']:<10} @{r['played_fps']:>4.0f} fps  {r['backend']:<6} "
-                      f"{r['model']:<22} processed {r['processed_fps']:>5.1f} fps  latency "
-                      f"p50 {r['latency_p50_ms']:>6.1f} ms  p95 {r['latency_p95_ms']:>6.1f} ms  "
-                      f"dropped {100 * r['dropped_share']:5.1f}%", flush=True)
+    runs = []
+    pair = ROOT / "sample_videos" / "pair"
+    sim_pt = ROOT / "models" / "walkout-sim.pt"
+    runs += [(pair / "video.mp4", pair / "store.yaml", sim_pt.with_suffix(".onnx"), [0]),
+             (pair / "video.mp4", pair / "store.yaml", sim_pt, [0])]
+    if CAM1.is_file():
+        person = ROOT / "models" / "person-yolov8s.onnx"  # shipped beside the .pt
+        webcam = ROOT / "walkout" / "stores" / "webcam.yaml"
+        runs += [(CAM1, webcam, person, [0, 1]),
+                 (CAM1, webcam, ROOT / "models" / "person-yolov8s.pt", [0, 1])]
+    else:
+        print(f"{CAM1} not available: the real-footage rows are skipped")
+    for video, store, model, classes in runs:
+        for fps in (None, 30.0):
+            rows.append(one(video, store, model, classes, fps, args.frames))
+            r = rows[-1]
+            print(f"{r['video']:<10} @{r['played_fps']:>4.0f} fps  {r['backend']:<6} "
+                  f"{r['model']:<22} processed {r['processed_fps']:>5.1f} fps  latency "
+                  f"p50 {r['latency_p50_ms']:>6.1f} ms  p95 {r['latency_p95_ms']:>6.1f} ms  "
+                  f"dropped {100 * r['dropped_share']:5.1f}%", flush=True)
     onnx = [r for r in rows if r["backend"] == "onnx"]
     worst = max(r["latency_p95_ms"] for r in onnx)
     print(f"\nworst ONNX p95 latency {worst:.1f} ms on {os.cpu_count()} cores -> "

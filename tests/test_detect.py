@@ -43,9 +43,15 @@ def test_bad_model_paths_are_clear_errors(tmp_path, capsys):
     with pytest.raises(InputError, match=r"classes \[5\] are not in the model"):
         Detector(PERSON_MODEL, classes=[5], device="cpu")(np.zeros((64, 64, 3), np.uint8))
     code = main(["detect", str(ROOT / "sample_videos" / "single"), "--model", str(junk),
-                 "--out", str(tmp_path / "det.txt")])
+                 "--backend", "torch", "--out", str(tmp_path / "det.txt")])
     err = capsys.readouterr().err
     assert code == 2 and "junk.pt" in err and "Traceback" not in err
+    assert not (tmp_path / "det.txt").exists()
+    # auto takes the .onnx beside a .pt (ONNX Runtime is in the base install)
+    code = main(["detect", str(ROOT / "sample_videos" / "single"), "--model", str(junk),
+                 "--out", str(tmp_path / "det.txt")])
+    err = capsys.readouterr().err
+    assert code == 2 and "junk.onnx: not an ONNX model" in err and "Traceback" not in err
     assert not (tmp_path / "det.txt").exists()
 
 
@@ -122,16 +128,13 @@ def test_person_model_finds_the_shopper_and_filters_classes(cam1_frames):
     assert sum(map(len, fall_only)) < sum(map(len, out))
 
 
-def test_onnx_backend_matches_ultralytics(cam1_frames, tmp_path):
-    from walkout.detect import ultralytics_offline
-
-    YOLO = ultralytics_offline()
-    model = tmp_path / "person.pt"
-    model.write_bytes(PERSON_MODEL.read_bytes())
-    onnx = YOLO(str(model)).export(format="onnx", imgsz=640, dynamic=True, simplify=True,
-                                   verbose=False)
-    torch_out = Detector(model, device="cpu")(cam1_frames)
+def test_shipped_onnx_person_model_matches_ultralytics(cam1_frames):
+    # models/person-yolov8s.onnx is the .pt exported (models/README.md): the same boxes on
+    # ONNX Runtime, with walkout's own letterbox, decoding and NMS, as on ultralytics
+    onnx = PERSON_MODEL.with_suffix(".onnx")
+    torch_out = Detector(PERSON_MODEL, device="cpu")(cam1_frames)
     onnx_out = Detector(onnx)(cam1_frames)
+    assert Detector(onnx).load().names == {0: "Normal", 1: "Fall"}
     for a, b in zip(torch_out, onnx_out):
         assert len(a) == len(b)
         if len(a):
@@ -227,3 +230,15 @@ def test_reach_sampling_picks_hands_in_shelves_beside_someone_first():
     # scenario's reaches have nobody that close
     beside = [beside_someone(t, who) for t, who in zip(times, hands_in)]
     assert all(beside[:5]) and not all(beside)
+
+
+def test_every_shipped_model_has_its_sha256_in_the_models_readme():
+    import hashlib
+
+    readme = (ROOT / "models" / "README.md").read_text()
+    models = sorted(p for p in (ROOT / "models").iterdir() if p.suffix in (".pt", ".onnx"))
+    assert {p.name for p in models} >= {"person-yolov8s.pt", "person-yolov8s.onnx",
+                                       "walkout-sim.pt", "walkout-sim.onnx"}
+    for p in models:
+        assert hashlib.sha256(p.read_bytes()).hexdigest() in readme, p.name
+        assert p.stat().st_size < 50 * 1024 * 1024, p.name  # the repository's file limit

@@ -9,8 +9,11 @@ Two backends give the same boxes:
 
 - ``torch``: ultralytics ``predict`` on a ``.pt`` model, on CUDA in fp16 when a GPU is
   there, else on the CPU;
-- ``onnx``: an exported ``.onnx`` run by ONNX Runtime (the ``onnx`` extra), without
+- ``onnx``: an exported ``.onnx`` run by ONNX Runtime (the base install), without
   torch: walkout's own letterbox, decoding and non-maximum suppression.
+
+The torch backend needs the ``ultralytics`` extra (``pip install 'walkout[ultralytics]'``);
+without it, asking for a ``.pt`` fails with one line that says so.
 
 Only the classes that count as a person are kept: by default the classes named
 ``person`` in the model, or every class of a model that has none (the shipped real-footage
@@ -31,7 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, MissingExtraError
 from .types import Detections
 
 ROOT = Path(__file__).resolve().parents[1]  # the project: models/ lives here
@@ -66,6 +69,7 @@ def ultralytics_offline(allow_download: bool = False):
         os.environ.setdefault("YOLO_OFFLINE", "1")
     cfg = Path(os.environ.setdefault(
         "YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "walkout-ultralytics")))
+    require_ultralytics(".pt models, training and export")
     font = cfg / "Ultralytics" / "Arial.ttf"
     if not font.is_file():  # otherwise training and plotting try to download it
         import matplotlib
@@ -76,6 +80,26 @@ def ultralytics_offline(allow_download: bool = False):
     from ultralytics import YOLO
 
     return YOLO
+
+
+def require_ultralytics(what: str) -> None:
+    """One line naming the extra when ultralytics (and torch) are not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("ultralytics") is None or \
+            importlib.util.find_spec("torch") is None:
+        raise MissingExtraError(f"{what}: needs the ultralytics extra (ultralytics and torch are "
+                           "not installed): pip install 'walkout[ultralytics]', or use an "
+                           ".onnx model")
+
+
+def first_words(text: str, limit: int = 100) -> str:
+    """The first line of ``text``, cut at a word boundary to at most ``limit`` characters."""
+    line = (text.strip().splitlines() or [""])[0].strip()
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + " ..."
 
 
 def pick_device() -> str:
@@ -124,6 +148,12 @@ class Detector:
         self._model = None
 
     # -- loading ---------------------------------------------------------------------------
+    def load(self) -> Detector:
+        """Load the model now (it loads on the first frame otherwise): a bad model file
+        fails here, before any output is written."""
+        self._load()
+        return self
+
     def _load(self) -> None:
         if self._model is not None:
             return
@@ -132,6 +162,7 @@ class Detector:
             names = model.names
         else:
             download = not self.path.is_file()
+            require_ultralytics(str(self.path))
             YOLO = ultralytics_offline(allow_download=download)
             try:
                 model = YOLO(str(self.path), task="detect")
@@ -140,7 +171,7 @@ class Detector:
                 what = "could not be downloaded (no internet?)" if download else \
                     "not a YOLO model"
                 raise InputError(f"{self.path}: {what} ({type(exc).__name__}: "
-                                 f"{str(exc).splitlines()[0][:120]})") from None
+                                 f"{first_words(str(exc))})") from None
             self._device = self._device or pick_device()
         classes = self._classes if self._classes is not None else person_classes(names)
         unknown = [c for c in classes if c not in names]
@@ -224,12 +255,13 @@ class _OnnxModel:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise InputError(f"{path}: onnxruntime is not installed (pip install -e "
-                             "'.[onnx]')") from None
+            raise MissingExtraError(f"{path}: onnxruntime is not installed (it is part of the base "
+                               "install: pip install walkout)") from None
         try:
             self.session = ort.InferenceSession(str(path), providers=_providers(ort))
         except Exception as exc:
-            raise InputError(f"{path}: not an ONNX model ({type(exc).__name__})") from None
+            raise InputError(f"{path}: not an ONNX model ({type(exc).__name__}: "
+                             f"{first_words(str(exc))})") from None
         inp = self.session.get_inputs()[0]
         self.input = inp.name
         self.shape = tuple(int(x) if isinstance(x, int) else 0 for x in inp.shape[2:4])

@@ -18,3 +18,8 @@ class ConfigError(WalkoutError):
 
 class InputError(WalkoutError):
     """An input file (video, CSV, JSON lines, clip folder) is missing or malformed."""
+
+
+class MissingExtraError(WalkoutError):
+    """An optional part of walkout is asked for but its extra is not installed; the message
+    names the extra to install."""
