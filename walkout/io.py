@@ -55,6 +55,68 @@ def write_json_atomic(path: str | Path, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
+# ---- output paths, checked before any work -------------------------------------------------
+def _writable_folder(path: Path, what: str) -> None:
+    """``path``, or else the nearest folder above it that exists, must be a folder we may
+    write into."""
+    for up in (path.absolute(), *path.absolute().parents):
+        if not up.exists():
+            continue
+        if not up.is_dir():
+            raise InputError(f"{what}: {up} is a file, so nothing can be written under it "
+                             "(expected a folder)")
+        if not os.access(up, os.W_OK | os.X_OK):
+            raise InputError(f"{what}: {up} is not writable (expected a folder you may "
+                             "write into)")
+        return
+
+
+def check_out_dir(path: str | Path, what: str = "--out") -> Path:
+    """``path`` can be an output folder: one already there, or one that can be made.
+    Raises :class:`InputError` (one line) otherwise; creates nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{what} {path}: a file is there (expected a folder for the "
+                         "outputs)")
+    _writable_folder(path, f"{what} {path}")
+    return path
+
+
+def check_out_file(path: str | Path, what: str = "--out") -> Path:
+    """``path`` can be written as a file (replacing one already there, through a temporary
+    file beside it). Raises :class:`InputError` (one line) otherwise; creates nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} {path}: a folder is there (expected a file name)")
+    _writable_folder(path.absolute().parent, f"{what} {path}")
+    return path
+
+
+# ---- run.json: what a run's outputs depend on ------------------------------------------------
+RUN_JSON = "run.json"
+
+
+def read_run_settings(folder: str | Path) -> dict | None:
+    """The settings a run wrote into its output folder, or None (no run.json, or not one
+    walkout wrote)."""
+    try:
+        obj = json.loads((Path(folder) / RUN_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def claim_run_folder(folder: str | Path, settings: dict) -> None:
+    """Refuse ``folder`` when it holds a run with other settings (its ledger would not
+    match, and its outputs must not be mixed with ours); call before writing anything."""
+    old = read_run_settings(folder)
+    if old is not None and old != settings:
+        diff = ", ".join(k for k in sorted(set(old) | set(settings))
+                         if old.get(k) != settings.get(k))
+        raise InputError(f"{Path(folder) / RUN_JSON}: this folder holds a run with another "
+                         f"{diff} (expected the same input and settings; use another --out)")
+
+
 # ---- the clip format -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClipPaths:

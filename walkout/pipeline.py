@@ -24,7 +24,7 @@ from .carts import Carts
 from .config import StoreConfig
 from .errors import InputError
 from .fusion import Fused, Fusion, FusionParams
-from .io import event_record, format_mot_row, write_text_atomic
+from .io import RUN_JSON, claim_run_folder, event_record, format_mot_row, write_text_atomic
 from .sensors import ItemIdentifier, Planogram, SampleBlock, WeightEventDetector
 from .track import make_tracker
 from .types import Frame, Receipt, WeightEvent
@@ -223,20 +223,30 @@ class RunResult:
     wall_s: float
     timing: Timing
     outputs: list[Path]
+    warnings: list[str] = field(default_factory=list)  # one line each, for a person to read
+
+
+# Weights that go on this long after the last frame (a pick settles on a plate within about
+# a second) hold shelf events that no shopper in the video can be given.
+WEIGHTS_PAST_VIDEO_S = 1.0
 
 
 def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
-        weights: str | Path | None = None, video_out=None, show=None,
-        progress: bool = False, fusion: FusionParams | None = None) -> RunResult:
+        weights: str | Path | None = None, save_video: bool = False, show=None,
+        progress: bool = False, fusion: FusionParams | None = None,
+        settings: dict | None = None) -> RunResult:
     """Process a recorded video (or clip, or image folder) and its weights into ``out``:
-    ``receipts.json``, ``events.jsonl``, ``tracks.txt`` and ``cart_ledger.jsonl``.
+    ``receipts.json``, ``events.jsonl``, ``tracks.txt`` and ``cart_ledger.jsonl``, plus
+    ``annotated.mp4`` with ``save_video`` and ``run.json`` (``settings``: what the run
+    depends on) when given.
 
-    ``video_out`` (an :class:`walkout.annotate.VideoOut`) receives annotated frames and
-    ``show(image) -> bool`` displays them (False stops the run). Without ``weights`` the
-    run is video only: shelf visits are the events. ``fusion`` overrides the fusion
-    defaults (:class:`walkout.fusion.FusionParams`), e.g. ``ambiguous_below``.
+    Every input is checked before anything is written: the video's first frame and size,
+    the whole weights file. ``show(image) -> bool`` displays annotated frames (False stops
+    the run). Without ``weights`` the run is video only: shelf visits are the events.
+    ``fusion`` overrides the fusion defaults (:class:`walkout.fusion.FusionParams`), e.g.
+    ``ambiguous_below``.
     """
-    from .sensors import ReadStats, check_plates, iter_weights
+    from .sensors import ReadStats, check_plates, iter_weights, time_span
     from .sources import open_source, prefetch
 
     src = open_source(source)
@@ -250,55 +260,76 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
                          f"{cam.width}x{cam.height} but {src.path} is {w}x{h} "
                          "(expected the store's camera size)")
     blocks: Iterable[SampleBlock] = ()
-    stats = None
+    stats = span = None
     if weights is not None:
-        if not Path(weights).is_file():
-            raise InputError(f"{weights}: file not found (expected the shelf weights, "
-                             "weights.csv)")
+        span = time_span(iter_weights(weights))  # the whole file, checked before any work
         stats = ReadStats(str(weights))
         blocks = on_video_clock(check_plates(iter_weights(weights, None, stats),
                                              store.plate_ids, stats),
                                 store.sensors.clock_offset_s, WEIGHT_STEP_S)
     out = Path(out)
+    if settings is not None:
+        claim_run_folder(out, settings)
     out.mkdir(parents=True, exist_ok=True)
+    if settings is not None:
+        write_text_atomic(out / RUN_JSON, json.dumps(settings, indent=2) + "\n")
     pipe = Pipeline(store, detector, out, fusion)
-    annotator = None
-    if video_out is not None or show is not None:
-        from .annotate import Annotator
+    annotator = video_out = None
+    if save_video or show is not None:
+        from .annotate import Annotator, VideoOut
 
         annotator = Annotator(store)
-    frames: Iterable[Frame] = prefetch(src)
-    if progress:
-        from tqdm import tqdm
-
-        frames = tqdm(frames, total=len(src) or None, desc="run", unit="frame")
+        if save_video:
+            video_out = VideoOut(out / "annotated.mp4", cam.fps, (cam.width, cam.height))
+    frames = prefetch(src)
     t0 = time.perf_counter()
     last_receipt, receipt_until = None, -1.0
-    for item in by_time(frames, blocks):
-        if not isinstance(item, Frame):
-            pipe.weights(item)
-            continue
-        scene = pipe.frame(item)
-        if annotator is None:
-            continue
-        if pipe.new_receipts:
-            last_receipt, receipt_until = pipe.new_receipts[-1], item.t + 4.0
-        img = annotator.draw(item.image, overlay(pipe, scene,
-                                                 last_receipt if item.t <= receipt_until
-                                                 else None))
+    try:
+        shown = frames
+        if progress:
+            from tqdm import tqdm
+
+            shown = tqdm(frames, total=len(src) or None, desc="run", unit="frame")
+        for item in by_time(shown, blocks):
+            if not isinstance(item, Frame):
+                pipe.weights(item)
+                continue
+            scene = pipe.frame(item)
+            if annotator is None:
+                continue
+            if pipe.new_receipts:
+                last_receipt, receipt_until = pipe.new_receipts[-1], item.t + 4.0
+            img = annotator.draw(item.image, overlay(pipe, scene,
+                                                     last_receipt if item.t <= receipt_until
+                                                     else None))
+            if video_out is not None:
+                video_out.write(img)
+            if show is not None and not show(img):
+                break
+        pipe.finish()
+    except BaseException:
         if video_out is not None:
-            video_out.write(img)
-        if show is not None and not show(img):
-            break
-    pipe.finish()
+            video_out.abort()
+        raise
+    finally:
+        frames.close()  # stops and joins the decoding thread, also on an error
     wall = time.perf_counter() - t0
     pipe.write_outputs(out)
     outputs = [out / n for n in ("receipts.json", "events.jsonl", "tracks.txt",
                                  "cart_ledger.jsonl")]
+    if video_out is not None:
+        outputs.append(video_out.close())
     if stats is not None and stats.summary():
         log.info(stats.summary())
+    video_s = pipe.timing.frames / cam.fps
+    warnings = []
+    if span is not None and span[1] + store.sensors.clock_offset_s > \
+            video_s + WEIGHTS_PAST_VIDEO_S:
+        warnings.append(f"{weights}: the weights run to "
+                        f"{span[1] + store.sensors.clock_offset_s:.1f} s but the video ends "
+                        f"at {video_s:.1f} s; shelf events after its end have no shopper")
     return RunResult(pipe.carts.receipts, pipe.carts.open_carts(), pipe.timing.frames,
-                     pipe.timing.frames / cam.fps, wall, pipe.timing, outputs)
+                     video_s, wall, pipe.timing, outputs, warnings)
 
 
 def overlay(pipe: Pipeline, scene: Scene, receipt: Receipt | None):

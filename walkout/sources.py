@@ -6,6 +6,7 @@ Each yields :class:`Frame` s with ``t = index / fps`` (the video clock). Live ca
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -55,7 +56,12 @@ class FrameSource:
 
 def prefetch(frames: Iterable[Frame], depth: int = 4) -> Iterator[Frame]:
     """``frames`` decoded ahead on a background thread (at most ``depth`` waiting), so video
-    decoding overlaps the work on the previous frames instead of adding to it."""
+    decoding overlaps the work on the previous frames instead of adding to it.
+
+    Closing the generator (``close()``, or the end of a ``for`` loop over it) stops the
+    thread and waits for it, so no decoder outlives the run that used it, even one that
+    fails: a thread still inside the video decoder when the interpreter exits aborts the
+    process."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
     stop = threading.Event()
@@ -87,6 +93,10 @@ def prefetch(frames: Iterable[Frame], depth: int = 4) -> Iterator[Frame]:
             yield item
     finally:
         stop.set()
+        while t.is_alive():  # unblock a put() and let the thread see the stop
+            with contextlib.suppress(queue.Empty):
+                q.get(timeout=0.05)
+        t.join()
 
 
 def _images(folder: Path) -> list[Path]:

@@ -13,8 +13,10 @@ from .common import size
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from ..io import check_out_dir
     from ..sim import simulate
 
+    check_out_dir(args.out)  # output paths first
     clip = simulate(args.preset, args.seed, args.out, duration=args.duration,
                     shoppers=args.shoppers, fps=args.fps, size=args.size,
                     progress=sys.stderr.isatty() and not args.quiet)
@@ -23,8 +25,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_check_clip(args: argparse.Namespace) -> int:
+    from ..io import check_out_file, write_text_atomic
     from ..sim.check import check_clip, clip_features
 
+    if args.json:
+        check_out_file(args.json, "--json")  # output paths first
     status = 0
     report = {}
     for root in args.clips:
@@ -41,13 +46,18 @@ def cmd_check_clip(args: argparse.Namespace) -> int:
         else:
             print(f"{root}: ok  " + "  ".join(f"{k}={v}" for k, v in feats.items()))
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        write_text_atomic(args.json, json.dumps(report, indent=2) + "\n")
     return status
 
 
 def cmd_train_detector(args: argparse.Namespace) -> int:
+    from ..detect import require_ultralytics
+    from ..io import check_out_file
     from ..train import train_detector
 
+    require_ultralytics("walkout train-detector")  # before minutes of simulating frames
+    check_out_file(args.out)
+    check_out_file(Path(args.out).with_suffix(".onnx"), "--out (its ONNX export)")
     out = train_detector(args.out, frames=args.frames, epochs=args.epochs, imgsz=args.imgsz,
                          device=args.device, batch=args.batch, seed=args.seed,
                          init=args.init, crowd_share=args.crowd, reach_share=args.reach,
@@ -77,8 +87,10 @@ def add_parsers(sub) -> None:
     c.set_defaults(func=cmd_check_clip)
 
     tr = sub.add_parser("train-detector", help="train a person detector on simulator frames")
-    tr.add_argument("--out", default="models/walkout-sim.pt",
-                    help="the .pt to write; the .onnx goes beside it")
+    tr.add_argument("--out", default="walkout-out/detector/walkout-sim.pt",
+                   help="the trained .pt, with its .onnx export beside it (default "
+                        "walkout-out/detector/walkout-sim.pt; the shipped models/ are never "
+                        "written unless named)")
     tr.add_argument("--frames", type=int, default=1500, help="simulated frames (1500)")
     tr.add_argument("--epochs", type=int, default=30, help="training epochs (30)")
     tr.add_argument("--imgsz", type=int, default=320, help="input size (320)")

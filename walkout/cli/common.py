@@ -31,23 +31,38 @@ def positive(text: str) -> float:
 
 
 def make_detector(store, model: str | None, backend: str, device: str | None):
-    """The store's detector (or ``model``), preferring the ONNX export beside a .pt when
-    ``backend`` is auto and onnxruntime is installed."""
-    import importlib.util
+    """The store's detector (or ``model``) on ``backend`` (see :func:`backend_model`)."""
+    from ..detect import Detector
 
-    from ..detect import Detector, resolve_model
+    d = store.detector
+    return Detector(backend_model(model or d.model, backend), classes=list(d.person_classes),
+                    conf=d.confidence, imgsz=d.imgsz, device=device)
 
-    path = resolve_model(model or store.detector.model)
+
+def backend_model(model: str, backend: str):
+    """The model file to load for ``backend``: ``auto`` prefers the ONNX export beside a
+    ``.pt`` (ONNX Runtime is in the base install, torch is an extra), ``onnx`` needs one,
+    ``torch`` takes the ``.pt`` as given."""
+    from ..detect import resolve_model
+
+    path = resolve_model(model)
     if backend != "torch" and path.suffix == ".pt" and path.with_suffix(".onnx").is_file():
-        if backend == "onnx" or importlib.util.find_spec("onnxruntime") is not None:
-            path = path.with_suffix(".onnx")
-    elif backend == "onnx" and path.suffix != ".onnx":
+        return path.with_suffix(".onnx")
+    if backend == "onnx" and path.suffix != ".onnx":
         raise WalkoutError(f"{path}: --backend onnx needs {path.with_suffix('.onnx').name} "
                            "beside it (walkout train-detector exports one)")
-    d = store.detector
-    return Detector(path, classes=list(d.person_classes), conf=d.confidence, imgsz=d.imgsz,
-                    device=device)
+    if backend == "torch" and path.suffix == ".onnx":
+        if not path.with_suffix(".pt").is_file():
+            raise WalkoutError(f"{path}: --backend torch needs {path.with_suffix('.pt').name} "
+                               "beside it (an ONNX model runs on ONNX Runtime)")
+        return path.with_suffix(".pt")
+    return path
 
+
+def backend_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                        help="auto: the .onnx beside a .pt model, on ONNX Runtime; torch: the "
+                             ".pt on ultralytics (the ultralytics extra)")
 
 
 def fusion_params(args: argparse.Namespace):

@@ -7,16 +7,22 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import make_detector
+from ..errors import WalkoutError
+from .common import backend_model, backend_option, make_detector
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     import tempfile
 
     from ..evaluate import evaluate, find_clips
-    from ..io import write_json_atomic
+    from ..io import check_out_dir, check_out_file, write_json_atomic
     from ..report import terminal_table, write_report
 
+    for path, flag, check in ((args.out, "--out", check_out_dir),
+                              (args.json, "--json", check_out_file),
+                              (args.report, "--report", check_out_dir)):
+        if path:
+            check(path, flag)  # output paths first: never a failure after the work
     with tempfile.TemporaryDirectory() as tmp:
         pred = args.pred
         if pred is None:  # run the pipeline on each clip first
@@ -28,7 +34,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 store = load_store(clip / "store.yaml")
                 weights = clip / "weights.csv"
                 res = run(clip, store, pred / clip.name,
-                          make_detector(store, None, args.backend, args.device),
+                          make_detector(store, None, args.backend, args.device).load(),
                           weights=weights if weights.is_file() else None)
                 print(f"ran {clip.name}: {len(res.receipts)} receipts, "
                       f"{res.video_s / max(res.wall_s, 1e-9):.1f}x real time", file=sys.stderr)
@@ -47,9 +53,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from ..config import load_store
 
     cfg = load_store(args.store)
+    try:  # the model must be there too: a run would stop on it
+        model = backend_model(cfg.detector.model, "auto")
+    except WalkoutError as exc:
+        raise WalkoutError(f"{args.store}: detector.model: {exc}") from None
     n_plates = sum(len(s.plates) for s in cfg.shelves)
     print(f"{args.store}: ok ({cfg.camera.width}x{cfg.camera.height} @ {cfg.camera.fps:g} fps, "
-          f"{len(cfg.shelves)} shelves, {n_plates} plates, {len(cfg.catalogue)} products)")
+          f"{len(cfg.shelves)} shelves, {n_plates} plates, {len(cfg.catalogue)} products, "
+          f"model {model.name})")
     return 0
 
 
@@ -64,8 +75,7 @@ def add_parsers(sub) -> None:
     e.add_argument("--out", default=None,
                    help="without --pred: keep the pipeline's outputs here (default: a "
                         "temporary folder)")
-    e.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
-                   help="without --pred: the detector backend (see run)")
+    backend_option(e)
     e.add_argument("--device", default=None, help="without --pred: cpu, cuda:0 ...")
     e.add_argument("--json", default=None, help="write the scores as JSON")
     e.add_argument("--report", default=None, help="write report.md and plots into this folder")

@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 from ..errors import WalkoutError
+from ..io import check_out_dir, read_run_settings
 from .common import (
     ambiguous_below_option,
+    backend_option,
     display_keys,
     display_show,
     fusion_params,
@@ -24,33 +26,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..pipeline import run
 
     src = Path(args.source)
+    out = check_out_dir(args.out) if args.out else None  # output paths first
     store_path, weights = args.store, args.weights
+    if weights is not None and weights.lower() == "none":
+        weights = False  # video only, even for a clip with weights
+    if not (src.exists() or src.is_symlink()):
+        raise WalkoutError(f"{src}: file not found (expected a clip folder, a video or an "
+                           "image folder)")
     if src.is_dir() and (src / "video.mp4").is_file():  # a labelled clip
         store_path = store_path or src / "store.yaml"
         if weights is None and (src / "weights.csv").is_file():
             weights = src / "weights.csv"
+    weights = weights or None
     if store_path is None:
         raise WalkoutError(f"{src}: not a clip folder, so --store store.yaml is needed")
+    if weights is not None and not Path(weights).is_file():
+        raise WalkoutError(f"{weights}: file not found (expected the shelf weights, "
+                           "weights.csv; --weights none runs on video only)")
     fusion = fusion_params(args)
     store = load_store(store_path)
     detector = make_detector(store, args.model, args.backend, args.device)
-    out = Path(args.out)
-    video_out = None
-    if args.save_video:
-        from ..annotate import VideoOut
-
-        video_out = VideoOut(out / "annotated.mp4", store.camera.fps,
-                             (store.camera.width, store.camera.height))
+    settings = run_settings(src, store_path, weights, detector, fusion)
+    out = out or default_out(src, settings)
+    detector.load()  # a bad model fails now, before anything is written
     show = display_show("walkout") if args.show else None
-    try:
-        res = run(src, store, out, detector, weights=weights, video_out=video_out, show=show,
-                  progress=sys.stderr.isatty() and not args.quiet, fusion=fusion)
-    except BaseException:
-        if video_out is not None:
-            video_out.abort()
-        raise
-    if video_out is not None:
-        res.outputs.append(video_out.close())
+    res = run(src, store, out, detector, weights=weights, save_video=args.save_video,
+              show=show, progress=sys.stderr.isatty() and not args.quiet, fusion=fusion,
+              settings=settings)
+    for line in res.warnings:
+        print(f"walkout: warning: {line}", file=sys.stderr)
     if not weights:
         print("no shelf weights: video only, shelf visits are the events")
     for r in res.receipts:
@@ -68,6 +72,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_settings(src: Path, store_path, weights, detector, fusion) -> dict:
+    """What a run's results depend on, as written to ``run.json`` in its output folder."""
+    return {"source": str(src.resolve()), "store": str(Path(store_path).resolve()),
+            "weights": None if weights is None else str(Path(weights).resolve()),
+            "model": str(detector.path.resolve()), "backend": detector.backend,
+            "ambiguous_below": None if fusion is None else fusion.ambiguous_below}
+
+
+DEFAULT_OUT = Path("walkout-out")
+
+
+def default_out(src: Path, settings: dict) -> Path:
+    """``walkout-out/<input name>``: the folder of an earlier run with the same settings
+    (rerunning finishes or repeats it), else the first of ``<name>``, ``<name>-2``, ...
+    that is new or empty. A different input or setting never lands in another run's
+    folder, so it needs no ``--out``."""
+    name = (src.resolve().parent.name if src.name == "video.mp4" else src.stem) or "run"
+    for k in range(1, 1000):
+        out = check_out_dir(DEFAULT_OUT / (name if k == 1 else f"{name}-{k}"))
+        if not out.exists() or not any(out.iterdir()) or read_run_settings(out) == settings:
+            return out
+    raise WalkoutError(f"{DEFAULT_OUT}: 999 runs of {name} already (expected fewer; give "
+                       "--out)")
+
+
 def cmd_live(args: argparse.Namespace) -> int:
     from ..config import load_store
     from ..live import KeyboardScale, LineScale, LiveCamera, live, read_keys
@@ -75,13 +104,15 @@ def cmd_live(args: argparse.Namespace) -> int:
     if args.headless and not args.out:
         raise WalkoutError("--headless needs --out DIR (the annotated video and the outputs "
                            "go there)")
+    if args.out:
+        check_out_dir(args.out)  # output paths first
     store = load_store(args.store)
     if args.classes is not None:
         store = dataclasses.replace(store, detector=dataclasses.replace(
             store.detector, person_classes=tuple(args.classes)))
     keys = read_keys(args.keys) if args.keys else []
     fusion = fusion_params(args)
-    detector = make_detector(store, args.model, args.backend, args.device)
+    detector = make_detector(store, args.model, args.backend, args.device).load()
     camera = LiveCamera(args.source, realtime=not args.no_realtime)
     scale = None
     try:
@@ -137,12 +168,13 @@ def add_parsers(sub) -> None:
                         "video file (default: the shipped sample clip sample_videos/pair)")
     r.add_argument("--store", default=None, help="store.yaml (default: the clip's)")
     r.add_argument("--weights", default=None,
-                   help="shelf weights, weights.csv (default: the clip's; none: video only)")
+                   help="shelf weights, weights.csv (default: the clip's); none: video only")
     r.add_argument("--model", default=None, help="detector model (default: the store's)")
-    r.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
-                   help="auto: the .onnx beside the model when onnxruntime is installed")
+    backend_option(r)
     r.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
-    r.add_argument("--out", default="walkout-out", help="output folder (walkout-out)")
+    r.add_argument("--out", default=None,
+                   help="output folder (default: walkout-out/<input name>, a new one for "
+                        "each different input or setting; a rerun reuses its own)")
     r.add_argument("--save-video", action="store_true", help="also write annotated.mp4")
     r.add_argument("--show", action="store_true", help="show the annotated video in a window")
     ambiguous_below_option(r)
@@ -168,7 +200,7 @@ def add_parsers(sub) -> None:
                     help="detector model (default: the store's, models/person-yolov8s.pt)")
     lv.add_argument("--classes", type=int, nargs="+", default=None,
                     help="model classes that count as a person (e.g. 0 for COCO models)")
-    lv.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto")
+    backend_option(lv)
     lv.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
     lv.add_argument("--no-realtime", action="store_true",
                     help="a video file: hand over every frame instead of playing it at its "

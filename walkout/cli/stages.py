@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..errors import WalkoutError
-from .common import positive
+from .common import backend_model, backend_option, positive
 
 
 def cmd_track(args: argparse.Namespace) -> int:
@@ -19,10 +19,11 @@ def cmd_track(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..config import load_store
-    from ..io import format_mot_row, read_mot_detections, write_text_atomic
+    from ..io import check_out_file, format_mot_row, read_mot_detections, write_text_atomic
     from ..track import make_tracker
     from ..types import Detections
 
+    check_out_file(args.out)  # output paths first
     det = read_mot_detections(args.det)
     homography = None
     if args.store:
@@ -50,7 +51,7 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 def cmd_weight_events(args: argparse.Namespace) -> int:
     from ..config import load_store
-    from ..io import event_record, write_text_atomic
+    from ..io import check_out_file, event_record, write_text_atomic
     from ..sensors import (
         ItemIdentifier,
         Planogram,
@@ -61,6 +62,7 @@ def cmd_weight_events(args: argparse.Namespace) -> int:
         shelves_by_prefix,
     )
 
+    check_out_file(args.out)  # output paths first
     src = Path(args.input)
     live = "://" in args.input
     store_path = args.store
@@ -120,17 +122,23 @@ def cmd_weight_events(args: argparse.Namespace) -> int:
 def cmd_detect(args: argparse.Namespace) -> int:
     from ..config import load_store
     from ..detect import Detector, StaticBoxFilter
-    from ..io import format_mot_row, write_text_atomic
+    from ..io import check_out_file, format_mot_row, write_text_atomic
     from ..sources import open_source
 
-    model, classes = args.model, args.classes
+    check_out_file(args.out)  # output paths first
     src_path = Path(args.source)
-    store_yaml = src_path / "store.yaml"
-    if model is None and src_path.is_dir() and store_yaml.is_file():  # a clip names its model
-        store = load_store(store_yaml)
-        model, classes = store.detector.model, classes or list(store.detector.person_classes)
-    detector = Detector(model or "models/person-yolov8s.pt", classes=classes, conf=args.conf,
-                        imgsz=args.imgsz, device=args.device)
+    store_yaml = Path(args.store) if args.store else src_path / "store.yaml"
+    # the model and its settings: the store's (a clip's own store.yaml), unless --model
+    # names another; else the real-footage person model at ultralytics' defaults. Options
+    # given override either.
+    model, classes, conf, imgsz = "models/person-yolov8s.pt", None, 0.25, 640
+    if (args.store or store_yaml.is_file()) and not args.model:
+        d = load_store(store_yaml).detector
+        model, classes, conf, imgsz = d.model, list(d.person_classes), d.confidence, d.imgsz
+    detector = Detector(backend_model(args.model or model, args.backend),
+                        classes=args.classes or classes,
+                        conf=conf if args.conf is None else args.conf,
+                        imgsz=args.imgsz or imgsz, device=args.device).load()
     source = open_source(args.source)
     static = StaticBoxFilter() if args.static_filter else None
     frames = iter(source)
@@ -159,7 +167,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     flush()
     write_text_atomic(args.out, "".join(r + "\n" for r in rows))
     print(f"{args.out}: {n_boxes} person boxes ({detector.backend} backend, "
-          f"{detector.path.name}, imgsz {args.imgsz})")
+          f"{detector.path.name}, imgsz {detector.settings.imgsz})")
     return 0
 
 
@@ -167,14 +175,20 @@ def add_parsers(sub) -> None:
     d = sub.add_parser("detect", help="person detections of a video, image folder or clip")
     d.add_argument("source", help="a video file, a folder of images, or a clip folder")
     d.add_argument("--model", default=None,
-                   help="YOLO .pt or .onnx (default: a clip's store.yaml model, else "
+                   help="YOLO .pt or .onnx (default: the store's model, else "
                         "models/person-yolov8s.pt)")
+    d.add_argument("--store", default=None,
+                   help="store.yaml whose model and detector settings to use (default: a "
+                        "clip's own; not with --model)")
     d.add_argument("--out", required=True, help="MOTChallenge detections to write")
-    d.add_argument("--imgsz", type=int, default=640, help="model input size (640)")
-    d.add_argument("--conf", type=float, default=0.25, help="least confidence kept (0.25)")
+    d.add_argument("--imgsz", type=int, default=None,
+                   help="model input size (default: the store's, else 640)")
+    d.add_argument("--conf", type=float, default=None,
+                   help="least confidence kept (default: the store's, else 0.25)")
     d.add_argument("--classes", type=int, nargs="+", default=None,
-                   help="model classes that count as a person (default: classes named "
-                        "'person', or all)")
+                   help="model classes that count as a person (default: the store's, else "
+                        "classes named 'person', or all)")
+    backend_option(d)
     d.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
     d.add_argument("--batch", type=int, default=8, help="frames per model call (8)")
     d.add_argument("--static-filter", action="store_true",

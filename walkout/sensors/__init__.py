@@ -22,6 +22,7 @@ from .readers import (
     iter_weights,
     iter_weights_csv,
     read_aifi_plate_data,
+    time_span,
 )
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "iter_weights_csv",
     "read_aifi_plate_data",
     "shelves_by_prefix",
+    "time_span",
 ]

@@ -315,6 +315,16 @@ def iter_weights(path: str | Path, fmt: str | None = None, stats: ReadStats | No
     raise InputError(f"{path}: unknown weights format {fmt!r} (expected csv or aifi)")
 
 
+def time_span(blocks: Iterable[SampleBlock]) -> tuple[float, float]:
+    """The first and last sample time of a stream, reading it all: a file read this way
+    before a run has every malformed line found before any work starts. (nan, nan) for a
+    stream without samples."""
+    first, last = math.inf, -math.inf
+    for block in blocks:  # blocks of several gondolas interleave, each in time order
+        first, last = min(first, float(block.t[0])), max(last, float(block.t[-1]))
+    return (first, last) if first <= last else (math.nan, math.nan)
+
+
 def check_plates(blocks: Iterable[SampleBlock], expected: Iterable[str], stats: ReadStats
                  ) -> Iterator[SampleBlock]:
     """Pass blocks through, recording once in ``stats.missing_plates`` the expected plates
