@@ -35,6 +35,7 @@ from walkout.config import load_store
 from walkout.evaluate import Evaluation, evaluate_clip, load_prediction, load_truth
 from walkout.io import read_jsonl
 from walkout.pipeline import Pipeline, by_time, on_video_clock, run
+from walkout.report import score_text
 from walkout.sensors import iter_weights
 from walkout.sim import make_scenario, simulate
 from walkout.sim.simulate import gt_events
@@ -174,8 +175,8 @@ def main() -> int:
                 "event_recall", "attribution_accuracy", "hota", "idf1")
         print(f"\n{'preset':<8}" + "".join(f"{c[:10]:>11}" for c in cols))
         for preset, s in report["accuracy"].items():
-            print(f"{preset:<8}" + "".join(f"{s[c]:>11.3f}" if isinstance(s[c], float)
-                                           else f"{s[c]:>11}" for c in cols))
+            print(f"{preset:<8}" + "".join(f"{score_text(s[c], '{}'):>11}" if c == "clips"
+                                           else f"{score_text(s[c]):>11}" for c in cols))
     if not args.skip_speed:
         import importlib.util
 

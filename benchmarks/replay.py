@@ -35,6 +35,7 @@ from walkout.cli import make_detector
 from walkout.config import load_store
 from walkout.evaluate import ClipResult, Evaluation, evaluate_clip, load_prediction, load_truth
 from walkout.pipeline import run
+from walkout.report import score_text
 from walkout.sources import open_source
 from walkout.types import Detections
 
@@ -117,7 +118,8 @@ def main() -> int:
     print(f"\n{'preset':<8}{'clips':>6}" + "".join(f"{c[:10]:>11}" for c in cols))
     for preset, results in scores.items():
         summary = Evaluation(results).summary()
-        print(f"{preset:<8}{len(results):>6}" + "".join(f"{summary[c]:>11.3f}" for c in cols))
+        print(f"{preset:<8}{len(results):>6}"
+              + "".join(f"{score_text(summary[c]):>11}" for c in cols))
     if args.save:
         Path(args.save).write_text(json.dumps(prints, indent=2, sort_keys=True) + "\n")
         print(f"wrote {args.save} ({len(prints)} clips)")

@@ -3,8 +3,10 @@ receipts, tracking metrics against motmetrics, and bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import json
+import math
 import shutil
 from collections import Counter
 from fractions import Fraction
@@ -27,6 +29,7 @@ from walkout.evaluate import (
 )
 from walkout.io import read_mot
 from walkout.mot import combine_mot, evaluate_mot
+from walkout.report import COLUMNS, terminal_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_videos"
@@ -197,7 +200,10 @@ def test_f1_is_invariant_to_relabelling_shoppers(true, predicted, perm):
         assert again[k] == pytest.approx(base[k], abs=1e-12), k
     for k, v in base.items():
         if isinstance(v, float) and k not in ("hota", "idf1", "mota", "deta", "assa"):
-            assert 0.0 <= v <= 1.0, k
+            if k in NOTHING_TO_COUNT:  # no events here: n/a, never a made-up score
+                assert math.isnan(v), k
+            else:
+                assert 0.0 <= v <= 1.0, k
 
 
 @settings(max_examples=150, deadline=None)
@@ -211,6 +217,36 @@ def test_precision_is_one_when_predictions_are_a_subset(true, data):
     s = scores(truth(items=true, events=[]), pred(sub, item_events=[]))
     assert s["receipt_precision"] == 1.0
     assert 0.0 <= s["receipt_recall"] <= 1.0
+
+
+NOTHING_TO_COUNT = ("event_precision", "event_recall", "attribution_accuracy")
+
+
+def test_scores_with_nothing_to_count_are_na_not_one():
+    # a video-only run: receipts but no item events, so no event or attribution score
+    t = truth(items={"A": {"x": 1}}, events=TRUE_EVENTS[:1])
+    p = dataclasses.replace(pred({"1": {"x": 1}}, item_events=[]), cart_events=[])
+    s = scores(t, p)
+    assert s["receipt_f1"] == 1.0 and s["event_recall"] == 0.0
+    assert math.isnan(s["event_precision"]) and math.isnan(s["attribution_accuracy"])
+    ev = Evaluation([evaluate_clip(t, p)])
+    summary = ev.summary()
+    assert summary["event_precision"] is None and summary["attribution_accuracy"] is None
+    row = terminal_table(summary).splitlines()[-1].split()
+    cols = [h for _, h, _ in COLUMNS]
+    assert row[0] == "overall"
+    assert row[1 + cols.index("evP")] == "n/a" and row[1 + cols.index("attr")] == "n/a"
+    assert row[1 + cols.index("F1")] == "1.000"
+
+
+def test_per_clip_table_tells_a_clip_from_its_tag():
+    # a clip folder named like its tag ("pair", no seed) must not give two "pair" rows
+    t = truth(items={"A": {"x": 1}}, events=[])
+    t = dataclasses.replace(t, name="pair", tag="pair")
+    summary = Evaluation([evaluate_clip(t, pred({"1": {"x": 1}}, item_events=[]))]).summary()
+    names = [ln.split()[0] if not ln.startswith("tag ") else ln[:8]
+             for ln in terminal_table(summary, per_clip=True).splitlines()[1:]]
+    assert names == ["pair", "tag pair", "overall"]
 
 
 def test_clip_tag_strips_the_seed():

@@ -343,6 +343,10 @@ class ClipResult:
 
 
 def _ratio(num: float, den: float, empty: float = 1.0) -> float:
+    """num / den, or ``empty`` when there is nothing to count. Receipts default to 1.0
+    (nobody bought anything and nothing was charged: vacuously right); event and
+    attribution scores pass NaN (null in JSON, n/a in tables): a video-only run has no item
+    events, and 1.000 would claim a precision nobody measured."""
     return num / den if den else empty
 
 
@@ -356,10 +360,10 @@ def _scores(results: list[ClipResult]) -> dict:
         "receipt_recall": _ratio(s["tp"], s["tp"] + s["fn"]),
         "receipt_f1": _ratio(2 * s["tp"], 2 * s["tp"] + s["fp"] + s["fn"]),
         "exact_receipt_rate": _ratio(s["exact"], s["receipts"]),
-        "event_precision": _ratio(s["ev_tp"], s["ev_pred"]),
-        "event_recall": _ratio(s["ev_tp"], s["ev_true"]),
+        "event_precision": _ratio(s["ev_tp"], s["ev_pred"], math.nan),
+        "event_recall": _ratio(s["ev_tp"], s["ev_true"], math.nan),
         "flagged_rate": _ratio(s["flagged"], s["pred_receipts"], empty=0.0),
-        "attribution_accuracy": _ratio(s["attr_right"], s["attr_matched"]),
+        "attribution_accuracy": _ratio(s["attr_right"], s["attr_matched"], math.nan),
         "hota": mot["hota"], "idf1": mot["idf1"], "mota": mot["mota"],
         "deta": mot["deta"], "assa": mot["assa"],
         "clips": len(results),

@@ -6,6 +6,7 @@ imported on first use (it comes with ultralytics) with the non-interactive Agg b
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -20,14 +21,16 @@ COLUMNS = (("clips", "clips", "{:d}"), ("receipt_precision", "P", "{:.3f}"),
            ("idf1", "IDF1", "{:.3f}"), ("mota", "MOTA", "{:.3f}"))
 
 
-def _cell(fmt: str, v) -> str:
-    return "-" if v is None else fmt.format(v)
+def score_text(v, fmt: str = "{:.3f}") -> str:
+    """A score for a table: ``n/a`` when there was nothing to count (None or NaN)."""
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
 
 
 def table_rows(summary: dict, per_clip: bool = False) -> list[tuple[str, dict]]:
     rows = [(tag, s) for tag, s in summary["per_tag"].items()]
-    if per_clip:
-        rows = [(name, s) for name, s in summary["per_clip"].items()] + rows
+    if per_clip:  # a clip folder may be named like its tag ("pair"): say which row is which
+        rows = [(name, s) for name, s in summary["per_clip"].items()] + \
+            [(f"tag {tag}", s) for tag, s in rows]
     return [*rows, ("overall", summary)]
 
 
@@ -38,7 +41,7 @@ def terminal_table(summary: dict, per_clip: bool = False) -> str:
     head = f"{'':<{w}} " + " ".join(f"{h:>7}" for _, h, _ in COLUMNS)
     out = [head]
     for name, s in rows:
-        out.append(f"{name:<{w}} " + " ".join(f"{_cell(f, s[k]):>7}" for k, _, f in COLUMNS))
+        out.append(f"{name:<{w}} " + " ".join(f"{score_text(s[k], f):>7}" for k, _, f in COLUMNS))
     return "\n".join(out)
 
 
@@ -46,7 +49,7 @@ def _md_table(rows: list[tuple[str, dict]], first: str) -> list[str]:
     out = [f"| {first} | " + " | ".join(h for _, h, _ in COLUMNS) + " |",
            "|---" * (len(COLUMNS) + 1) + "|"]
     for name, s in rows:
-        out.append(f"| {name} | " + " | ".join(_cell(f, s[k]) for k, _, f in COLUMNS) + " |")
+        out.append(f"| {name} | " + " | ".join(score_text(s[k], f) for k, _, f in COLUMNS) + " |")
     return out
 
 
@@ -130,8 +133,11 @@ def _pyplot():
 def _plot_f1(summary: dict, path: Path) -> None:
     plt = _pyplot()
     names = list(summary["per_clip"])
-    f1 = [summary["per_clip"][n]["receipt_f1"] for n in names]
-    exact = [summary["per_clip"][n]["exact_receipt_rate"] for n in names]
+    def bars(key: str) -> list[float]:  # n/a draws no bar
+        return [math.nan if summary["per_clip"][n][key] is None else summary["per_clip"][n][key]
+                for n in names]
+
+    f1, exact = bars("receipt_f1"), bars("exact_receipt_rate")
     fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * len(names) + 2), 3.5))
     x = range(len(names))
     ax.bar([i - 0.2 for i in x], f1, 0.4, label="receipt F1", color="#3b7dd8")
