@@ -107,6 +107,14 @@ def test_zero_unit_weight(store_dict, write_store):
     assert "catalogue[0].weight_g: expected a number > 0" in _error(write_store, store_dict)
 
 
+@pytest.mark.parametrize("conf", [1, 1.5, 25])
+def test_a_confidence_threshold_of_one_or_more_is_refused(store_dict, write_store, conf):
+    # a score is at most 1: such a threshold would keep no person (25 for 0.25, a slip)
+    store_dict["detector"]["confidence"] = conf
+    msg = _error(write_store, store_dict)
+    assert f"detector.confidence: expected a number < 1, got {conf}" in msg
+
+
 def test_wrong_type(store_dict, write_store):
     store_dict["camera"]["width"] = "wide"
     assert "camera.width: expected an integer, got 'wide'" in _error(write_store, store_dict)

@@ -57,12 +57,15 @@ class Validator:
             raise self.fail(key, f"expected a non-empty string, got {_kind(raw)}")
         return str(raw)
 
-    def number(self, raw: Any, key: str, low: float | None = None, strict: bool = False) -> float:
+    def number(self, raw: Any, key: str, low: float | None = None, strict: bool = False,
+               below: float | None = None) -> float:
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not np.isfinite(raw):
             raise self.fail(key, f"expected a number, got {_kind(raw)}")
         if low is not None and (raw < low or (strict and raw == low)):
             rel = ">" if strict else ">="
             raise self.fail(key, f"expected a number {rel} {low}, got {raw}")
+        if below is not None and raw >= below:
+            raise self.fail(key, f"expected a number < {below}, got {raw}")
         return float(raw)
 
     def integer(self, raw: Any, key: str, low: int | None = None) -> int:
@@ -156,7 +159,9 @@ class Validator:
             person_classes=tuple(
                 self.integer(c, f"detector.person_classes[{i}]", 0) for i, c in enumerate(classes)
             ),
-            confidence=self.number(m.get("confidence", 0.25), "detector.confidence", 0),
+            # a score is at most 1, so a threshold of 1 or more would keep no person at all
+            confidence=self.number(m.get("confidence", 0.25), "detector.confidence", 0,
+                                   below=1),
             imgsz=self.integer(m.get("imgsz", 640), "detector.imgsz", 32),
             ignore=ignore,
         )
