@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -72,3 +74,30 @@ def pair_clip(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def busy_clip(tmp_path_factory) -> Path:
     return simulate("busy", 11, tmp_path_factory.mktemp("clips") / "busy-11").root
+
+
+def cut_video(src: Path, dst: Path, seconds: float) -> None:
+    """Write the first ``seconds`` of the video ``src`` to ``dst`` (mp4v, same fps)."""
+    cap = cv2.VideoCapture(str(src))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    ok, img = cap.read()
+    assert ok
+    writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                             (img.shape[1], img.shape[0]))
+    for _ in range(round(seconds * fps)):
+        writer.write(img)
+        ok, img = cap.read()
+        if not ok:
+            break
+    writer.release()
+    cap.release()
+
+
+@pytest.fixture(scope="session")
+def short_clip(tmp_path_factory) -> Path:
+    """The sample clip `single` cut to its first 10 s of video, with all 40 s of weights:
+    quick to run, and a video shorter than its weights."""
+    clip = tmp_path_factory.mktemp("short") / "short"
+    shutil.copytree(ROOT / "sample_videos" / "single", clip)
+    cut_video(ROOT / "sample_videos" / "single" / "video.mp4", clip / "video.mp4", 10.0)
+    return clip

@@ -11,7 +11,6 @@ import sys
 import threading
 from pathlib import Path
 
-import cv2
 import pytest
 from conftest import ROOT, shared_path
 
@@ -19,26 +18,6 @@ from walkout.cli import build_parser, main
 from walkout.errors import MissingExtraError
 
 SAMPLES = ROOT / "sample_videos"
-
-
-@pytest.fixture(scope="module")
-def short_clip(tmp_path_factory) -> Path:
-    """The sample clip `single` cut to its first 10 s of video, with all 40 s of weights:
-    quick to run, and a video shorter than its weights."""
-    clip = tmp_path_factory.mktemp("short") / "short"
-    shutil.copytree(SAMPLES / "single", clip)
-    cap = cv2.VideoCapture(str(SAMPLES / "single" / "video.mp4"))
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    ok, img = cap.read()
-    assert ok
-    writer = cv2.VideoWriter(str(clip / "video.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                             (img.shape[1], img.shape[0]))
-    for _ in range(int(10 * fps)):
-        writer.write(img)
-        _, img = cap.read()
-    writer.release()
-    cap.release()
-    return clip
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -18,9 +18,11 @@ holds every receipt issued so far, once.
 folder replays the same operations. The ledger already on disk is read first (a torn last
 line, from a kill mid-write, is cut off); replayed operations that are already in it are
 checked against it and not written again, and the rest are appended. ``receipts.json`` is
-rebuilt by the rerun and ends byte-identical to an uninterrupted run's: nothing lost,
-nothing twice. A ledger that disagrees with the replay (another clip, other settings) is an
-error, never silently mixed.
+left as it is while the rerun replays, rebuilt once it passes the ledger's end, and ends
+byte-identical to an uninterrupted run's: nothing lost, nothing twice. A ledger that
+disagrees with the replay (another clip, other settings), or goes on past the rerun's end,
+is an error, never silently mixed. Two runs never write one ledger at once: the first holds
+a lock on the folder.
 """
 
 from __future__ import annotations
@@ -37,24 +39,43 @@ from .types import CartEvent, Receipt, ReceiptLine
 
 
 class Ledger:
-    """Append-only JSON lines with sequence numbers; resumable (see the module doc)."""
+    """Append-only JSON lines with sequence numbers; resumable (see the module doc).
+
+    One run per folder: the ledger holds an exclusive lock (``.walkout.lock`` beside it)
+    from opening to :meth:`close`, and a second run that tries to open it fails with one
+    line instead of writing every operation twice."""
+
+    LOCK = ".walkout.lock"
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = None if path is None else Path(path)
         self.seq = 0
         self._old: list[str] = []
-        self._fh = None
+        self._fh = self._lock = None
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock_folder(self.path.parent / self.LOCK)
         if self.path.exists():
             data = self.path.read_bytes()
             keep = data[: data.rfind(b"\n") + 1]  # drop a torn last line
+            try:
+                self._old = keep.decode("utf-8").splitlines()
+            except UnicodeDecodeError as exc:
+                self.close_quietly()
+                line = keep.count(b"\n", 0, exc.start) + 1
+                raise InputError(f"{self.path}: line {line}: not UTF-8 text (expected the "
+                                 "JSON lines of a walkout cart ledger; it is damaged: move it "
+                                 "away or use another --out)") from None
             if len(keep) != len(data):
                 with self.path.open("r+b") as fh:
                     fh.truncate(len(keep))
-            self._old = keep.decode("utf-8").splitlines()
         self._fh = self.path.open("a", encoding="utf-8")
+
+    @property
+    def replaying(self) -> bool:
+        """The last operation was already in the ledger on disk (a rerun catching up)."""
+        return 0 < self.seq <= len(self._old)
 
     def append(self, record: dict) -> None:
         self.seq += 1
@@ -71,9 +92,37 @@ class Ledger:
             os.fsync(self._fh.fileno())
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        """The end of the run: every line already on disk must have been replayed (a ledger
+        that goes on past this run records another, longer run), then the lock goes."""
+        left = len(self._old) - self.seq
+        self.close_quietly()
+        if left > 0:
+            raise InputError(f"{self.path}: line {self.seq + 1}: the ledger already there "
+                             f"records {left} more operation(s) than this run made (expected "
+                             "the same operations; use a new --out folder)")
+
+    def close_quietly(self) -> None:
+        """Close the file and let the folder go, checking nothing (a failed run)."""
+        for fh in (self._fh, self._lock):
+            if fh is not None:
+                fh.close()
+        self._fh = self._lock = None
+
+
+def _lock_folder(path: Path):
+    """An exclusive lock on ``path``, held while the returned file is open; InputError when
+    another process holds it."""
+    import fcntl
+
+    fh = path.open("a")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise InputError(f"{path.parent}: another walkout run is writing into this folder "
+                         "(expected one run per folder: wait for it to end, or use another "
+                         "--out)") from None
+    return fh
 
 
 class Carts:
@@ -158,7 +207,8 @@ class Carts:
         self.ledger.append({"op": "close", "t": round(t, 4), "shopper_id": shopper,
                             "receipt_id": r.receipt_id, "total": total})
         self.receipts.append(r)
-        self.write_receipts()
+        if not self.ledger.replaying:  # a rerun leaves the file as it is until it catches up
+            self.write_receipts()
         return r
 
     def write_receipts(self) -> None:

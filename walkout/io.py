@@ -92,6 +92,23 @@ def check_out_file(path: str | Path, what: str = "--out") -> Path:
     return path
 
 
+# The outputs written through temporary files (``.<name>.<random>.tmp``, and the annotated
+# video's ``.annotated.<random>.tmp.mp4``): a run killed mid-write leaves one behind.
+TEMP_PATTERNS = (".receipts.json.*.tmp", ".events.jsonl.*.tmp", ".tracks.txt.*.tmp",
+                 ".run.json.*.tmp", ".annotated.*.tmp.mp4")
+
+
+def remove_stray_temps(folder: str | Path) -> int:
+    """Delete the temporary files a killed run left in its output ``folder``; call only
+    while holding the folder (its ledger's lock). Returns how many went."""
+    gone = 0
+    for pattern in TEMP_PATTERNS:
+        for p in Path(folder).glob(pattern):
+            p.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
 # ---- run.json: what a run's outputs depend on ------------------------------------------------
 RUN_JSON = "run.json"
 

@@ -24,7 +24,14 @@ from .carts import Carts
 from .config import StoreConfig
 from .errors import InputError
 from .fusion import Fused, Fusion, FusionParams
-from .io import RUN_JSON, claim_run_folder, event_record, format_mot_row, write_text_atomic
+from .io import (
+    RUN_JSON,
+    claim_run_folder,
+    event_record,
+    format_mot_row,
+    remove_stray_temps,
+    write_text_atomic,
+)
 from .sensors import ItemIdentifier, Planogram, SampleBlock, WeightEventDetector
 from .track import make_tracker
 from .types import Frame, Receipt, WeightEvent
@@ -271,9 +278,10 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
     if settings is not None:
         claim_run_folder(out, settings)
     out.mkdir(parents=True, exist_ok=True)
+    pipe = Pipeline(store, detector, out, fusion)  # holds the folder: one run at a time
+    remove_stray_temps(out)
     if settings is not None:
         write_text_atomic(out / RUN_JSON, json.dumps(settings, indent=2) + "\n")
-    pipe = Pipeline(store, detector, out, fusion)
     annotator = video_out = None
     if save_video or show is not None:
         from .annotate import Annotator, VideoOut
@@ -310,6 +318,7 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
     except BaseException:
         if video_out is not None:
             video_out.abort()
+        pipe.carts.ledger.close_quietly()  # let the folder go
         raise
     finally:
         frames.close()  # stops and joins the decoding thread, also on an error
