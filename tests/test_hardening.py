@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
 from conftest import ROOT, cut_video
 
 from walkout.carts import Ledger
@@ -94,3 +96,143 @@ def test_temporary_files_of_a_killed_run_are_cleaned(short_clip, tmp_path):
     assert main(["-q", "run", str(short_clip), "--out", str(out)]) == 0
     assert not any(p.exists() for p in stray)
     assert (out / "notes.tmp").read_text() == "mine"
+
+
+# ---- network input (issue 26, part 2) ------------------------------------------------------
+def _rows(asm, until: float):
+    block = asm.rows_until(until)
+    return (block.t.tolist(), block.grams.tolist()) if block is not None else ([], [])
+
+
+def test_the_reported_hostile_lines_are_counted_not_raised():
+    from walkout.sensors.live import LineAssembler
+
+    asm = LineAssembler(["G1S1P1", "G1S1P2"], rate_hz=10.0)
+    # a reading at t = -1e300, then a normal one: was a ValueError that ended `walkout live`
+    asm.feed("G1S1P1 100 -1e300", 0.0)
+    asm.feed("G1S1P1 101", 0.05)
+    # 60 KB of nested JSON: was a RecursionError that killed the scale thread
+    asm.feed("{" * 30000 + "}" * 30000, 0.06)
+    asm.feed('{"plates": ' * 5000 + "1" + "}" * 5000, 0.06)
+    # one reading at t = 1e300: every later reading was then "out of order"
+    asm.feed("G1S1P1 99 1e300", 0.07)
+    asm.feed("G1S1P2 7e307", 0.08)           # grams beyond any shelf
+    asm.feed("G1S1P2 250", 0.09)
+    asm.feed("G1S1P1 102", 0.15)
+    t, grams = _rows(asm, 0.2)
+    assert t == pytest.approx([0.05, 0.15]) and grams[-1] == [102.0, 250.0]
+    st = asm.stats
+    assert (st.out_of_range, st.bad_lines) == (3, 2)
+
+
+def _hostile_lines(rng, n: int) -> list[str]:
+    """Seeded nonsense of every kind a network can deliver."""
+    kinds = [
+        lambda: "G1S1P1 " + rng.choice(["1e400", "-1e308", "nan", "inf", "1e7", "x"]),
+        lambda: f"G1S1P1 100 {rng.choice(['1e300', '-1e300', '1e15', '-50', 'nan'])}",
+        lambda: "{" * int(rng.integers(3, 40000)),
+        lambda: "[" * int(rng.integers(1, 40000)) + "]" * 3,
+        lambda: '{"plate": "G1S1P1", "g": ' + rng.choice(['"12"x', "[1]", "{}", "true",
+                                                           "1e999", "null"]) + "}",
+        lambda: '{"plates": ' + rng.choice(['[1, 2]', '"abc"', '{"G1S1P1": {"a": 1}}']) + "}",
+        lambda: "Z9Z9 " + str(rng.normal(300, 50)),
+        lambda: "A" * int(rng.integers(9000, 70000)),
+        lambda: bytes(rng.integers(0, 256, int(rng.integers(1, 300)), dtype=np.uint8)
+                      ).decode("utf-8", errors="replace"),
+        lambda: " ".join(["G1S1P1"] * int(rng.integers(4, 50))),
+    ]
+    return [kinds[int(rng.integers(len(kinds)))]() for _ in range(n)]
+
+
+def test_ten_thousand_hostile_lines_leave_the_rows_unchanged():
+    from walkout.sensors.live import LineAssembler
+
+    rng = np.random.default_rng(26)
+    real = [(0.02 * k, f"G1S1P{1 + k % 2} {300 + (k // 50) * 25 + (k % 2)}")
+            for k in range(500)]                  # a board: 50 readings a second, 10 s
+    clean, attacked = LineAssembler(["G1S1P1", "G1S1P2"], 60.0), \
+        LineAssembler(["G1S1P1", "G1S1P2"], 60.0)
+    for t, line in real:
+        clean.feed(line, t)
+    hostile = _hostile_lines(rng, 10_000)
+    at = np.sort(rng.uniform(0, 10, len(hostile)))
+    events = sorted([(t, 0, line) for t, line in real] +
+                    [(float(t), 1, line) for t, line in zip(at, hostile)])
+    for t, _, line in events:
+        attacked.feed(line, t)
+    assert _rows(attacked, 10.0) == _rows(clean, 10.0)
+    st = attacked.stats
+    assert st.bad_lines + st.out_of_range + st.unknown_plates + st.filled >= 9_000
+
+
+def test_signed_datagrams_only_with_a_key():
+    import socket
+
+    from walkout.sensors.live import UdpLines, sign, signed_payload
+
+    key = b"s3cret"
+    good = sign(b"G1S1P1 100\nG1S1P2 50\n", key)
+    assert signed_payload(good, key) == b"G1S1P1 100\nG1S1P2 50"
+    assert signed_payload(good, b"other") is None
+    assert signed_payload(b"G1S1P1 100\n", key) is None
+    assert signed_payload(good.replace(b"100", b"900"), key) is None  # tampered
+    lines = UdpLines("127.0.0.1", 0, timeout=1.0, key=key)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            tx.sendto(b"G1S1P1 999\n", lines.address)          # unsigned: dropped
+            tx.sendto(good, lines.address)
+        assert lines.read() == []
+        assert lines.read() == ["G1S1P1 100", "G1S1P2 50"]
+        assert lines.unauthenticated == 1
+    finally:
+        lines.close()
+
+
+def test_listening_beyond_this_machine_is_said(caplog):
+    from walkout.sensors.live import UdpLines
+
+    with caplog.at_level("WARNING"):
+        UdpLines("0.0.0.0", 0).close()
+        UdpLines("127.0.0.1", 0).close()
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "listens beyond this machine" in said[0] and "?key=" in said[0]
+
+
+def test_a_bad_port_is_one_line(tmp_path, capsys):
+    store = ROOT / "walkout" / "stores" / "webcam.yaml"
+    for url in ("udp://localhost:99999", "udp://localhost:0", "serial:///dev/x?baud=abc"):
+        assert main(["weight-events", url, "--store", str(store), "--seconds", "0.1",
+                     "--out", str(tmp_path / "e.jsonl")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith(f"walkout: error: {url}: expected")
+
+
+def test_the_live_scale_thread_survives_hostile_datagrams():
+    import socket
+    import time
+
+    from walkout.config import load_store
+    from walkout.live import LineScale
+
+    store = load_store(ROOT / "walkout" / "stores" / "webcam.yaml")
+    plate = store.plate_ids[0]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    t0 = time.monotonic()
+    scale = LineScale(f"udp://127.0.0.1:{port}", store, lambda: time.monotonic() - t0)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            for bad in (b"{" * 60000, f"{plate} 100 -1e300".encode(), b"\xff\xfe" * 100,
+                        b"[" * 60000):
+                tx.sendto(bad, scale.lines.address)
+            for k in range(5):
+                tx.sendto(f"{plate} {200 + k}".encode(), scale.lines.address)
+                time.sleep(0.02)
+        time.sleep(0.2)
+        assert scale._thread.is_alive()
+        block = scale.rows_until(time.monotonic() - t0)
+        assert block is not None and block.grams[-1][0] == 204
+        assert scale.asm.stats.bad_lines >= 3 and scale.asm.stats.out_of_range == 1
+    finally:
+        scale.close()

@@ -207,21 +207,33 @@ class LineScale:
         self.asm = LineAssembler(store.plate_ids, store.sensors.rate_hz)
         self.offset = store.sensors.clock_offset_s
         self.clock = lambda: clock() - self.offset
+        self.url = url
+        self.error: str | None = None  # why the reader stopped, when it did
         self._lock = threading.Lock()
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="walkout-scale", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        # whatever arrives, this thread goes on: a bad line is counted by the assembler,
+        # and only the transport failing (the port unplugged) stops it, said by rows_until
         while not self._stop:
-            for line in self.lines.read():
-                with self._lock:
+            try:
+                lines = self.lines.read()
+            except OSError as exc:
+                self.error = f"{type(exc).__name__}: {exc}"[:200]
+                return
+            with self._lock:
+                for line in lines:
                     self.asm.feed(line, self.clock())
+                self.asm.stats.unauthenticated = getattr(self.lines, "unauthenticated", 0)
 
     def press(self, key: str, t: float) -> str | None:
         return None
 
     def rows_until(self, t_now: float) -> SampleBlock | None:
+        if self.error is not None:
+            raise InputError(f"{self.url}: the scale stopped reading ({self.error})")
         with self._lock:
             b = self.asm.rows_until(min(t_now - self.offset, self.asm.now))
         return None if b is None else SampleBlock(b.t + self.offset, b.grams, b.plate_ids)

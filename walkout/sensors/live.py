@@ -15,42 +15,100 @@ Bad lines never stop the stream: unparseable lines, unknown plates, NaN readings
 readings older than the plate's last one are skipped and counted in :class:`ReadStats`.
 Plates never heard from are NaN until their first reading; the event detector ignores the
 windows they spoil.
+
+Lines come from the network, so every one is parsed with bounds: at most
+:data:`MAX_LINE_CHARS` characters, JSON of one level of objects, grams within
+:data:`MAX_GRAMS`, and a reading's own time within :data:`MAX_SKEW_S` of the receiving
+clock. Whatever breaks a bound is skipped and counted, never raised. With a shared secret
+(``udp://HOST:PORT?key=SECRET``) a datagram counts only when its last line is
+``#hmac=<hex>``, the HMAC-SHA256 of everything before that line under the secret.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import json
+import logging
 import math
 import socket
 import time
 from collections.abc import Callable, Iterator
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
 from ..errors import InputError
 from .readers import ReadStats, SampleBlock
 
+log = logging.getLogger(__name__)
+
+# A whole row of a large store (300 plates at about 25 characters each) fits; anything
+# longer is not a reading.
+MAX_LINE_CHARS = 8192
+# One plate of a shelf carries at most a few tens of kilograms; a tonne is beyond any.
+MAX_GRAMS = 1e6
+# A reading stamped by the board more than this far from the receiving clock cannot be a
+# reading of now: a reach is matched within a second or two, and network and board buffers
+# hold a reading for far less than this. Boards that stamp readings must share the clock.
+MAX_SKEW_S = 10.0
+MAC_PREFIX = b"#hmac="
+
+
+def _number(v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise ValueError("expected a number")
+    return float(v)
+
 
 def parse_line(line: str) -> list[tuple[str, float, float | None]]:
-    """``(plate_id, grams, t or None)`` readings of one line; raises ValueError if bad."""
+    """``(plate_id, grams, t or None)`` readings of one line; raises ValueError if bad
+    (including a line over :data:`MAX_LINE_CHARS` or JSON nested deeper than a row)."""
     line = line.strip()
     if not line:
         return []
+    if len(line) > MAX_LINE_CHARS:
+        raise ValueError(f"a line over {MAX_LINE_CHARS} characters")
     if line.startswith("{"):
+        if line.count("{") > 2 or "[" in line:  # a row is one object inside another at most
+            raise ValueError("JSON nested deeper than a row")
         obj = json.loads(line)
+        if not isinstance(obj, dict):
+            raise ValueError("expected a JSON object")
         t = obj.get("t")
-        t = None if t is None else float(t)
+        t = None if t is None else _number(t)
         if "plates" in obj:
-            return [(str(k), float(v), t) for k, v in dict(obj["plates"]).items()]
+            if not isinstance(obj["plates"], dict):
+                raise ValueError("expected plates to be an object")
+            return [(str(k), _number(v), t) for k, v in obj["plates"].items()]
         grams = obj.get("g", obj.get("grams"))
         if "plate" not in obj or grams is None:
             raise ValueError("expected keys plate and g")
-        return [(str(obj["plate"]), float(grams), t)]
+        return [(str(obj["plate"]), _number(grams), t)]
     parts = line.split()
     if len(parts) not in (2, 3):
         raise ValueError("expected '<plate_id> <grams> [<t>]'")
     return [(parts[0], float(parts[1]), float(parts[2]) if len(parts) == 3 else None)]
+
+
+def signed_payload(datagram: bytes, key: bytes) -> bytes | None:
+    """The payload of a datagram whose last line is ``#hmac=<hex>`` of the rest under
+    ``key``, or None when the signature is missing or wrong."""
+    body, sep, mac = datagram.rstrip(b"\r\n").rpartition(b"\n" + MAC_PREFIX)
+    if not sep:
+        if not datagram.startswith(MAC_PREFIX):
+            return None
+        body, mac = b"", datagram[len(MAC_PREFIX):].strip()
+    want = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+    return body if hmac.compare_digest(want, mac.strip().lower()) else None
+
+
+def sign(payload: bytes, key: bytes) -> bytes:
+    """A datagram for ``udp://...?key=``: the payload and its ``#hmac=`` line."""
+    payload = payload.rstrip(b"\n")
+    return payload + b"\n" + MAC_PREFIX + \
+        hmac.new(key, payload, hashlib.sha256).hexdigest().encode() + b"\n"
 
 
 class LineAssembler:
@@ -77,7 +135,7 @@ class LineAssembler:
         """Take one line received at ``t_recv`` seconds."""
         try:
             readings = parse_line(line)
-        except (ValueError, TypeError, AttributeError):
+        except (ValueError, TypeError, AttributeError, RecursionError):
             self.stats.bad_lines += 1
             return
         for pid, grams, t in readings:
@@ -88,6 +146,9 @@ class LineAssembler:
             t = t_recv if t is None else t
             if not math.isfinite(grams) or not math.isfinite(t):
                 self.stats.filled += 1
+                continue
+            if abs(grams) > MAX_GRAMS or abs(t - t_recv) > MAX_SKEW_S:
+                self.stats.out_of_range += 1
                 continue
             if t < self.last_t[c]:
                 self.stats.out_of_order += 1
@@ -112,23 +173,37 @@ class LineAssembler:
 
 
 class UdpLines:
-    """Lines from UDP datagrams on ``host:port`` (one or more lines a datagram)."""
+    """Lines from UDP datagrams on ``host:port`` (one or more lines a datagram); with
+    ``key``, only datagrams signed with it (see the module doc). Datagrams that fail the
+    signature are counted in ``unauthenticated``."""
 
-    def __init__(self, host: str, port: int, timeout: float = 0.05) -> None:
+    def __init__(self, host: str, port: int, timeout: float = 0.05,
+                 key: bytes | None = None) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self.sock.bind((host, port))
-        except OSError as exc:
+        except (OSError, OverflowError) as exc:
             self.sock.close()
-            raise InputError(f"udp://{host}:{port}: cannot listen ({exc.strerror})") from None
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise InputError(f"udp://{host}:{port}: cannot listen ({why})") from None
         self.sock.settimeout(timeout)
         self.address = self.sock.getsockname()
+        self.key, self.unauthenticated = key, 0
+        if not ipaddress.ip_address(self.address[0]).is_loopback:
+            log.warning("udp://%s:%d listens beyond this machine: anyone who can reach it "
+                        "can send readings%s", host, port, "" if key else
+                        " (add ?key=SECRET to accept only signed datagrams)")
 
     def read(self) -> list[str]:
         try:
             data = self.sock.recv(65536)
         except TimeoutError:
             return []
+        if self.key is not None:
+            data = signed_payload(data, self.key)
+            if data is None:
+                self.unauthenticated += 1
+                return []
         return data.decode("utf-8", errors="replace").splitlines()
 
     def close(self) -> None:
@@ -158,16 +233,26 @@ class SerialLines:
 
 
 def open_lines(url: str):
-    """``udp://HOST:PORT`` or ``serial:///dev/ttyUSB0[?baud=115200]``."""
+    """``udp://HOST:PORT[?key=SECRET]`` or ``serial:///dev/ttyUSB0[?baud=115200]``."""
     u = urlparse(url)
-    if u.scheme == "udp" and u.hostname and u.port:
-        return UdpLines(u.hostname, u.port)
+    try:
+        port = u.port
+    except ValueError:
+        port = None
+    query = parse_qs(u.query)
+    if u.scheme == "udp" and u.hostname and port:
+        key = query.get("key", [None])[0]
+        return UdpLines(u.hostname, port, key=None if key is None else key.encode())
     if u.scheme == "serial" and u.path:
-        baud = 115200
-        if u.query.startswith("baud="):
-            baud = int(u.query[5:])
+        try:
+            baud = int(query.get("baud", ["115200"])[0])
+        except ValueError:
+            baud = 0
+        if not 50 <= baud <= 4_000_000:
+            raise InputError(f"{url}: expected ?baud= a rate from 50 to 4000000")
         return SerialLines(u.path, baud)
-    raise InputError(f"{url}: expected udp://HOST:PORT or serial:///dev/PORT")
+    raise InputError(f"{url}: expected udp://HOST:PORT (a port from 1 to 65535) or "
+                     "serial:///dev/PORT")
 
 
 def iter_live(source, plate_ids: list[str], rate_hz: float = 60.0,
@@ -181,6 +266,7 @@ def iter_live(source, plate_ids: list[str], rate_hz: float = 60.0,
     while max_s is None or clock() - start < max_s:
         for line in source.read():
             asm.feed(line, clock())
+        asm.stats.unauthenticated = getattr(source, "unauthenticated", 0)
         now = clock()
         if now >= due:
             due = now + block_s

@@ -26,7 +26,8 @@ a dropped sample or a gap         **kept**: the samples around it are real. Jump
 a plate the store expects but     **warned** once, counted in ``missing_plates``; that plate
 the stream lacks                  gives no events
 (live) an unparseable line or an  **skipped**, counted as ``bad_lines`` / ``unknown_plates``
-unknown plate id
+unknown plate id; a reading out   / ``out_of_range``; an unsigned datagram with a key:
+of bounds (walkout.sensors.live)  ``unauthenticated``
 ================================  ===============================================================
 """
 
@@ -78,11 +79,13 @@ class ReadStats:
     gaps: int = 0
     bad_lines: int = 0
     unknown_plates: int = 0
+    out_of_range: int = 0       # live: grams or a reading's time beyond their bounds
+    unauthenticated: int = 0    # live: datagrams without a valid signature
     missing_plates: list[str] = field(default_factory=list)
 
     def problems(self) -> dict[str, int]:
         names = ("filled", "bad_time", "out_of_order", "duplicate", "gaps", "bad_lines",
-                 "unknown_plates")
+                 "unknown_plates", "out_of_range", "unauthenticated")
         out = {k: getattr(self, k) for k in names if getattr(self, k)}
         if self.missing_plates:
             out["missing_plates"] = len(self.missing_plates)
