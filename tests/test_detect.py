@@ -34,8 +34,10 @@ def test_bad_model_paths_are_clear_errors(tmp_path, capsys):
         Detector(tmp_path / "missing.pt")
     junk = tmp_path / "junk.pt"
     junk.write_text("not a model")
-    with pytest.raises(InputError, match="not a YOLO model"):
+    with pytest.raises(InputError, match="not a model shipped with walkout"):
         Detector(junk)(np.zeros((64, 64, 3), np.uint8))
+    with pytest.raises(InputError, match="not a torch checkpoint"):
+        Detector(junk, trusted=True)(np.zeros((64, 64, 3), np.uint8))
     bad_onnx = tmp_path / "junk.onnx"
     bad_onnx.write_text("not a model")
     with pytest.raises(InputError, match="not an ONNX model"):
@@ -242,3 +244,8 @@ def test_every_shipped_model_has_its_sha256_in_the_models_readme():
     for p in models:
         assert hashlib.sha256(p.read_bytes()).hexdigest() in readme, p.name
         assert p.stat().st_size < 50 * 1024 * 1024, p.name  # the repository's file limit
+    # the .pt files walkout loads without --trust-model are exactly the shipped ones
+    from walkout.trust import SHIPPED
+
+    assert {hashlib.sha256(p.read_bytes()).hexdigest(): p.name
+                       for p in models if p.suffix == ".pt"} == SHIPPED

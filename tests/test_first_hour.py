@@ -149,14 +149,22 @@ def test_output_paths_are_checked_first(case, tmp_path, capsys):
 def test_a_file_that_is_not_a_model_leaves_nothing_behind(tmp_path, capsys):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(bytes(range(256)) * 40)
-    assert main(["run", "--model", str(junk), "--backend", "torch",
-                 "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(f"walkout: error: {junk}: not a YOLO model (")
-    assert err.endswith(")") and len(err.splitlines()) == 1
-    inner = err[err.index("(") + 1:-1]
-    assert inner.endswith(" ...") or len(inner) <= 100  # cut at a word, never mid-word
-    assert not (tmp_path / "o").exists()
+    for trust in ([], ["--trust-model"]):
+        assert main(["run", "--model", str(junk), "--backend", "torch", *trust,
+                     "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith(f"walkout: error: {junk}: not a")
+        assert not (tmp_path / "o").exists()
+
+
+def test_error_text_from_a_library_is_cut_at_a_word():
+    from walkout.detect import first_words
+
+    text = "Memo value not found at index 7 " * 10 + "\nsecond line"
+    cut = first_words(text)
+    assert cut.endswith(" ...") and len(cut) <= 104 and "second" not in cut
+    assert text.startswith(cut[:-4]) and text[len(cut) - 4] == " "  # ends on a word
+    assert first_words("short message\nmore") == "short message"
 
 
 def test_validate_checks_the_model_file(tmp_path, capsys):

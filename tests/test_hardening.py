@@ -236,3 +236,91 @@ def test_the_live_scale_thread_survives_hostile_datagrams():
         assert scale.asm.stats.bad_lines >= 3 and scale.asm.stats.out_of_range == 1
     finally:
         scale.close()
+
+
+# ---- model files (issue 26, part 1) --------------------------------------------------------
+class _Payload:
+    """What a hostile checkpoint carries: unpickling it runs a shell command."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _checkpoint(tmp_path: Path, name: str, extra: dict) -> Path:
+    import torch
+
+    ckpt = torch.load(ROOT / "models" / "walkout-sim.pt", weights_only=False)  # shipped
+    ckpt.update(extra)
+    path = tmp_path / name
+    torch.save(ckpt, path)
+    return path
+
+
+def test_a_checkpoint_that_runs_code_is_refused_trusted_or_not(tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    evil = _checkpoint(tmp_path, "evil.pt", {"x": _Payload(marker)})
+    for trust in ([], ["--trust-model"]):
+        assert main(["-q", "run", "--model", str(evil), "--backend", "torch", *trust,
+                     "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        assert ("refused even with --trust-model: its pickle calls posix.system" in err
+                if trust else "not a model shipped with walkout" in err)
+    assert not marker.exists() and not (tmp_path / "o").exists()
+
+
+def test_a_trusted_checkpoint_loads_and_the_run_says_so(tmp_path, caplog):
+    from walkout.detect import Detector
+
+    mine = _checkpoint(tmp_path, "mine.pt", {"date": "2026-12-05"})  # a user's fine-tune
+    with caplog.at_level("WARNING"):
+        det = Detector(mine, trusted=True, device="cpu").load()
+    assert det.backend == "torch" and det.names == {0: "person"}
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "not a shipped model; loading it as trusted" in said[0]
+
+
+def test_a_shipped_model_needs_no_trust_wherever_it_lies(tmp_path):
+    from walkout.detect import Detector
+
+    copy = tmp_path / "renamed.pt"
+    shutil.copy(ROOT / "models" / "walkout-sim.pt", copy)
+    assert Detector(copy, device="cpu").load().names == {0: "person"}
+
+
+def test_a_store_model_never_resolves_against_the_current_folder(tmp_path, monkeypatch):
+    from walkout.cli import make_detector
+    from walkout.config import load_store
+
+    (tmp_path / "models").mkdir()
+    for name in ("walkout-sim.pt", "walkout-sim.onnx"):  # look-alikes in the working folder
+        (tmp_path / "models" / name).write_bytes(b"not the shipped model")
+    monkeypatch.chdir(tmp_path)
+    store = load_store(ROOT / "sample_videos" / "pair" / "store.yaml")
+    assert make_detector(store, None, "auto", "cpu").path == ROOT / "models" / "walkout-sim.onnx"
+    assert make_detector(store, None, "torch", "cpu").path == ROOT / "models" / "walkout-sim.pt"
+    # beside its store.yaml it does resolve: a store may ship its own model
+    clip = tmp_path / "clip"
+    shutil.copytree(ROOT / "sample_videos" / "pair", clip)
+    (clip / "models").mkdir()
+    for name in ("walkout-sim.pt", "walkout-sim.onnx"):
+        shutil.copy(ROOT / "models" / name, clip / "models" / name)
+    store = load_store(clip / "store.yaml")
+    assert make_detector(store, None, "onnx", "cpu").path == \
+        clip / "models" / "walkout-sim.onnx"
+
+
+def test_detector_trust_in_a_store_is_a_boolean(store_dict, write_store):
+    from walkout.config import load_store
+    from walkout.errors import ConfigError
+
+    store_dict["detector"]["trust"] = "yes"
+    with pytest.raises(ConfigError, match=r"detector\.trust: expected true or false"):
+        load_store(write_store(store_dict))
+    store_dict["detector"]["trust"] = True
+    assert load_store(write_store(store_dict)).detector.trust is True

@@ -23,6 +23,7 @@ since two classes on one person are one person.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -35,7 +36,10 @@ import cv2
 import numpy as np
 
 from .errors import InputError, MissingExtraError
+from .trust import check_checkpoint
 from .types import Detections
+
+log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]  # the project: models/ lives here
 
@@ -43,16 +47,20 @@ ROOT = Path(__file__).resolve().parents[1]  # the project: models/ lives here
 HUB_NAME = re.compile(r"yolo[\w.-]*\.pt")  # yolo11n.pt, yolov8s.pt, ...
 
 
-def resolve_model(path: str | Path) -> Path:
-    """A model path as given, or relative to the project (``models/person-yolov8s.pt``).
-    A bare ultralytics release name (``yolo11n.pt``) that is not here is passed through for
-    ultralytics to download; that needs internet."""
+def resolve_model(path: str | Path, base: str | Path | None = None) -> Path:
+    """A model path: absolute, or relative to ``base`` (the folder of the store.yaml that
+    names it) or, without one, to the current folder; then relative to the project
+    (``models/person-yolov8s.pt``) and its ``models/``. A store's model never resolves
+    against the current folder, so a file there cannot stand in for it. A bare ultralytics
+    release name (``yolo11n.pt``) that is not here is passed through for ultralytics to
+    download; that needs internet."""
     p = Path(path).expanduser()
-    if p.is_file():
-        return p
-    for base in (ROOT, ROOT / "models"):
-        q = base / p
-        if q.is_file():
+    first = p if p.is_absolute() or base is None else Path(base) / p
+    if first.is_file():
+        return first
+    for root in (ROOT, ROOT / "models"):
+        q = root / p
+        if not p.is_absolute() and q.is_file():
             return q
     if HUB_NAME.fullmatch(str(path)):
         return p  # an ultralytics release asset: downloaded on first use, with internet
@@ -129,6 +137,8 @@ class Detector:
     Args:
         model: a ``.pt`` (torch backend) or ``.onnx`` (ONNX Runtime) file, as a path or
             relative to the project (``models/person-yolov8s.pt``).
+        trusted: load a ``.pt`` that is not a shipped model (after checking its pickle;
+            :mod:`walkout.trust`). A shipped one, or an ``.onnx``, needs no trust.
         classes: model classes that count as a person (default: see the module docstring).
         conf, iou, imgsz, max_det: thresholds and input size.
         device: ``cpu``, ``cuda:0`` ... (default: a GPU when there is one).
@@ -139,8 +149,9 @@ class Detector:
 
     def __init__(self, model: str | Path, classes: Sequence[int] | None = None,
                  conf: float = 0.25, iou: float = 0.45, imgsz: int = 640, max_det: int = 100,
-                 device: str | None = None) -> None:
+                 device: str | None = None, trusted: bool = False) -> None:
         self.path = resolve_model(model)
+        self.trusted = trusted  # a .pt that is not a shipped model may load (walkout.trust)
         self.backend = "onnx" if self.path.suffix == ".onnx" else "torch"
         self.settings = Thresholds(conf, iou, imgsz, max_det)
         self._classes = None if classes is None else tuple(int(c) for c in classes)
@@ -163,6 +174,10 @@ class Detector:
         else:
             download = not self.path.is_file()
             require_ultralytics(str(self.path))
+            if not download:  # a pickle: only a shipped or trusted one (walkout.trust)
+                said = check_checkpoint(self.path, self.trusted)
+                if said:
+                    log.warning(said)
             YOLO = ultralytics_offline(allow_download=download)
             try:
                 model = YOLO(str(self.path), task="detect")

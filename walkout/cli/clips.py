@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import WalkoutError
-from .common import size
+from .common import size, trust_option
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -57,6 +57,13 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
 
     require_ultralytics("walkout train-detector")  # before minutes of simulating frames
     check_out_file(args.out)
+    if args.init is not None:  # a pickle: only a shipped or trusted one (walkout.trust)
+        from ..detect import resolve_model
+        from ..trust import check_checkpoint
+
+        said = check_checkpoint(resolve_model(args.init), args.trust_model)
+        if said:
+            print(f"walkout: {said}", file=sys.stderr)
     check_out_file(Path(args.out).with_suffix(".onnx"), "--out (its ONNX export)")
     out = train_detector(args.out, frames=args.frames, epochs=args.epochs, imgsz=args.imgsz,
                          device=args.device, batch=args.batch, seed=args.seed,
@@ -99,6 +106,7 @@ def add_parsers(sub) -> None:
     tr.add_argument("--seed", type=int, default=0, help="data and training seed (0)")
     tr.add_argument("--init", default=None,
                     help="fine-tune this trained model instead of starting from scratch")
+    trust_option(tr)
     tr.add_argument("--crowd", type=float, default=0.0,
                     help="share of frames picked where two shoppers (nearly) touch (0)")
     tr.add_argument("--reach", type=float, default=0.0,

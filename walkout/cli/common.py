@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..errors import WalkoutError
 
@@ -30,22 +31,29 @@ def positive(text: str) -> float:
     return value
 
 
-def make_detector(store, model: str | None, backend: str, device: str | None):
-    """The store's detector (or ``model``) on ``backend`` (see :func:`backend_model`)."""
+def make_detector(store, model: str | None, backend: str, device: str | None,
+                  trust: bool = False):
+    """The store's detector (or ``model``) on ``backend`` (see :func:`backend_model`). The
+    store's model resolves relative to its store.yaml; ``trust`` (``--trust-model``), or
+    the store's ``detector.trust`` for its own model, lets a .pt that is not shipped load."""
     from ..detect import Detector
 
     d = store.detector
-    return Detector(backend_model(model or d.model, backend), classes=list(d.person_classes),
-                    conf=d.confidence, imgsz=d.imgsz, device=device)
+    base = None if model or store.path is None else Path(store.path).parent
+    trusted = trust or (d.trust and not model)
+    return Detector(backend_model(model or d.model, backend, base),
+                    classes=list(d.person_classes), conf=d.confidence, imgsz=d.imgsz,
+                    device=device, trusted=trusted)
 
 
-def backend_model(model: str, backend: str):
+def backend_model(model: str, backend: str, base=None):
     """The model file to load for ``backend``: ``auto`` prefers the ONNX export beside a
     ``.pt`` (ONNX Runtime is in the base install, torch is an extra), ``onnx`` needs one,
-    ``torch`` takes the ``.pt`` as given."""
+    ``torch`` takes the ``.pt`` as given. ``base``: the folder a store's model path is
+    relative to (:func:`walkout.detect.resolve_model`)."""
     from ..detect import resolve_model
 
-    path = resolve_model(model)
+    path = resolve_model(model, base)
     if backend != "torch" and path.suffix == ".pt" and path.with_suffix(".onnx").is_file():
         return path.with_suffix(".onnx")
     if backend == "onnx" and path.suffix != ".onnx":
@@ -57,6 +65,12 @@ def backend_model(model: str, backend: str):
                                "beside it (an ONNX model runs on ONNX Runtime)")
         return path.with_suffix(".pt")
     return path
+
+
+def trust_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust-model", action="store_true",
+                        help="load a .pt model that is not shipped with walkout (a .pt can "
+                             "run code when loaded; its pickle is checked first)")
 
 
 def backend_option(parser: argparse.ArgumentParser) -> None:

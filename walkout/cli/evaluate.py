@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import WalkoutError
-from .common import backend_model, backend_option, make_detector
+from .common import backend_model, backend_option, make_detector, trust_option
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -34,7 +34,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 store = load_store(clip / "store.yaml")
                 weights = clip / "weights.csv"
                 res = run(clip, store, pred / clip.name,
-                          make_detector(store, None, args.backend, args.device).load(),
+                          make_detector(store, None, args.backend, args.device,
+                                        args.trust_model).load(),
                           weights=weights if weights.is_file() else None)
                 print(f"ran {clip.name}: {len(res.receipts)} receipts, "
                       f"{res.video_s / max(res.wall_s, 1e-9):.1f}x real time", file=sys.stderr)
@@ -54,7 +55,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     cfg = load_store(args.store)
     try:  # the model must be there too: a run would stop on it
-        model = backend_model(cfg.detector.model, "auto")
+        model = backend_model(cfg.detector.model, "auto", Path(args.store).parent)
     except WalkoutError as exc:
         raise WalkoutError(f"{args.store}: detector.model: {exc}") from None
     n_plates = sum(len(s.plates) for s in cfg.shelves)
@@ -76,6 +77,7 @@ def add_parsers(sub) -> None:
                    help="without --pred: keep the pipeline's outputs here (default: a "
                         "temporary folder)")
     backend_option(e)
+    trust_option(e)
     e.add_argument("--device", default=None, help="without --pred: cpu, cuda:0 ...")
     e.add_argument("--json", default=None, help="write the scores as JSON")
     e.add_argument("--report", default=None, help="write report.md and plots into this folder")

@@ -18,6 +18,7 @@ from .common import (
     display_show,
     fusion_params,
     make_detector,
+    trust_option,
 )
 
 
@@ -45,7 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                            "weights.csv; --weights none runs on video only)")
     fusion = fusion_params(args)
     store = load_store(store_path)
-    detector = make_detector(store, args.model, args.backend, args.device)
+    detector = make_detector(store, args.model, args.backend, args.device, args.trust_model)
     settings = run_settings(src, store_path, weights, detector, fusion)
     out = out or default_out(src, settings)
     detector.load()  # a bad model fails now, before anything is written
@@ -112,7 +113,8 @@ def cmd_live(args: argparse.Namespace) -> int:
             store.detector, person_classes=tuple(args.classes)))
     keys = read_keys(args.keys) if args.keys else []
     fusion = fusion_params(args)
-    detector = make_detector(store, args.model, args.backend, args.device).load()
+    detector = make_detector(store, args.model, args.backend, args.device,
+                             args.trust_model).load()
     camera = LiveCamera(args.source, realtime=not args.no_realtime)
     scale = None
     try:
@@ -171,6 +173,7 @@ def add_parsers(sub) -> None:
                    help="shelf weights, weights.csv (default: the clip's); none: video only")
     r.add_argument("--model", default=None, help="detector model (default: the store's)")
     backend_option(r)
+    trust_option(r)
     r.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
     r.add_argument("--out", default=None,
                    help="output folder (default: walkout-out/<input name>, a new one for "
@@ -201,6 +204,7 @@ def add_parsers(sub) -> None:
     lv.add_argument("--classes", type=int, nargs="+", default=None,
                     help="model classes that count as a person (e.g. 0 for COCO models)")
     backend_option(lv)
+    trust_option(lv)
     lv.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
     lv.add_argument("--no-realtime", action="store_true",
                     help="a video file: hand over every frame instead of playing it at its "

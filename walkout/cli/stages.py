@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..errors import WalkoutError
-from .common import backend_model, backend_option, positive
+from .common import backend_model, backend_option, positive, trust_option
 
 
 def cmd_track(args: argparse.Namespace) -> int:
@@ -132,13 +132,16 @@ def cmd_detect(args: argparse.Namespace) -> int:
     # names another; else the real-footage person model at ultralytics' defaults. Options
     # given override either.
     model, classes, conf, imgsz = "models/person-yolov8s.pt", None, 0.25, 640
+    base, trusted = None, args.trust_model
     if (args.store or store_yaml.is_file()) and not args.model:
         d = load_store(store_yaml).detector
         model, classes, conf, imgsz = d.model, list(d.person_classes), d.confidence, d.imgsz
-    detector = Detector(backend_model(args.model or model, args.backend),
+        base, trusted = store_yaml.parent, trusted or d.trust
+    detector = Detector(backend_model(args.model or model, args.backend, base),
                         classes=args.classes or classes,
                         conf=conf if args.conf is None else args.conf,
-                        imgsz=args.imgsz or imgsz, device=args.device).load()
+                        imgsz=args.imgsz or imgsz, device=args.device,
+                        trusted=trusted).load()
     source = open_source(args.source)
     static = StaticBoxFilter() if args.static_filter else None
     frames = iter(source)
@@ -189,6 +192,7 @@ def add_parsers(sub) -> None:
                    help="model classes that count as a person (default: the store's, else "
                         "classes named 'person', or all)")
     backend_option(d)
+    trust_option(d)
     d.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
     d.add_argument("--batch", type=int, default=8, help="frames per model call (8)")
     d.add_argument("--static-filter", action="store_true",

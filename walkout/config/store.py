@@ -43,6 +43,7 @@ class DetectorSettings:
     confidence: float = 0.25
     imgsz: int = 640
     ignore: tuple[Polygon, ...] = ()  # boxes standing in these are not people (fixtures)
+    trust: bool = False  # the model may be a .pt that is not shipped (walkout.trust)
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,8 @@ class StoreConfig:
         }
         if self.detector.ignore:
             out["detector"]["ignore"] = [poly(q) for q in self.detector.ignore]
+        if self.detector.trust:
+            out["detector"]["trust"] = True
         out["catalogue"] = [
             {
                 "sku": p.sku,

@@ -149,7 +149,10 @@ class Validator:
 
     def detector(self, raw: Any) -> DetectorSettings:
         m = self.mapping(raw, "detector", ("model", "person_classes"),
-                         ("confidence", "imgsz", "ignore"))
+                         ("confidence", "imgsz", "ignore", "trust"))
+        trust = m.get("trust", False)
+        if not isinstance(trust, bool):
+            raise self.fail("detector.trust", f"expected true or false, got {_kind(trust)}")
         classes = self.seq(m["person_classes"], "detector.person_classes")
         ignore = tuple(self.polygon(q, f"detector.ignore[{i}]")
                        for i, q in enumerate(self.seq(m.get("ignore", []), "detector.ignore",
@@ -164,6 +167,7 @@ class Validator:
                                    below=1),
             imgsz=self.integer(m.get("imgsz", 640), "detector.imgsz", 32),
             ignore=ignore,
+            trust=trust,
         )
 
     def catalogue(self, raw: Any) -> tuple[Product, ...]:

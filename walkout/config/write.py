@@ -28,6 +28,7 @@ KEY_COMMENTS = {
     "detector.person_classes": "model class ids that count as a person",
     "detector.confidence": "minimum detection score",
     "detector.imgsz": "inference image size, pixels",
+    "detector.trust": "load a .pt that is not shipped with walkout (it can run code)",
     "detector.ignore": "optional: polygons where a box standing there is a fixture, not a "
                        "person",
     "catalogue": "products: unit weight and spread in grams, unit price",
