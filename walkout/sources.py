@@ -7,6 +7,7 @@ Each yields :class:`Frame` s with ``t = index / fps`` (the video clock). Live ca
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -14,6 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+
+# FFmpeg inside OpenCV prints its own complaint about a damaged video ("moov atom not
+# found") before walkout's one-line error; keep it quiet unless the user asked otherwise.
+# OpenCV reads this when it first opens a video, so setting it here is in time.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from .errors import InputError
 from .types import Frame

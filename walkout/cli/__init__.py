@@ -50,11 +50,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except WalkoutError as exc:
-        print(f"walkout: error: {exc}", file=sys.stderr)
+        print(one_line(f"walkout: error: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("walkout: interrupted", file=sys.stderr)
         return 130
+
+
+MAX_ERROR_CHARS = 400  # an error is read by a person: a line, never a file's worth
+
+
+def one_line(text: str) -> str:
+    """An error message as one line of at most :data:`MAX_ERROR_CHARS` characters, whatever
+    input went into it."""
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 4] + " ..."
 
 
 if __name__ == "__main__":

@@ -217,6 +217,33 @@ def _num(x: float) -> float | int:
 
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
+# A store with a thousand shelves is well under a megabyte of YAML.
+MAX_STORE_BYTES = 10 * 1024 * 1024
+
+
+class _StoreLoader(_SAFE_LOADER):
+    """The safe loader, refusing a key given twice in one mapping (YAML keeps the last one
+    silently: a second ``camera:`` would replace the first without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {str(key)[:40]!r}", key_node.start_mark)
+            seen.add(key if isinstance(key, (str, int, float, bool)) else id(key_node))
+        return super().construct_mapping(node, deep=deep)
+
+
+def _no_aliases(text: str, path: Path) -> None:
+    """A store description has no use for YAML aliases, and nested ones expand to
+    gigabytes from a few kilobytes (a "billion laughs" file): refuse them."""
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            raise ConfigError(f"{path}: line {event.start_mark.line + 1}: a YAML alias "
+                              f"(*{str(event.anchor)[:40]}) (expected plain values: a store "
+                              "description uses no aliases)")
 
 
 def load_store(path: str | Path) -> StoreConfig:
@@ -224,14 +251,21 @@ def load_store(path: str | Path) -> StoreConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: file not found (expected a store.yaml)")
+    if path.stat().st_size > MAX_STORE_BYTES:
+        raise ConfigError(f"{path}: {path.stat().st_size} bytes (expected a store.yaml of at "
+                          f"most {MAX_STORE_BYTES} bytes)")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+        text = path.read_text(encoding="utf-8")
+        _no_aliases(text, path)
+        raw = yaml.load(text, Loader=_StoreLoader)
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file (expected YAML)") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply (expected a store description)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "?"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: {where}: invalid YAML ({problem})") from None
+        raise ConfigError(f"{path}: {where}: invalid YAML ({str(problem)[:120]})") from None
     return StoreConfig.from_dict(raw, path)
 

@@ -21,6 +21,28 @@ from .store import (
     Zones,
 )
 
+# Bounds on numbers, each far beyond any real store, so that a slip (or a hostile file) is
+# an error here instead of a crash, a hang or gigabytes later on.
+MAX_NUMBER = 1e12          # any other number: nothing in a store description is this large
+MAX_INTEGER = 10**9        # any other integer (ids, class numbers)
+MAX_FRAME_SIDE = 16384     # pixels: the widest camera sensors are about 16k pixels
+MAX_PIXELS = 1e6           # a polygon point: zones may reach past the frame, not this far
+MAX_POLYGON_POINTS = 1000  # a drawn zone has a handful of corners; checking is O(n^2)
+MAX_FPS = 1000.0           # high-speed cameras; store cameras run at 5-60 frames/s
+MAX_IMGSZ = 4096           # model input pixels: 200,000 would ask for about 90 GB
+MIN_RATE_HZ = 1.0          # a load cell read less than once a second misses a whole pick
+MAX_RATE_HZ = 10000.0      # load-cell converters sample at 10-80 Hz, lab ones at a few kHz
+MAX_CLOCK_S = 1e10         # seconds: epoch time reaches 1e10 in the year 2286
+MAX_GRAMS = 1e6            # no product on a shelf plate weighs a tonne
+MAX_UNITS = 10**6          # units stocked on one plate
+
+
+def _finite(v) -> bool:
+    try:
+        return bool(np.isfinite(float(v)))
+    except OverflowError:
+        return False
+
 
 class Validator:
     """Walks the raw YAML tree, keeping the key path for error messages."""
@@ -29,6 +51,8 @@ class Validator:
         self.source = source
 
     def fail(self, key: str, msg: str) -> ConfigError:
+        if len(msg) > 200:  # a value quoted in it may be as long as the file
+            msg = msg[:196] + " ..."
         return ConfigError(f"{self.source}: {key}: {msg}" if key else f"{self.source}: {msg}")
 
     def mapping(self, raw: Any, key: str, required: tuple, optional: tuple = ()) -> dict:
@@ -58,36 +82,51 @@ class Validator:
         return str(raw)
 
     def number(self, raw: Any, key: str, low: float | None = None, strict: bool = False,
-               below: float | None = None) -> float:
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not np.isfinite(raw):
+               below: float | None = None, high: float = MAX_NUMBER) -> float:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise self.fail(key, f"expected a number, got {_kind(raw)}")
-        if low is not None and (raw < low or (strict and raw == low)):
+        try:
+            value = float(raw)
+        except OverflowError:  # an integer of hundreds of digits
+            raise self.fail(key, f"expected a number, got {_kind(raw)}") from None
+        if not np.isfinite(value):
+            raise self.fail(key, f"expected a number, got {_kind(raw)}")
+        if low is not None and (value < low or (strict and value == low)):
             rel = ">" if strict else ">="
-            raise self.fail(key, f"expected a number {rel} {low}, got {raw}")
-        if below is not None and raw >= below:
-            raise self.fail(key, f"expected a number < {below}, got {raw}")
-        return float(raw)
+            raise self.fail(key, f"expected a number {rel} {low}, got {_kind(raw)}")
+        if below is not None and value >= below:
+            raise self.fail(key, f"expected a number < {below}, got {_kind(raw)}")
+        if abs(value) > high:
+            raise self.fail(key, f"expected a number from {-high:g} to {high:g}, got "
+                                 f"{_kind(raw)}")
+        return value
 
-    def integer(self, raw: Any, key: str, low: int | None = None) -> int:
+    def integer(self, raw: Any, key: str, low: int | None = None,
+                high: int = MAX_INTEGER) -> int:
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise self.fail(key, f"expected an integer, got {_kind(raw)}")
         if low is not None and raw < low:
-            raise self.fail(key, f"expected an integer >= {low}, got {raw}")
+            raise self.fail(key, f"expected an integer >= {low}, got {_kind(raw)}")
+        if raw > high:
+            raise self.fail(key, f"expected an integer <= {high}, got {_kind(raw)}")
         return int(raw)
 
     def polygon(self, raw: Any, key: str) -> Polygon:
         bad = "expected a polygon: a list of at least 3 [x, y] points"
         if not isinstance(raw, list) or len(raw) < 3:
             raise self.fail(key, f"{bad}, got {_kind(raw)}")
+        if len(raw) > MAX_POLYGON_POINTS:
+            raise self.fail(key, f"{bad} and at most {MAX_POLYGON_POINTS}, got {len(raw)}")
         pts = []
         for i, pt in enumerate(raw):
             if (
                 not isinstance(pt, list)
                 or len(pt) != 2
                 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in pt)
-                or not all(np.isfinite(pt))
+                or not all(_finite(v) and abs(float(v)) <= MAX_PIXELS for v in pt)
             ):
-                raise self.fail(f"{key}[{i}]", f"{bad}; this point is {pt!r}")
+                raise self.fail(f"{key}[{i}]", f"{bad} within +-{MAX_PIXELS:g} pixels; this "
+                                               f"point is {_kind(pt)}")
             pts.append((float(pt[0]), float(pt[1])))
         poly = np.asarray(pts, np.float64)
         if _self_intersects(poly):
@@ -117,9 +156,9 @@ class Validator:
 
     def camera(self, raw: Any) -> Camera:
         m = self.mapping(raw, "camera", ("width", "height", "fps"), ("homography", "view"))
-        width = self.integer(m["width"], "camera.width", 1)
-        height = self.integer(m["height"], "camera.height", 1)
-        fps = self.number(m["fps"], "camera.fps", 0, strict=True)
+        width = self.integer(m["width"], "camera.width", 1, MAX_FRAME_SIDE)
+        height = self.integer(m["height"], "camera.height", 1, MAX_FRAME_SIDE)
+        fps = self.number(m["fps"], "camera.fps", 0, strict=True, high=MAX_FPS)
         hom = None
         if "homography" in m:
             key = "camera.homography"
@@ -143,8 +182,10 @@ class Validator:
     def sensors(self, raw: Any) -> Sensors:
         m = self.mapping(raw, "sensors", (), ("rate_hz", "clock_offset_s"))
         return Sensors(
-            rate_hz=self.number(m.get("rate_hz", 60.0), "sensors.rate_hz", 0, strict=True),
-            clock_offset_s=self.number(m.get("clock_offset_s", 0.0), "sensors.clock_offset_s"),
+            rate_hz=self.number(m.get("rate_hz", 60.0), "sensors.rate_hz", MIN_RATE_HZ,
+                                high=MAX_RATE_HZ),
+            clock_offset_s=self.number(m.get("clock_offset_s", 0.0), "sensors.clock_offset_s",
+                                       high=MAX_CLOCK_S),
         )
 
     def detector(self, raw: Any) -> DetectorSettings:
@@ -165,7 +206,7 @@ class Validator:
             # a score is at most 1, so a threshold of 1 or more would keep no person at all
             confidence=self.number(m.get("confidence", 0.25), "detector.confidence", 0,
                                    below=1),
-            imgsz=self.integer(m.get("imgsz", 640), "detector.imgsz", 32),
+            imgsz=self.integer(m.get("imgsz", 640), "detector.imgsz", 32, MAX_IMGSZ),
             ignore=ignore,
             trust=trust,
         )
@@ -182,8 +223,10 @@ class Validator:
             out.append(Product(
                 sku=sku,
                 name=self.text(m["name"], f"{key}.name"),
-                weight_g=self.number(m["weight_g"], f"{key}.weight_g", 0, strict=True),
-                weight_sd_g=self.number(m["weight_sd_g"], f"{key}.weight_sd_g", 0),
+                weight_g=self.number(m["weight_g"], f"{key}.weight_g", 0, strict=True,
+                                     high=MAX_GRAMS),
+                weight_sd_g=self.number(m["weight_sd_g"], f"{key}.weight_sd_g", 0,
+                                        high=MAX_GRAMS),
                 price=self.number(m["price"], f"{key}.price", 0),
             ))
         return tuple(out)
@@ -208,7 +251,8 @@ class Validator:
                 sku = self.text(pm["sku"], f"{pkey}.sku")
                 if sku not in skus:
                     raise self.fail(f"{pkey}.sku", f"unknown sku {sku!r} (not in catalogue)")
-                units = self.integer(pm["units"], f"{pkey}.units", 0) if "units" in pm else None
+                units = (self.integer(pm["units"], f"{pkey}.units", 0, MAX_UNITS)
+                         if "units" in pm else None)
                 poly = self.polygon(pm["polygon"], f"{pkey}.polygon") if "polygon" in pm else None
                 plates.append(Plate(pid, sku, units, poly))
             out.append(Shelf(
@@ -226,11 +270,15 @@ def _join(prefix: str, key: str) -> str:
 
 
 def _kind(raw: Any) -> str:
+    """What a value is, for a message: never longer than a few dozen characters."""
     if raw is None:
         return "nothing"
     if isinstance(raw, (dict, list)):
-        return f"a {type(raw).__name__}"
-    return repr(raw)
+        return f"a {type(raw).__name__} of {len(raw)}"
+    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) > 10**15:
+        return f"an integer of {len(str(abs(raw)))} digits"
+    text = repr(raw)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def polygon_area(poly: np.ndarray) -> float:
