@@ -58,6 +58,7 @@ from .config import load_store
 from .errors import InputError
 from .io import (
     ClipPaths,
+    cut,
     iter_jsonl,
     read_json,
     read_mot,
@@ -129,18 +130,29 @@ def find_clips(dirs: list[str | Path]) -> list[Path]:
     return clips
 
 
+# A receipt line or an event of a million units of one product is beyond any shopper (a
+# shelf holds hundreds); larger quantities are damage (a 401-digit one overflowed the
+# float scoring).
+MAX_QTY = 1_000_000
+# Times (seconds of a clip, or epoch seconds, which reach 1e10 in the year 2286) and
+# totals (a receipt of ten billion) within 1e10 leave every sum and difference exact
+# enough; beyond is damage.
+MAX_NUMBER = 1e10
+
+
 def _num(v, where: str, what: str = "a number") -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise InputError(f"{where}: expected {what}, got {v!r}")
+    ok = not isinstance(v, bool) and isinstance(v, (int, float)) and abs(v) <= MAX_NUMBER
+    if not ok:  # NaN and inf fail the bound; an int too large for a float is compared exactly
+        raise InputError(f"{where}: expected {what} within +-{MAX_NUMBER:g}, got {cut(v)}")
     return float(v)
 
 
 def _qty(v, where: str, nonzero: bool = False, positive: bool = False) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or (nonzero and v == 0) or \
-            (positive and v < 0):
+            (positive and v < 0) or abs(v) > MAX_QTY:
         want = "an integer >= 0" if positive else "a non-zero integer" if nonzero else \
             "an integer"
-        raise InputError(f"{where}: expected 'qty' {want}, got {v!r}")
+        raise InputError(f"{where}: expected 'qty' {want} up to {MAX_QTY:,}, got {cut(v)}")
     return v
 
 
@@ -178,7 +190,7 @@ def load_truth(root: str | Path) -> Truth:
             raise InputError(f"{where}: expected 'items' to be an object {{sku: qty}}")
         c = items.setdefault(shopper, Counter())
         for sku, q in got.items():
-            c[str(sku)] += _qty(q, f"{where}.items.{sku}", positive=True)
+            c[str(sku)] += _qty(q, f"{where}.items[{cut(sku, 40)}]", positive=True)
         exited[shopper] = _num(r.get("exited_t", 0.0), f"{where}.exited_t")
     events = []
     for line, e in iter_jsonl(clip.gt_events):

@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import reprlib
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -32,12 +34,25 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
 
     A reader sees either the old file or the whole new one, never half of it.
     """
+    _write_atomic(path, lambda fh: fh.write(data))
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_lines_atomic(path: str | Path, lines: Iterable[str]) -> None:
+    """:func:`write_text_atomic` for text made a line at a time, never held whole."""
+    _write_atomic(path, lambda fh: fh.writelines(x.encode("utf-8") for x in lines))
+
+
+def _write_atomic(path: str | Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
@@ -45,10 +60,6 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(path: str | Path, obj) -> None:
@@ -220,28 +231,94 @@ def read_weights_csv(path: str | Path) -> WeightTable:
     return WeightTable(np.asarray(ts), grams, tuple(header[1:]))
 
 
+# Bounds of a MOTChallenge row. 10,000,000 frames is 11.6 days at 10 fps (3.9 days at
+# 30 fps), longer than any recording a store keeps in one file; a frame beyond it is damage
+# (and a frame loop or an array up to it would hang or exhaust memory).
+MAX_FRAME = 10_000_000
+# A camera sensor is at most about 16,000 pixels wide; 100,000 leaves room for boxes that
+# reach far off the frame, and anything beyond is not a box (1e300 made inf/nan tracks).
+MAX_BOX_PX = 100_000.0
+# Track ids are counters from 1 (or -1 for "no id"): a billion tracks is beyond any video.
+MAX_TRACK_ID = 1_000_000_000
+
+
+def cut(value, n: int = 60) -> str:
+    """``value`` (a string, number or parsed JSON) as a repr of at most ``n`` characters:
+    how a message quotes input, so that it never repeats unbounded file content."""
+    quote = reprlib.Repr()
+    quote.maxstring = quote.maxlong = quote.maxother = n
+    r = quote.repr(value)
+    return r if len(r) <= n else r[:n - 3] + "..."
+
+
+def iter_text_lines(path: Path, expected: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, line)`` for each line of the text file ``path`` (universal
+    newlines, as ``open`` reads text); a line that is not UTF-8 is an :class:`InputError`
+    naming its number and ``expected`` (what the file should hold)."""
+    with path.open(encoding="utf-8", errors="surrogateescape") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.isascii():
+                try:  # a byte that is not UTF-8 was escaped to a lone surrogate
+                    line.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InputError(f"{path}: line {lineno}: not UTF-8 text (expected "
+                                     f"{expected})") from None
+            yield lineno, line
+
+
+def parse_json(text: str, where: str, whole_file: bool = False):
+    """``json.loads(text)``, any failure an :class:`InputError` ``<where>: invalid JSON
+    (...)``; for a ``whole_file`` a syntax error names its line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = f": line {exc.lineno}" if whole_file else ""
+        raise InputError(f"{where}{at}: invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{where}: invalid JSON (nested too deeply)") from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        raise InputError(f"{where}: invalid JSON (a number with too many digits)") from None
+
+
 def _mot_rows(path: str | Path, what: str, min_cols: int, max_cols: int):
     """Yield ``(where, parts, values)`` for each non-blank line of a MOTChallenge-style file,
-    after checking the column count and that every value is a finite number."""
+    after checking the column count, that every value is a finite number, and the bounds
+    of a row (a whole frame 1..MAX_FRAME, an id within MAX_TRACK_ID, a box within
+    MAX_BOX_PX)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found (expected {what})")
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}: line {lineno}"
-            parts = line.strip().split(",")
-            if not min_cols <= len(parts) <= max_cols:
-                raise InputError(f"{where}: expected {min_cols}-{max_cols} columns "
-                                 f"frame,id,x,y,w,h,... (got {len(parts)})")
-            try:
-                vals = [float(x) for x in parts]
-            except ValueError:
-                raise InputError(f"{where}: expected numbers") from None
-            if not all(math.isfinite(v) for v in vals):
-                raise InputError(f"{where}: expected finite numbers (found NaN or inf)")
-            yield where, parts, vals + [-1.0] * (10 - len(vals))
+    for lineno, line in iter_text_lines(path, f"{what}: frame,id,x,y,w,h,... numbers"):
+        if not line.strip():
+            continue
+        where = f"{path}: line {lineno}"
+        parts = line.strip().split(",")
+        if not min_cols <= len(parts) <= max_cols:
+            raise InputError(f"{where}: expected {min_cols}-{max_cols} columns "
+                             f"frame,id,x,y,w,h,... (got {len(parts)})")
+        vals = _finite_numbers(parts, where, line)
+        frame, tid = vals[0], vals[1]
+        if not (1 <= frame <= MAX_FRAME and frame.is_integer()):
+            raise InputError(f"{where}: expected a 1-based integer frame up to "
+                             f"{MAX_FRAME:,}, got {cut(parts[0], 20)}")
+        if not (abs(tid) <= MAX_TRACK_ID and tid.is_integer()):
+            raise InputError(f"{where}: expected an integer id within +-{MAX_TRACK_ID:,}, "
+                             f"got {cut(parts[1], 20)}")
+        if not all(abs(v) <= MAX_BOX_PX for v in vals[2:6]):
+            raise InputError(f"{where}: expected a box x,y,w,h within +-{MAX_BOX_PX:,.0f} "
+                             f"pixels, got {cut(','.join(parts[2:6]), 60)}")
+        yield where, parts, vals + [-1.0] * (10 - len(vals))
+
+
+def _finite_numbers(parts: list[str], where: str, line: str) -> list[float]:
+    """The fields of a line as finite floats, or an error naming the line."""
+    try:
+        vals = [float(x) for x in parts]
+    except ValueError:
+        raise InputError(f"{where}: expected numbers, got {cut(line.strip())}") from None
+    if all(map(math.isfinite, vals)):
+        return vals
+    raise InputError(f"{where}: expected finite numbers (found NaN or inf)")
 
 
 def read_mot(path: str | Path) -> np.ndarray:
@@ -255,7 +332,8 @@ def read_mot(path: str | Path) -> np.ndarray:
 
 def _read_mot_uniform(path: str | Path) -> np.ndarray | None:
     """The common case in one vectorised parse: every line has the same 6-10 numeric, finite
-    columns. Returns None otherwise, and the strict per-line reader names the bad line."""
+    columns within the bounds of a row. Returns None otherwise, and the strict per-line
+    reader names the bad line."""
     try:
         lines = Path(path).read_text(encoding="utf-8").split()
     except (OSError, UnicodeDecodeError):
@@ -269,7 +347,11 @@ def _read_mot_uniform(path: str | Path) -> np.ndarray | None:
         vals = np.array(",".join(lines).split(","), dtype=np.float64).reshape(-1, cols)
     except ValueError:
         return None
-    if not np.isfinite(vals).all():
+    frame, tid = vals[:, 0], vals[:, 1]
+    ok = (np.isfinite(vals).all() and ((frame >= 1) & (frame <= MAX_FRAME)).all()
+          and (np.abs(tid) <= MAX_TRACK_ID).all() and (np.abs(vals[:, 2:6]) <= MAX_BOX_PX).all()
+          and (np.mod(vals[:, :2], 1) == 0).all())
+    if not ok:
         return None
     return np.c_[vals, np.full((len(vals), 10 - cols), -1.0)]
 
@@ -277,19 +359,19 @@ def _read_mot_uniform(path: str | Path) -> np.ndarray | None:
 def read_mot_detections(path: str | Path) -> np.ndarray:
     """Read MOTChallenge detections ``frame,id,x,y,w,h,score[,...]`` strictly.
 
-    Every row must have 7 to 10 numeric, finite columns, a frame >= 1, a positive width and
-    height, and frames must not go backwards. Any other row is an error naming the file and
-    the line (nothing is skipped silently). Blank lines are ignored. Returns ``(N, 10)``.
+    Every row must have 7 to 10 numeric, finite columns, a whole frame from 1 to
+    :data:`MAX_FRAME`, an id within :data:`MAX_TRACK_ID`, a box within :data:`MAX_BOX_PX`
+    with a positive width and height, and frames must not go backwards. Any other row is an
+    error naming the file and the line (nothing is skipped silently). Blank lines are
+    ignored. Returns ``(N, 10)``.
     """
     rows = []
     last_frame = 0.0
     for where, parts, vals in _mot_rows(path, "MOTChallenge detections", 7, 10):
         frame = vals[0]
-        if frame < 1 or not frame.is_integer():
-            raise InputError(f"{where}: expected a 1-based integer frame, got {parts[0]}")
         if vals[4] <= 0 or vals[5] <= 0:
             raise InputError(f"{where}: expected a positive width and height, got "
-                             f"{parts[4]} x {parts[5]}")
+                             f"{cut(parts[4], 20)} x {cut(parts[5], 20)}")
         if frame < last_frame:
             raise InputError(f"{where}: frame {int(frame)} comes after frame "
                              f"{int(last_frame)} (expected frames in order)")
@@ -309,17 +391,13 @@ def iter_jsonl(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found (expected JSON lines)")
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}: line {lineno}: invalid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise InputError(f"{path}: line {lineno}: expected a JSON object")
-            yield lineno, obj
+    for lineno, line in iter_text_lines(path, "JSON lines"):
+        if not line.strip():
+            continue
+        obj = parse_json(line, f"{path}: line {lineno}")
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}: line {lineno}: expected a JSON object")
+        yield lineno, obj
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -331,10 +409,13 @@ def read_json(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found (expected JSON)")
+    data = path.read_bytes()
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        lineno = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"{path}: line {lineno}: not UTF-8 text (expected JSON)") from None
+    obj = parse_json(text, str(path), whole_file=True)
     if not isinstance(obj, dict):
         raise InputError(f"{path}: expected a JSON object at the top level")
     return obj

@@ -29,14 +29,21 @@ def cmd_track(args: argparse.Namespace) -> int:
     if args.store:
         homography = load_store(args.store).camera.homography
     tracker = make_tracker(args.preset, frame_rate=args.frame_rate, homography=homography)
-    n_frames = int(det[:, 0].max()) if len(det) else 0
-    starts = np.searchsorted(det[:, 0], np.arange(1, n_frames + 2))
+    n_frames = int(det[:, 0].max()) if len(det) else 0  # at most io.MAX_FRAME
+    # the rows of each frame that has any (frames are in order); the others share one empty
+    # Detections, so a long stretch without boxes costs little time and no memory
+    frames, first = np.unique(det[:, 0].astype(np.int64), return_index=True)
+    spans = dict(zip(frames.tolist(), zip(first.tolist(), [*first[1:].tolist(), len(det)])))
+    none = Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64))
     lines = []
     t0 = time.perf_counter()
     for f in range(1, n_frames + 1):
-        r = det[starts[f - 1]:starts[f]]
-        boxes = np.c_[r[:, 2], r[:, 3], r[:, 2] + r[:, 4], r[:, 3] + r[:, 5]]
-        out = tracker.update(Detections(boxes, r[:, 6], np.zeros(len(r), np.int64)))
+        if f not in spans:
+            out = tracker.update(none)
+        else:
+            r = det[slice(*spans[f])]
+            boxes = np.c_[r[:, 2], r[:, 3], r[:, 2] + r[:, 4], r[:, 3] + r[:, 5]]
+            out = tracker.update(Detections(boxes, r[:, 6], np.zeros(len(r), np.int64)))
         for b, tid, s in zip(out.xyxy, out.tracker_id, out.confidence):
             lines.append(format_mot_row(f, int(tid), (b[0], b[1], b[2] - b[0], b[3] - b[1]),
                                         float(s)))

@@ -29,7 +29,6 @@ to none (:meth:`ItemIdentifier._both_ways`).
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -39,6 +38,7 @@ from pathlib import Path
 
 from ..config import Product, StoreConfig
 from ..errors import InputError
+from ..io import iter_jsonl
 from ..types import UNEXPLAINED, ItemEvent, WeightEvent
 from .readers import aifi_plate_id, aifi_shelf_id
 
@@ -105,16 +105,10 @@ class Planogram:
 
 
 def _jsonl(path: str | Path):
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found (expected JSON lines)")
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if line.strip():
-                try:
-                    yield f"{path}: line {lineno}", json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}: line {lineno}: invalid JSON ({exc.msg})") from None
+    """``(where, object)`` for each line (the shared reader: bad bytes, nesting and syntax
+    are one-line errors)."""
+    for lineno, obj in iter_jsonl(path):
+        yield f"{path}: line {lineno}", obj
 
 
 @dataclass(frozen=True)

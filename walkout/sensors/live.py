@@ -40,15 +40,13 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 
 from ..errors import InputError
-from .readers import ReadStats, SampleBlock
+from .readers import MAX_GRAMS, ReadStats, SampleBlock
 
 log = logging.getLogger(__name__)
 
 # A whole row of a large store (300 plates at about 25 characters each) fits; anything
 # longer is not a reading.
 MAX_LINE_CHARS = 8192
-# One plate of a shelf carries at most a few tens of kilograms; a tonne is beyond any.
-MAX_GRAMS = 1e6
 # A reading stamped by the board more than this far from the receiving clock cannot be a
 # reading of now: a reach is matched within a second or two, and network and board buffers
 # hold a reading for far less than this. Boards that stamp readings must share the clock.

@@ -12,13 +12,16 @@ input                             handling
 ================================  ===============================================================
 broken structure: a bad header,   **error** naming the file and line (the file is damaged;
 wrong number of columns, text     nothing is written)
-where a number belongs, invalid
-JSON, bad base64 or shape
-a NaN, inf or empty value         **filled**: the plate keeps its previous reading (a load cell
-                                  holds its weight); counted as ``filled``. A plate with no
-                                  valid value yet stays NaN and the event detector ignores the
+where a number belongs, bytes
+that are not UTF-8, invalid JSON,
+bad base64 or shape, an AiFi key
+missing or out of its bounds
+a NaN, inf or empty value, or     **filled**: the plate keeps its previous reading (a load cell
+grams beyond ``MAX_GRAMS`` (a     holds its weight); counted as ``filled``. A plate with no
+tonne)                            valid value yet stays NaN and the event detector ignores the
                                   windows it spoils
-a time that is NaN                **skipped** row, counted as ``bad_time``
+a time that is NaN or beyond      **skipped** row, counted as ``bad_time``
+``MAX_TIME_S`` (the year 2286)
 a time earlier than the previous  **skipped** row, counted as ``out_of_order``
 the same time as the previous     **skipped** row, counted as ``duplicate``
 a dropped sample or a gap         **kept**: the samples around it are real. Jumps longer than
@@ -35,7 +38,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,8 +46,21 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io import cut, iter_text_lines, parse_json
 
 BLOCK_ROWS = 600  # rows per block from files: 10 s at 60 Hz
+# One plate of a shelf carries at most a few tens of kilograms; a tonne is beyond any, so a
+# reading beyond it is a fault, held over like NaN (1e308 grams overflowed the detector).
+MAX_GRAMS = 1e6
+# Sample times are epoch seconds (AiFi) or seconds from 0 (clips); epoch seconds reach 1e10
+# only in the year 2286, so a time beyond it is a fault, skipped like NaN (one such time
+# made every later row "out of order").
+MAX_TIME_S = 1e10
+# AiFi bounds: a store has at most hundreds of gondolas; a load-cell ADC samples at most a
+# few kHz; a batch holds seconds of samples and a gondola tens of shelves and plates.
+MAX_GONDOLA = 10_000
+MAX_RATE_HZ = 10_000.0
+MAX_SHAPE_DIM = 10_000
 
 
 @dataclass(frozen=True)
@@ -113,9 +128,9 @@ class _Cleaner:
 
     def clean(self, t: np.ndarray, grams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         st = self.stats
-        finite_t = np.isfinite(t)
-        st.bad_time += int((~finite_t).sum())
-        t, grams = t[finite_t], grams[finite_t]
+        good_t = np.abs(t) <= MAX_TIME_S  # False for NaN
+        st.bad_time += int((~good_t).sum())
+        t, grams = t[good_t], grams[good_t]
         # keep a row only if its time is beyond every earlier kept time
         prev = np.maximum.accumulate(np.r_[self.last_t, t])[:-1]
         dup, back = t == prev, t < prev
@@ -127,9 +142,10 @@ class _Cleaner:
             return t, grams
         st.gaps += int((np.diff(t if self.last_t == -math.inf else np.r_[self.last_t, t])
                         > self.gap_s).sum())
-        bad = ~np.isfinite(grams)
+        bad = ~(np.abs(grams) <= MAX_GRAMS)  # NaN, inf or beyond a tonne
         if bad.any():
             st.filled += int(bad.sum())
+            grams[bad] = np.nan
             grams = _hold(np.vstack([self.last, grams]))[1:]
         self.last_t = float(t[-1])
         self.last = grams[-1].copy()
@@ -156,31 +172,31 @@ def iter_weights_csv(path: str | Path, stats: ReadStats | None = None,
     if not path.is_file():
         raise InputError(f"{path}: file not found (expected weights.csv)")
     stats = stats if stats is not None else ReadStats(str(path))
-    with path.open(encoding="utf-8") as fh:
-        header = [h.strip() for h in fh.readline().strip().split(",")]
-        if len(header) < 2 or header[0] != "t" or not all(header[1:]):
-            raise InputError(f"{path}: line 1: expected header 't,<plate_id>,<plate_id>,...'")
-        if len(set(header)) != len(header):
-            raise InputError(f"{path}: line 1: duplicate plate id in header")
-        plates = tuple(header[1:])
-        cleaner = _Cleaner(stats, len(plates), gap_s)
-        rows: list[list[float]] = []
-        for lineno, line in enumerate(fh, start=2):
-            if not line.strip():
-                continue
-            parts = line.rstrip("\r\n").split(",")
-            if len(parts) != len(header):
-                raise InputError(f"{path}: line {lineno}: expected {len(header)} columns "
-                                 f"(t and {len(plates)} plates), got {len(parts)}")
-            try:
-                rows.append([float(x) if x.strip() else math.nan for x in parts])
-            except ValueError:
-                raise InputError(f"{path}: line {lineno}: expected numbers, got "
-                                 f"{line.strip()[:60]!r}") from None
-            if len(rows) >= block_rows:
-                yield from _emit(cleaner, rows, plates)
-                rows = []
-        yield from _emit(cleaner, rows, plates)
+    lines = iter_text_lines(path, "weights.csv: t,<plate_id>,... and rows of numbers")
+    header = [h.strip() for h in next(lines, (1, ""))[1].strip().split(",")]
+    if len(header) < 2 or header[0] != "t" or not all(header[1:]):
+        raise InputError(f"{path}: line 1: expected header 't,<plate_id>,<plate_id>,...'")
+    if len(set(header)) != len(header):
+        raise InputError(f"{path}: line 1: duplicate plate id in header")
+    plates = tuple(header[1:])
+    cleaner = _Cleaner(stats, len(plates), gap_s)
+    rows: list[list[float]] = []
+    for lineno, line in lines:
+        if not line.strip():
+            continue
+        parts = line.rstrip("\r\n").split(",")
+        if len(parts) != len(header):
+            raise InputError(f"{path}: line {lineno}: expected {len(header)} columns "
+                             f"(t and {len(plates)} plates), got {len(parts)}")
+        try:
+            rows.append([float(x) if x.strip() else math.nan for x in parts])
+        except ValueError:
+            raise InputError(f"{path}: line {lineno}: expected numbers, got "
+                             f"{cut(line.strip())}") from None
+        if len(rows) >= block_rows:
+            yield from _emit(cleaner, rows, plates)
+            rows = []
+    yield from _emit(cleaner, rows, plates)
 
 
 def _emit(cleaner: _Cleaner, rows: list[list[float]], plates: tuple[str, ...]
@@ -223,54 +239,102 @@ def iter_aifi(path: str | Path, stats: ReadStats | None = None, gap_s: float = 0
         raise InputError(f"{path}: file not found (expected AiFi plate_data JSON lines)")
     stats = stats if stats is not None else ReadStats(str(path))
     clocks: dict[int, tuple[float, tuple[str, ...], _Cleaner]] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            gid, rate, ts, arr = _aifi_doc(line, f"{path}: line {lineno}")
-            n, shelves, plates = arr.shape
-            ids = tuple(aifi_plate_id(gid, s + 1, p + 1)
-                        for s in range(shelves) for p in range(plates))
-            if gid not in clocks:
-                clocks[gid] = (ts - n / rate, ids, _Cleaner(stats, len(ids), gap_s))
-            t_next, known, cleaner = clocks[gid]
-            if ids != known:
-                raise InputError(f"{path}: line {lineno}: gondola {gid} has shape "
-                                 f"{list(arr.shape[1:])}, earlier documents had "
-                                 f"{len(known)} plates")
-            first = ts - (n - 1) / rate
-            if abs(first - (t_next + 1 / rate)) <= jitter_s:
-                first = t_next + 1 / rate  # continue the clock
-            t = first + np.arange(n) / rate
-            t, grams = cleaner.clean(t, arr.reshape(n, -1))
-            if len(t):
-                clocks[gid] = (float(t[-1]), ids, cleaner)
-                yield SampleBlock(t, grams, ids)
+    for lineno, line in iter_text_lines(path, "AiFi plate_data JSON lines"):
+        if not line.strip():
+            continue
+        gid, rate, ts, arr = _aifi_doc(line, f"{path}: line {lineno}")
+        n, shelves, plates = arr.shape
+        ids = tuple(aifi_plate_id(gid, s + 1, p + 1)
+                    for s in range(shelves) for p in range(plates))
+        if gid not in clocks:
+            clocks[gid] = (ts - n / rate, ids, _Cleaner(stats, len(ids), gap_s))
+        t_next, known, cleaner = clocks[gid]
+        if ids != known:
+            raise InputError(f"{path}: line {lineno}: gondola {gid} has shape "
+                             f"{list(arr.shape[1:])}, earlier documents had "
+                             f"{len(known)} plates")
+        first = ts - (n - 1) / rate
+        if abs(first - (t_next + 1 / rate)) <= jitter_s:
+            first = t_next + 1 / rate  # continue the clock
+        t = first + np.arange(n) / rate
+        t, grams = cleaner.clean(t, arr.reshape(n, -1))
+        if len(t):
+            clocks[gid] = (float(t[-1]), ids, cleaner)
+            yield SampleBlock(t, grams, ids)
+
+
+_PD = "document.plate_data"
+
+
+def _aifi_key(doc: dict, key: str, where: str):
+    """The value at the dotted ``key`` of an AiFi document, or an error naming the key."""
+    obj, path = doc, []
+    for part in key.split("."):
+        if not isinstance(obj, dict):
+            raise InputError(f"{where}: {'.'.join(path)}: expected an object, got "
+                             f"{cut(obj, 40)}")
+        if part not in obj:
+            raise InputError(f"{where}: missing key {key} (expected an AiFi plate_data "
+                             "document)")
+        obj = obj[part]
+        path.append(part)
+    return obj
+
+
+def _aifi_number(v, key: str, where: str, integer: bool = False) -> float:
+    """A number (or a string of one) at ``key``, finite, whole when ``integer``."""
+    want = "an integer" if integer else "a number"
+    try:
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise ValueError
+        x = float(v)
+    except (ValueError, OverflowError):
+        raise InputError(f"{where}: {key}: expected {want}, got {cut(v, 40)}") from None
+    if not math.isfinite(x) or (integer and not x.is_integer()):
+        raise InputError(f"{where}: {key}: expected {want}, got {cut(v, 40)}")
+    return x
 
 
 def _aifi_doc(line: str, where: str) -> tuple[int, float, float, np.ndarray]:
+    doc = parse_json(line, where)
+    if not isinstance(doc, dict):
+        raise InputError(f"{where}: expected a JSON object (an AiFi plate_data document), "
+                         f"got {type(doc).__name__}")
+    key = f"{_PD}.plate_id.shelf_id.gondola_id.id"
+    gid = _aifi_number(_aifi_key(doc, key, where), key, where, integer=True)
+    if not 1 <= gid <= MAX_GONDOLA:
+        raise InputError(f"{where}: {key}: expected a gondola id 1..{MAX_GONDOLA:,}, got "
+                         f"{gid:g}")
+    key = f"{_PD}.freq_samp"
+    rate = _aifi_number(_aifi_key(doc, key, where), key, where)
+    if not 0 < rate <= MAX_RATE_HZ:
+        raise InputError(f"{where}: {key}: expected a rate in (0, {MAX_RATE_HZ:,.0f}] Hz, "
+                         f"got {rate:g}")
+    ts = _aifi_number(_aifi_key(doc, "timestamp", where), "timestamp", where)
+    key = f"{_PD}.values.shape"
+    shape = _aifi_key(doc, key, where)
+    if not isinstance(shape, list) or len(shape) != 3:
+        raise InputError(f"{where}: {key}: expected [samples, shelves + 1, plates + 1], got "
+                         f"{cut(shape, 40)}")
+    dims = [_aifi_number(x, key, where, integer=True) for x in shape]
+    if not (dims[0] >= 1 and min(dims[1:]) >= 2 and max(dims) <= MAX_SHAPE_DIM):
+        raise InputError(f"{where}: {key}: expected [samples, shelves + 1, plates + 1] "
+                         f"with samples >= 1, the others >= 2 and each at most "
+                         f"{MAX_SHAPE_DIM:,}, got {cut(shape, 40)}")
+    shape = [int(x) for x in dims]
+    key = f"{_PD}.values.data"
+    data = _aifi_key(doc, key, where)
     try:
-        doc = json.loads(line)
-        pd = doc["document"]["plate_data"]
-        gid = int(pd["plate_id"]["shelf_id"]["gondola_id"]["id"])
-        rate = float(pd["freq_samp"])
-        shape = [int(x) for x in pd["values"]["shape"]]
-        raw = base64.b64decode(pd["values"]["data"], validate=True)
-        ts = float(doc["timestamp"])
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: invalid JSON ({exc.msg})") from None
-    except (KeyError, TypeError) as exc:
-        raise InputError(f"{where}: missing key {exc} (expected an AiFi plate_data "
-                         "document)") from None
+        if not isinstance(data, str):
+            raise ValueError
+        raw = base64.b64decode(data, validate=True)
     except (ValueError, binascii.Error):
-        raise InputError(f"{where}: values.data is not base64 float32") from None
-    if len(shape) != 3 or min(shape) < 1 or math.prod(shape) * 4 != len(raw):
+        raise InputError(f"{where}: {key} is not base64 float32") from None
+    if math.prod(shape) * 4 != len(raw):
         raise InputError(f"{where}: values.shape {shape} does not match {len(raw)} bytes "
                          "of float32")
-    if not (rate > 0 and math.isfinite(ts)):
-        raise InputError(f"{where}: expected freq_samp > 0 and a finite timestamp")
     arr = np.frombuffer(raw, dtype="<f4").reshape(shape)[:, 1:, 1:].astype(np.float64)
-    return gid, rate, ts, arr
+    return int(gid), rate, ts, arr
 
 
 @dataclass(frozen=True)
