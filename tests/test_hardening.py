@@ -324,3 +324,24 @@ def test_detector_trust_in_a_store_is_a_boolean(store_dict, write_store):
         load_store(write_store(store_dict))
     store_dict["detector"]["trust"] = True
     assert load_store(write_store(store_dict)).detector.trust is True
+
+
+# ---- flat memory (issue 26, part 5) --------------------------------------------------------
+def test_row_spool_gives_rows_back_in_order_from_disk(tmp_path, monkeypatch):
+    import walkout.spool as spool
+
+    monkeypatch.setattr(spool, "CHUNK_ROWS", 5)  # read back across chunk edges
+    rng = np.random.default_rng(7)
+    parts = [rng.normal(size=(n, 7)) for n in (3, 0, 8, 1, 6)]
+    on_disk, in_memory = spool.RowSpool(7, tmp_path), spool.RowSpool(7)
+    for p in parts:
+        on_disk.append(p)
+        in_memory.append(p)
+    assert list(tmp_path.iterdir()) == []  # an anonymous file: nothing left by a crash
+    want = np.concatenate(parts)
+    for s in (on_disk, in_memory):
+        got = np.concatenate(list(s.chunks()))
+        assert s.rows == 18 and np.array_equal(got, want)
+    on_disk.append(parts[0])  # appending after reading goes on at the end
+    assert np.array_equal(np.concatenate(list(on_disk.chunks()))[-3:], parts[0])
+    on_disk.close()

@@ -30,9 +30,11 @@ from .io import (
     event_record,
     format_mot_row,
     remove_stray_temps,
+    write_lines_atomic,
     write_text_atomic,
 )
 from .sensors import ItemIdentifier, Planogram, SampleBlock, WeightEventDetector
+from .spool import RowSpool
 from .track import make_tracker
 from .types import Frame, Receipt, WeightEvent
 from .zones import Ignore, Scene, Zones
@@ -81,7 +83,9 @@ class Pipeline:
         self.carts = Carts(store, out and out / "cart_ledger.jsonl", out and out / "receipts.json")
         self.records: list[dict] = []        # events.jsonl, sorted at the end
         self._cart_records: dict[int, dict] = {}
-        self.track_rows: list[tuple[int, float, int, np.ndarray]] = []  # frame, t, track, xyxy
+        # tracks.txt rows (frame, t, track, x0, y0, x1, y1), on disk beside the outputs; the
+        # shopper of each track is only known at the end (identities may be repaired)
+        self.track_rows = RowSpool(7, out)
         self.timing = Timing()
         self.last_scene: Scene | None = None
         self.new_receipts: list[Receipt] = []
@@ -168,24 +172,30 @@ class Pipeline:
         self.records.extend(fused.unattributed)
 
     def _keep(self, frame: Frame, scene: Scene) -> None:
-        for tid, box in zip(scene.track_ids.tolist(), scene.boxes):
-            self.track_rows.append((frame.index + 1, frame.t, tid, box))
+        n = len(scene.track_ids)
+        self.track_rows.append(np.column_stack([np.full(n, frame.index + 1.0),
+                                                np.full(n, frame.t), scene.track_ids,
+                                                scene.boxes]))
 
     # ---- outputs -----------------------------------------------------------------------------
+    def track_lines(self) -> Iterator[str]:
+        """tracks.txt, a line at a time: MOTChallenge rows under shopper ids (tracks never a
+        shopper left out)."""
+        for chunk in self.track_rows.chunks():
+            for f, t, tid, x0, y0, x1, y1 in chunk.tolist():
+                sid = self.zones.shopper_at(int(tid), t)
+                if sid:
+                    yield format_mot_row(int(f), int(sid), (x0, y0, x1 - x0, y1 - y0)) + "\n"
+
     def tracks_text(self) -> str:
-        """tracks.txt: MOTChallenge rows under shopper ids (tracks never a shopper left out)."""
-        rows = []
-        for f, t, tid, (x0, y0, x1, y1) in self.track_rows:
-            sid = self.zones.shopper_at(tid, t)
-            if sid:
-                rows.append(format_mot_row(f, int(sid), (x0, y0, x1 - x0, y1 - y0)))
-        return "".join(r + "\n" for r in rows)
+        return "".join(self.track_lines())
 
     def write_outputs(self, out: str | Path) -> None:
         """events.jsonl and tracks.txt, written whole (atomically), and receipts.json again."""
         out = Path(out)
         write_text_atomic(out / "events.jsonl", self.events_text())
-        write_text_atomic(out / "tracks.txt", self.tracks_text())
+        write_lines_atomic(out / "tracks.txt", self.track_lines())
+        self.track_rows.close()
         self.carts.write_receipts()
 
     def events_text(self) -> str:
