@@ -345,3 +345,62 @@ def test_row_spool_gives_rows_back_in_order_from_disk(tmp_path, monkeypatch):
     on_disk.append(parts[0])  # appending after reading goes on at the end
     assert np.array_equal(np.concatenate(list(on_disk.chunks()))[-3:], parts[0])
     on_disk.close()
+
+
+# ---- videos and ledgers (issue 26, part 6) -------------------------------------------------
+@pytest.mark.parametrize("case", ["garbage", "empty", "text", "folder-of-junk", "junk-frame"])
+def test_a_damaged_video_is_one_line_and_nothing_is_written(case, short_clip, tmp_path,
+                                                            capsys):
+    rng = np.random.default_rng(3)
+    clip = tmp_path / "clip"
+    shutil.copytree(short_clip, clip)
+    video = clip / "video.mp4"
+    source = clip
+    if case == "garbage":
+        video.write_bytes(rng.integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    elif case == "empty":
+        video.write_bytes(b"")
+    elif case == "text":
+        video.write_text("this is not a video\n")
+    else:  # a folder of images, one of them damaged
+        import cv2
+
+        source = tmp_path / "frames"
+        source.mkdir()
+        cap = cv2.VideoCapture(str(short_clip / "video.mp4"))
+        for k in range(5):
+            cv2.imwrite(str(source / f"{k:03d}.jpg"), cap.read()[1])
+        cap.release()
+        bad = source / ("000.jpg" if case == "folder-of-junk" else "003.jpg")
+        bad.write_bytes(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    out = tmp_path / "o"
+    code = main(["-q", "run", str(source), "--store", str(clip / "store.yaml"),
+                 "--weights", "none", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("walkout: error: ") and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("case", ["other-op", "not-json", "torn", "empty"])
+def test_a_ledger_edited_by_hand_is_refused_or_resumed(case, short_clip, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["-q", "run", str(short_clip), "--out", str(out)]) == 0
+    capsys.readouterr()
+    ledger = out / "cart_ledger.jsonl"
+    lines = ledger.read_text().splitlines(keepends=True)
+    first = (out / "receipts.json").read_bytes()
+    edited = {"other-op": [lines[0].replace('"open"', '"close"'), *lines[1:]],
+              "not-json": ["{not json\n", *lines[1:]],
+              "torn": [*lines[:-1], lines[-1][:7]],      # a kill in mid-write
+              "empty": []}[case]
+    ledger.write_text("".join(edited))
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    code = main(["-q", "run", str(short_clip), "--out", str(out)])
+    err = capsys.readouterr().err
+    if case in ("torn", "empty"):  # a rerun finishes the ledger: the same receipts
+        assert code == 0 and (out / "receipts.json").read_bytes() == first
+        assert ledger.read_text() == "".join(lines)
+    else:
+        assert code == 2 and "line 1: the ledger already there records another run" in err
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before

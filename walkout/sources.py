@@ -120,6 +120,10 @@ def open_source(source: str | Path, fps: float | None = None) -> FrameSource:
         if not files:
             raise InputError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) and no "
                              "video.mp4 (expected a video, an image folder or a clip)")
+        for f in files:  # the headers only: a damaged file found now, not mid-run
+            if not cv2.haveImageReader(str(f)):
+                raise InputError(f"{f}: not a readable image (expected "
+                                 f"{', '.join(IMAGE_SUFFIXES)})")
         return FrameSource(path, fps or 10.0, len(files))
     if not path.is_file():
         raise InputError(f"{path}: file not found (expected a video, an image folder or a "

@@ -82,6 +82,7 @@ class SortTracker:
 
     def reset(self) -> None:
         """Forget every track and restart ids at 1 (call between videos)."""
+        self._none = tracked(np.zeros((0, 4)), [], [], [], [])  # shared by empty frames
         self.tracks: list[_SortTrack] = []
         self.frame_count = 0
         self._next_id = 1
@@ -89,6 +90,8 @@ class SortTracker:
     def update(self, detections: Detections) -> Detections:
         """Advance one frame. Must be called for every frame, even with no detections."""
         self.frame_count += 1
+        if not self.tracks and not len(detections):  # an empty store: nothing to do
+            return self._none
         dets = detections.xyxy.astype(np.float64)
         preds = np.array([t.predict() for t in self.tracks]).reshape(-1, 4)
         alive = ~np.isnan(preds).any(axis=1)
