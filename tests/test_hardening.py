@@ -404,3 +404,53 @@ def test_a_ledger_edited_by_hand_is_refused_or_resumed(case, short_clip, tmp_pat
     else:
         assert code == 2 and "line 1: the ledger already there records another run" in err
         assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_ten_thousand_hostile_datagrams_leave_the_receipts_unchanged(tmp_path):
+    # the sample clip's shelf weights sent as a board would (a row a datagram, on the
+    # stream clock) through the live line assembler, once clean and once among 10,000
+    # hostile datagrams: the whole pipeline must give the same receipts and events
+    import json as _json
+
+    from walkout.cli import make_detector
+    from walkout.config import load_store
+    from walkout.io import read_weights_csv
+    from walkout.pipeline import Pipeline
+    from walkout.sensors.live import LineAssembler
+    from walkout.sources import open_source
+
+    clip = ROOT / "sample_videos" / "pair"
+    store = load_store(clip / "store.yaml")
+    frames = list(open_source(clip))
+    detector = make_detector(store, None, "auto", "cpu")
+    boxes = [detector(f.image) for f in frames]
+    table = read_weights_csv(clip / "weights.csv")
+    board = [(float(t), _json.dumps({"t": float(t), "plates": dict(zip(table.plate_ids,
+                                                                      map(float, row)))}))
+             for t, row in zip(table.t, table.grams)]
+    rng = np.random.default_rng(2612)
+    hostile = _hostile_lines(rng, 10_000)
+    hostile_t = np.sort(rng.uniform(0, float(table.t[-1]), len(hostile)))
+
+    def run(lines: list[tuple[float, int, str]]) -> tuple[str, str]:
+        replayed = iter(boxes)  # the detections, computed once
+        pipe = Pipeline(store, lambda image: next(replayed))
+        asm = LineAssembler(list(store.plate_ids), store.sensors.rate_hz)
+        k = 0
+        for frame in frames:
+            while k < len(lines) and lines[k][0] <= frame.t:
+                asm.feed(lines[k][2], lines[k][0])
+                k += 1
+            block = asm.rows_until(min(frame.t, asm.now))
+            if block is not None:
+                pipe.weights(block)
+            pipe.frame(frame)
+        pipe.finish()
+        receipts = _json.dumps([r.to_dict() for r in pipe.carts.receipts])
+        return receipts, pipe.events_text()
+
+    clean = run([(t, 0, line) for t, line in board])
+    attacked = run(sorted([(t, 0, line) for t, line in board] +
+                          [(float(t), 1, line) for t, line in zip(hostile_t, hostile)]))
+    bought = [line["sku"] for r in json.loads(clean[0]) for line in r["lines"]]
+    assert len(bought) >= 4 and attacked == clean  # shelf events came through the board
