@@ -454,3 +454,17 @@ def test_ten_thousand_hostile_datagrams_leave_the_receipts_unchanged(tmp_path):
                           [(float(t), 1, line) for t, line in zip(hostile_t, hostile)]))
     bought = [line["sku"] for r in json.loads(clean[0]) for line in r["lines"]]
     assert len(bought) >= 4 and attacked == clean  # shelf events came through the board
+
+
+@pytest.mark.parametrize("row, why", [(b"\xff\xfe,1\n", b"not UTF-8 text"),
+                                      (b"1e15" + b",1" * 24 + b"\n", b"expected times within"),
+                                      (b"99" + b",1e308" * 24 + b"\n", b"grams within")])
+def test_check_clip_reads_a_damaged_weights_file_as_a_problem(row, why, short_clip, tmp_path,
+                                                              capsys):
+    clip = tmp_path / "clip"
+    shutil.copytree(short_clip, clip)
+    with (clip / "weights.csv").open("ab") as fh:
+        fh.write(row)
+    assert main(["check-clip", str(clip)]) == 1
+    out = capsys.readouterr().out
+    assert why.decode() in out and "Traceback" not in out

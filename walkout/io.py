@@ -206,27 +206,33 @@ def read_weights_csv(path: str | Path) -> WeightTable:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found (expected weights.csv)")
-    with path.open(encoding="utf-8") as fh:
-        header = fh.readline().strip().split(",")
-        if len(header) < 2 or header[0] != "t":
-            raise InputError(f"{path}: line 1: expected header 't,<plate_id>,...'")
-        ts, rows = [], []
-        for lineno, line in enumerate(fh, start=2):
-            parts = line.strip().split(",")
-            if len(parts) != len(header):
-                raise InputError(
-                    f"{path}: line {lineno}: expected {len(header)} columns, got {len(parts)}"
-                )
-            try:
-                vals = [float(x) for x in parts]
-            except ValueError:
-                raise InputError(f"{path}: line {lineno}: expected numbers") from None
-            if not all(math.isfinite(v) for v in vals):
-                raise InputError(f"{path}: line {lineno}: expected finite numbers")
-            if ts and vals[0] <= ts[-1]:
-                raise InputError(f"{path}: line {lineno}: time {vals[0]} does not increase")
-            ts.append(vals[0])
-            rows.append(vals[1:])
+    from .sensors.readers import MAX_GRAMS, MAX_TIME_S
+
+    lines = iter_text_lines(path, "weights.csv: t,<plate_id>,... numbers")
+    _, first = next(lines, (1, ""))
+    header = first.strip().split(",")
+    if len(header) < 2 or header[0] != "t":
+        raise InputError(f"{path}: line 1: expected header 't,<plate_id>,...'")
+    ts, rows = [], []
+    for lineno, line in lines:  # strict: a fault is an error (the stream readers count it)
+        parts = line.strip().split(",")
+        if len(parts) != len(header):
+            raise InputError(
+                f"{path}: line {lineno}: expected {len(header)} columns, got {len(parts)}"
+            )
+        try:
+            vals = [float(x) for x in parts]
+        except ValueError:
+            raise InputError(f"{path}: line {lineno}: expected numbers") from None
+        if not all(math.isfinite(v) for v in vals):
+            raise InputError(f"{path}: line {lineno}: expected finite numbers")
+        if abs(vals[0]) > MAX_TIME_S or any(abs(v) > MAX_GRAMS for v in vals[1:]):
+            raise InputError(f"{path}: line {lineno}: expected times within "
+                             f"+-{MAX_TIME_S:g} s and grams within +-{MAX_GRAMS:g}")
+        if ts and vals[0] <= ts[-1]:
+            raise InputError(f"{path}: line {lineno}: time {vals[0]} does not increase")
+        ts.append(vals[0])
+        rows.append(vals[1:])
     grams = np.asarray(rows, np.float64).reshape(len(rows), len(header) - 1)
     return WeightTable(np.asarray(ts), grams, tuple(header[1:]))
 
