@@ -112,6 +112,8 @@ class LiveCamera:
             with self._cond:
                 self._done = True
                 self._cond.notify_all()
+                if self._stop:  # close() gave up waiting: the capture is ours to free
+                    self.cap.release()
 
     def read(self, timeout: float = 5.0) -> tuple[Frame, float] | None:
         """The newest frame and its capture time (``time.monotonic``), waiting for one;
@@ -136,7 +138,11 @@ class LiveCamera:
         with self._cond:
             self._cond.notify_all()
         self._thread.join(timeout=2.0)
-        self.cap.release()
+        with self._cond:
+            # a reader still inside cap.read() (a stalled network stream) must not have the
+            # capture freed under it: it frees it itself when the read returns
+            if self._done:
+                self.cap.release()
 
 
 # ---- scales ---------------------------------------------------------------------------------
