@@ -122,7 +122,7 @@ def test_occlusion_gap_keeps_the_id():
 
 
 def test_reappearance_after_max_age_gets_a_new_id():
-    t = Tracker(frame_rate=30, max_age=5)
+    t = Tracker(frame_rate=30, max_age_s=5 / 30)  # 5 frames
     frames = [[box(100, 200)] for _ in range(5)] + [[] for _ in range(8)]
     frames += [[box(100, 200)] for _ in range(5)]
     out = run(t, frames)

@@ -103,12 +103,32 @@ def _wh2(S: np.ndarray) -> np.ndarray:
     return wh
 
 
-def batch_predict(S: np.ndarray) -> None:
+def noise_scales(frame_rate: float) -> tuple[float, float]:
+    """Variance factors ``(position, velocity)`` of the process noise at ``frame_rate``,
+    relative to the 30 fps that ByteTrack's noise values were set at. A walker's speed
+    changes as a random walk in time (a continuous white-noise acceleration): over a frame
+    interval ``dt`` the position's share of that noise grows as ``dt`` in variance and the
+    velocity, counted in pixels per frame, as ``dt**3``. At 30 fps both are 1."""
+    r = 30.0 / frame_rate
+    return r, r**3
+
+
+def process_matrix(frame_rate: float = 30.0) -> np.ndarray:
+    """``(2, 20)`` map from ``[w^2, h^2]`` to the process noise added to a packed filter
+    (:func:`batch_predict`) at ``frame_rate``."""
+    a, b = noise_scales(frame_rate)
+    Q = _Q.copy()
+    Q[:, 8:12] *= a
+    Q[:, 16:20] *= b
+    return Q
+
+
+def batch_predict(S: np.ndarray, Q: np.ndarray = _Q) -> None:
     """Predict packed filters in place: ``x = F x``; ``P = F P F' + Q``, per coordinate
     ``pp += 2 pv + vv + q_pos``, ``pv += vv``, ``vv += q_vel``, with Q scaled by the
-    predicted box."""
+    predicted box (``Q`` from :func:`process_matrix`; 30 fps by default)."""
     np.matmul(S, _F, out=S)
-    S += _wh2(S) @ _Q
+    S += _wh2(S) @ Q
 
 
 def batch_update(S: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -130,13 +150,15 @@ def update_rows(S: np.ndarray, z: np.ndarray) -> np.ndarray:
     return S
 
 
-def virtual_path(S: list[float], z0: list[float], z1: list[float], gap: int) -> list[float]:
+def virtual_path(S: list[float], z0: list[float], z1: list[float], gap: int,
+                 frame_rate: float = 30.0) -> list[float]:
     """One packed filter (a list of 20 floats) rerun over ``gap`` missed frames, updated at
     each with a virtual box on the straight line from ``z0`` to ``z1``, then predicted
     once more: OC-SORT's re-update. The same equations as :func:`batch_predict` and
     :func:`batch_update`, in plain floats (a single filter is faster so than in numpy)."""
     x, v, pp, pv, vv = S[0:4], S[4:8], S[8:12], S[12:16], S[16:20]
-    qp, qv = STD_POSITION**2, STD_VELOCITY**2
+    a, b = noise_scales(frame_rate)
+    qp, qv, rp = a * STD_POSITION**2, b * STD_VELOCITY**2, STD_POSITION**2
     for step in range(1, gap + 2):
         for i in range(4):
             x[i] += v[i]
@@ -150,7 +172,7 @@ def virtual_path(S: list[float], z0: list[float], z1: list[float], gap: int) -> 
             break
         u = step / (gap + 1)
         for i in range(4):
-            den = pp[i] + qp * scale[i]
+            den = pp[i] + rp * scale[i]
             kp, kv = pp[i] / den, pv[i] / den
             y = z0[i] + (z1[i] - z0[i]) * u - x[i]
             x[i] += kp * y

@@ -3,7 +3,7 @@ and a batched, size-adaptive Kalman filter (the list of ideas is in :mod:`walkou
 
 Track lifecycle: *tentative* (until ``min_hits`` consecutive matches; dropped on a miss),
 *confirmed* (given an id and reported while matched), *lost* (unmatched, still predicted and
-matchable; reported for ``coast`` frames) and *removed* after ``max_age`` frames without a
+matchable; reported for ``coast_s`` seconds) and *removed* after ``max_age_s`` seconds without a
 match.
 """
 
@@ -17,25 +17,64 @@ import numpy as np
 
 from ..types import Detections
 from .boxes import NO_TRACKS, has_choice, hungarian, iou_arrays
-from .kalman import batch_predict, initial_covariance, pack, update_rows, virtual_path
+from .kalman import (
+    batch_predict,
+    initial_covariance,
+    pack,
+    process_matrix,
+    update_rows,
+    virtual_path,
+)
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    """Settings of :class:`Tracker`; frames are at the video's frame rate."""
+    """Settings of :class:`Tracker`. Each is a published tracker's value (the source is named)
+    or a physical quantity; durations are in seconds, turned into frames at the video's frame
+    rate, so that the tracker behaves the same at 10 fps as at 30 fps. The published values
+    were chosen against the alternatives by leave-one-sequence-out cross-validation
+    (``benchmarks/tracking.py --loo``): the same choice wins with any one sequence left out."""
 
-    max_age: int = 30  # frames (at 30 fps) a lost track stays matchable
-    min_hits: int = 3  # consecutive matches before a track gets an id
-    high_score: float = 0.6  # detections at or above it are matched first
-    low_score: float = 0.1  # detections below it are ignored
-    new_track_score: float = 0.65  # a track may start only from a detection this sure
-    iou_threshold: float = 0.1  # every pass: minimum IoU (small, fast-changing boxes)
-    momentum_weight: float = 0.2  # OC-SORT direction-consistency weight in the cost
-    momentum_frames: int = 3  # observations back to measure a track's direction over
+    # How long a lost track stays matchable: ByteTrack's and OC-SORT's track buffer, 30
+    # frames at 30 fps. A walker occluded by a passer-by reappears within about a second; a
+    # longer memory mostly lends old ids to new people.
+    max_age_s: float = 1.0
+    # Consecutive matches before a track gets an id (SORT, OC-SORT): a false detection
+    # rarely repeats three times in a row at the same place.
+    min_hits: int = 3
+    # ByteTrack's score bands: detections at or above ``high_score`` are matched first, those
+    # in [low_score, high_score) only continue existing tracks, and a track starts only from
+    # a detection at ``high_score`` + 0.1 (ByteTrack's det_thresh), so that a weak second box
+    # on one person does not open a duplicate track.
+    high_score: float = 0.6
+    low_score: float = 0.1
+    new_track_score: float = 0.7
+    # Minimum IoU per association pass, ByteTrack's published gates: 0.2 for the first pass
+    # (match_thresh 0.8 on 1 - IoU), 0.5 for low-score detections (which are often partial
+    # boxes of an occluded person, so they must overlap well), 0.3 for tentative tracks; and
+    # OC-SORT's 0.3 for recovery on a lost track's last observed box.
+    iou_threshold: float = 0.2
+    iou_low: float = 0.5
+    iou_tentative: float = 0.3
+    iou_recovery: float = 0.3
+    # OC-SORT's direction consistency: inertia weight 0.2, direction measured over delta_t =
+    # 3 frames at 30 fps (0.1 s: long enough for a step to show, short enough to follow a turn).
+    momentum_weight: float = 0.2
+    momentum_s: float = 0.1
     output: str = "kalman"  # box reported: "kalman" (filtered) or "detection"
-    coast: int = 3  # frames (at 30 fps) a missed track's prediction is still reported
-    max_speed_mps: float = 3.0  # floor gating (with a homography): fastest walk, m/s
+    # A missed confirmed track still reports its prediction this long (0.1 s): a one-frame
+    # dropout of the detector does not make a person vanish, and in 0.1 s a walker (1.5 m/s)
+    # moves 15 cm, well inside the prediction's accuracy.
+    coast_s: float = 0.1
+    max_speed_mps: float = 3.0  # floor gating (with a homography): a brisk run, m/s
     gate_margin_m: float = 0.75  # floor gating: slack for box-centre jitter, metres
+
+    def frames(self, frame_rate: float) -> tuple[int, int, int]:
+        """``(max_age, coast, momentum)`` in frames at ``frame_rate``: at least one frame of
+        memory and of direction history, and no coasting below one frame's time."""
+        def n(seconds: float) -> int:
+            return int(math.floor(seconds * frame_rate + 0.5))  # round half up
+        return max(1, n(self.max_age_s)), n(self.coast_s), max(1, n(self.momentum_s))
 
 
 class Tracker:
@@ -43,8 +82,8 @@ class Tracker:
 
     Args:
         config: a :class:`TrackerConfig`; keyword overrides are applied on top.
-        frame_rate: frames per second of the video; ``max_age`` scales with it (given at
-            30 fps).
+        frame_rate: frames per second of the video; the durations of the config are turned
+            into frames at it.
         homography: optional ``(3, 3)`` image pixels -> floor metres; when given, pairs
             farther apart on the floor than a shopper can walk are never matched.
 
@@ -62,14 +101,18 @@ class Tracker:
             raise ValueError(f"output: expected 'kalman' or 'detection', got {cfg.output!r}")
         self.config = cfg
         self.frame_rate = float(frame_rate)
-        self.max_age = max(1, int(round(cfg.max_age * self.frame_rate / 30.0)))
-        self.coast_frames = int(round(cfg.coast * self.frame_rate / 30.0))
+        if not self.frame_rate > 0:
+            raise ValueError(f"frame_rate: expected a positive number, got {frame_rate!r}")
+        self.max_age, self.coast_frames, self.momentum_frames = cfg.frames(self.frame_rate)
+        self._Q = process_matrix(self.frame_rate)
         self.homography = None if homography is None else np.asarray(homography, float)
         self._H = None if homography is None else self.homography.tolist()
         # Scores are float32: compare them with the thresholds as float32 values, so that a
         # score of exactly 0.7 passes a threshold of 0.7.
         self._high, self._low, self._new = (float(np.float32(v)) for v in (
             cfg.high_score, cfg.low_score, cfg.new_track_score))
+        self._min_iou = min(cfg.iou_threshold, cfg.iou_low, cfg.iou_tentative,
+                            cfg.iou_recovery)
         self.reset()
 
     def reset(self) -> None:
@@ -79,7 +122,7 @@ class Tracker:
         self.S_obs = np.zeros((0, 20))  # each filter right after its last observation
         # a ring of the last k observed boxes (xyxy) of each track: observation j is in
         # column j % k, and a new track fills every column with its first box
-        self.history = np.zeros((0, self.config.momentum_frames + 1, 4))
+        self.history = np.zeros((0, self.momentum_frames + 1, 4))
         self.ids: list[int] = []  # 0 while tentative
         self.hit_streak: list[int] = []  # consecutive frames matched
         self.missed: list[int] = []  # frames since the last match
@@ -115,22 +158,23 @@ class Tracker:
             iou = iou_arrays(pred, boxes)
             candidates = self._candidates(iou, pred, boxes)
             # 1. confirmed and lost tracks vs high-score detections, IoU + momentum (OC-SORT)
-            self._stage(confirmed, high, iou, *candidates, *args, momentum=True)
+            self._stage(confirmed, high, iou, *candidates, cfg.iou_threshold, *args,
+                        momentum=True)
             # 2. still-unmatched tracks vs low-score detections (ByteTrack)
             low = [j for j, s in enumerate(scores) if self._low <= s < self._high]
             if low:
-                self._stage(confirmed, low, iou, *candidates, *args)
+                self._stage(confirmed, low, iou, *candidates, cfg.iou_low, *args)
             # 3. recovery: lost tracks matched on their last observed box (OC-SORT)
             lost = [i for i in confirmed if free_t[i] and self.missed[i]]
             if lost and any(free_d[j] for j in high):
                 last = self._last_box(range(n))
                 last_iou = iou_arrays(last, boxes)
                 self._stage(lost, high, last_iou, *self._candidates(last_iou, last, boxes),
-                            *args)
+                            cfg.iou_recovery, *args)
             # 4. tentative tracks vs the rest of the high-score detections
             if len(confirmed) < n:
                 tentative = [i for i, tid in enumerate(self.ids) if not tid]
-                self._stage(tentative, high, iou, *candidates, *args)
+                self._stage(tentative, high, iou, *candidates, cfg.iou_tentative, *args)
         self._apply_matches(matches, boxes)
         # lifecycle: tentative tracks die on their first miss, lost ones after max_age
         alive = [k <= self.max_age and (tid > 0 or not free) for k, tid, free in
@@ -177,7 +221,7 @@ class Tracker:
     # -- helpers -------------------------------------------------------------------------------
     def _predict(self) -> None:
         S = self.S
-        batch_predict(S)
+        batch_predict(S, self._Q)
         small = (S[:, 2:4] - S[:, :2]) < 1.0  # a box may not turn inside out
         if small.any():
             r, c = np.nonzero(small)
@@ -187,10 +231,10 @@ class Tracker:
     def _candidates(self, sim: np.ndarray, ref: np.ndarray, boxes: np.ndarray
                     ) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """The pairs (track row, detection) that may match on similarity ``sim`` (IoU)
-        between ``ref`` (track boxes) and ``boxes``: at least the IoU threshold and, with a
-        homography, within walking reach on the floor. Returns them as a boolean matrix and
-        as a list, in row-major order."""
-        valid = sim >= self.config.iou_threshold
+        between ``ref`` (track boxes) and ``boxes`` in some pass: at least the lowest IoU
+        gate of the passes and, with a homography, within walking reach on the floor.
+        Returns them as a boolean matrix and as a list, in row-major order."""
+        valid = sim >= self._min_iou
         r, c = np.nonzero(valid)
         pairs = list(zip(r.tolist(), c.tolist()))
         if pairs and self.homography is not None:
@@ -198,12 +242,12 @@ class Tracker:
         return valid, pairs
 
     def _stage(self, rows: list[int], cols: list[int], sim: np.ndarray, valid: np.ndarray,
-               pairs: list[tuple[int, int]], free_t: list[bool], free_d: list[bool],
-               matches: list, boxes: np.ndarray, scores: np.ndarray, momentum: bool = False
-               ) -> None:
+               pairs: list[tuple[int, int]], gate: float, free_t: list[bool],
+               free_d: list[bool], matches: list, boxes: np.ndarray, scores: np.ndarray,
+               momentum: bool = False) -> None:
         """One association pass between the free tracks among ``rows`` and the free
         detections among ``cols``, over the candidate ``pairs`` (see :meth:`_candidates`)
-        and similarity ``sim``, in place."""
+        with similarity ``sim`` at least ``gate``, in place."""
         rows = [i for i in rows if free_t[i]]
         if not rows:
             return
@@ -211,7 +255,9 @@ class Tracker:
         if not cols:
             return
         rs, cs = set(rows), set(cols)
-        found = [(i, j) for i, j in pairs if i in rs and j in cs]
+        strict = gate > self._min_iou
+        found = [(i, j) for i, j in pairs if i in rs and j in cs
+                 and (not strict or sim[i, j] >= gate)]
         if not found:
             return
         if has_choice(*zip(*found)):  # otherwise the candidates are the matches
@@ -220,6 +266,8 @@ class Tracker:
             else:
                 ix = np.ix_(rows, cols)
                 s, ok = sim[ix], valid[ix]
+            if strict:
+                ok = ok & (s >= gate)
             if momentum and self.config.momentum_weight:  # direction matters only here
                 s = s.copy()
                 at_r = {t: k for k, t in enumerate(rows)}
@@ -262,7 +310,7 @@ class Tracker:
         frame with a virtual box on the straight line to the new observation; the real
         update with ``z`` follows in the caller."""
         self.S[r] = virtual_path(self.S_obs[r].tolist(), self._last_box([r])[0].tolist(),
-                                 z.tolist(), gap)
+                                 z.tolist(), gap, self.frame_rate)
 
     def _keep(self, alive: list[bool]) -> None:
         mask = np.array(alive)
