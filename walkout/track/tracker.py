@@ -39,9 +39,11 @@ class TrackerConfig:
     # frames at 30 fps. A walker occluded by a passer-by reappears within about a second; a
     # longer memory mostly lends old ids to new people.
     max_age_s: float = 1.0
-    # Consecutive matches before a track gets an id (SORT, OC-SORT): a false detection
-    # rarely repeats three times in a row at the same place.
-    min_hits: int = 3
+    # Consecutive matches before a track gets an id: ByteTrack activates a track on its
+    # second detection in a row (SORT and OC-SORT wait for three; cross-validation prefers
+    # two). A count of detector outputs, not a duration: it asks for one independent
+    # confirmation of a new box, and the score bar below already keeps weak boxes out.
+    min_hits: int = 2
     # ByteTrack's score bands: detections at or above ``high_score`` are matched first, those
     # in [low_score, high_score) only continue existing tracks, and a track starts only from
     # a detection at ``high_score`` + 0.1 (ByteTrack's det_thresh), so that a weak second box
