@@ -2,7 +2,8 @@
 side by side with ultralytics `model.track`; memory over a long clip.
 
     python benchmarks/pipeline.py [--seeds 700 701 ...] [--presets single pair busy]
-                                  [--work DIR] [--long 600] [--skip-speed] [--json out.json]
+                                  [--world random] [--work DIR] [--long 600] [--skip-speed]
+                                  [--json out.json]
 
 (a) Accuracy. Fresh seeds (700-709 by default; the pipeline's defaults were set on the
     three seed-0 sample clips) of every preset are simulated into --work (kept, so a rerun
@@ -10,6 +11,12 @@ side by side with ultralytics `model.track`; memory over a long clip.
     (sim model, ONNX backend when onnxruntime is installed) and scored with
     walkout.evaluate, per preset. Targets: single and pair
     receipt F1 1.0 with every receipt exact; busy F1 >= 0.97, exact >= 0.9, flagged <= 10%.
+    With --world random each clip is simulated in a drawn world (`walkout simulate
+    --world random`: seed s in world s; seeds 900-909 by default, on which nothing was
+    chosen): random timing, bodies, camera, light, image quality, load cells and clock
+    offset. A clip with a wrong receipt is printed with its world's main parameters.
+    --detection adds the detector's own precision and recall per clip (IoU 0.5 against
+    gt/tracks.txt, at the store's confidence), to tell a detection loss from the rest.
 (b) Speed on the CPU, one run, the same 640x480 10 fps clip (busy, seed 700) and model:
     walkout's pipeline with the ONNX backend and with the torch backend (per-stage ms per
     frame), against ultralytics `model.track` (ByteTrack, same weights and imgsz),
@@ -31,39 +38,87 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from walkout.cli import make_detector
 from walkout.config import load_store
 from walkout.evaluate import Evaluation, evaluate_clip, load_prediction, load_truth
-from walkout.io import read_jsonl
+from walkout.io import ClipPaths, read_jsonl, read_mot
 from walkout.pipeline import Pipeline, by_time, on_video_clock, run
 from walkout.report import score_text
 from walkout.sensors import iter_weights
 from walkout.sim import make_scenario, simulate
-from walkout.sim.simulate import gt_events
+from walkout.sim.simulate import gt_events, world_path
+from walkout.sim.world import PRESET_WORLD, draw_world
 from walkout.sources import open_source, prefetch
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def clip(work: Path, preset: str, seed: int, duration: float | None = None) -> Path:
-    """The clip of ``preset`` and ``seed`` in ``work``: simulated unless a clip there already
-    has the labels today's simulator plans (a clip kept from an older simulator is made
-    again rather than silently scored)."""
-    name = f"{preset}-{seed}" + (f"-{int(duration)}s" if duration else "")
+def clip(work: Path, preset: str, seed: int, duration: float | None = None,
+         world: int | None = None) -> Path:
+    """The clip of ``preset`` and ``seed`` (in drawn world ``world``, or the presets' one)
+    in ``work``: simulated unless a clip there already has the labels and world today's
+    simulator plans (a clip kept from an older simulator is made again rather than
+    silently scored)."""
+    name = (f"{preset}-{seed}" + (f"-{int(duration)}s" if duration else "")
+            + ("" if world is None else f"-world{world}"))
     root = work / "clips" / name
     events = root / "gt" / "events.jsonl"
+    w = None if world is None else draw_world(world)
+    have_world = (world_path(ClipPaths(root)).is_file() and w is not None
+                  and json.loads(world_path(ClipPaths(root)).read_text())["world"]
+                  == json.loads(json.dumps(w.to_json())))
     if not ((root / "gt" / "receipts.json").is_file() and events.is_file()
-            and read_jsonl(events) == gt_events(make_scenario(preset, seed, duration))):
-        simulate(preset, seed, root, duration=duration)
+            and (world is None or have_world)
+            and read_jsonl(events) == gt_events(make_scenario(preset, seed, duration,
+                                                              world=w or PRESET_WORLD))):
+        simulate(preset, seed, root, duration=duration, world=w)
     return root
 
 
-def accuracy(work: Path, presets: list[str], seeds: list[int], backend: str) -> dict:
+def world_summary(root: Path) -> str:
+    """The main parameters of a clip's drawn world, on one line (empty for a preset's)."""
+    path = world_path(ClipPaths(root))
+    if not path.is_file():
+        return ""
+    rec = json.loads(path.read_text())
+    w = rec["world"]
+    lc = w["load_cells"]
+    return (f"camera {w['camera_h_m']} m fov {w['fov_deg']} ({rec['view']['pixels_per_metre']}"
+            f" px/m, bodies x{rec['view']['body_scale']}), light x{w['brightness']}, blur "
+            f"{w['blur_px'][0]} px, noise {w['noise_sd'][0]}, jpeg {w['jpeg_quality']}; "
+            f"speed {w['speed_ms']} m/s, min reach gap {rec['min_reach_gap_s']} s, hold "
+            f"{w['hold_s']} s, one-by-one {w['one_by_one']}, room gap {w['room_gap_m']} m, "
+            f"alike {rec['dressed_alike']}; cells white {lc['white_g']} g wobble "
+            f"{lc['wobble_g']} g tare {lc['tare_g']} g, clock offset {w['clock_offset_s']} s "
+            f"(stated {w['stated_offset_s']})")
+
+
+def detection(root: Path, store, backend: str) -> dict:
+    """The detector alone on a clip: precision and recall of its boxes at IoU 0.5."""
+    from detection import match  # benchmarks/detection.py, beside this script
+
+    det = make_detector(store, None, backend, "cpu")
+    gt = read_mot(root / "gt" / "tracks.txt")
+    n_gt = n_found = n_pred = 0
+    for fr in open_source(root):
+        g = gt[gt[:, 0] == fr.index + 1]
+        boxes = np.c_[g[:, 2], g[:, 3], g[:, 2] + g[:, 4], g[:, 3] + g[:, 5]]
+        d = det(fr.image)
+        found, _ = match(boxes, d.xyxy)
+        n_gt, n_found, n_pred = n_gt + len(boxes), n_found + int(found.sum()), n_pred + len(d)
+    return {"det_precision": n_found / n_pred if n_pred else float("nan"),
+            "det_recall": n_found / n_gt if n_gt else float("nan")}
+
+
+def accuracy(work: Path, presets: list[str], seeds: list[int], backend: str,
+             random_world: bool = False, with_detection: bool = False) -> dict:
     out = {}
     for preset in presets:
-        results = []
+        results, dets = [], []
         for seed in seeds:
-            root = clip(work, preset, seed)
+            root = clip(work, preset, seed, world=seed if random_world else None)
             store = load_store(root / "store.yaml")
             pred = work / "pred" / root.name
             if pred.exists():
@@ -78,12 +133,21 @@ def accuracy(work: Path, presets: list[str], seeds: list[int], backend: str) -> 
             print(f"  {root.name:<10} F1 {s['receipt_f1']:.3f} exact "
                   f"{s['exact_receipt_rate']:.3f} flagged {s['flagged_rate']:.3f} "
                   f"IDF1 {s['idf1']:.3f}" + (f"  wrong: {bad}" if bad else ""), flush=True)
+            if with_detection:
+                ds = detection(root, store, backend)
+                dets.append(ds)
+                print(f"    detector precision {ds['det_precision']:.3f} recall "
+                      f"{ds['det_recall']:.3f}", flush=True)
+            if bad and random_world:
+                print(f"    world: {world_summary(root)}", flush=True)
         summary = Evaluation(results).summary()
         out[preset] = {k: summary[k] for k in (
             "receipt_precision", "receipt_recall", "receipt_f1", "exact_receipt_rate",
             "event_precision", "event_recall", "attribution_accuracy", "flagged_rate", "hota",
             "idf1", "mota")}
         out[preset]["clips"] = len(results)
+        if dets:
+            out[preset]["per_clip_detection"] = dets
     return out
 
 
@@ -159,7 +223,8 @@ def memory(work: Path, seconds: float, backend: str) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, nargs="+", default=list(range(700, 710)))
+    ap.add_argument("--seeds", type=int, nargs="+", default=None,
+                    help="clip seeds (700-709; with --world random 900-909)")
     ap.add_argument("--presets", nargs="+", default=["single", "pair", "busy"])
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "walkout-bench"))
     ap.add_argument("--long", type=float, default=600.0, help="memory clip length, s (600)")
@@ -167,13 +232,23 @@ def main() -> int:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--world", choices=["presets", "random"], default="presets",
+                    help="accuracy in the presets' world or in drawn worlds (world = seed)")
+    ap.add_argument("--detection", action="store_true",
+                    help="also score the detector alone on every clip")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    random_world = args.world == "random"
+    if args.seeds is None:
+        args.seeds = list(range(900, 910) if random_world else range(700, 710))
     work = Path(args.work)
     report: dict = {"cores": os.cpu_count()}
     if not args.skip_accuracy:
-        print(f"(a) accuracy on fresh seeds {args.seeds[0]}-{args.seeds[-1]}")
-        report["accuracy"] = accuracy(work, args.presets, args.seeds, args.backend)
+        print(f"(a) accuracy on fresh seeds {args.seeds[0]}-{args.seeds[-1]}"
+              + (" in drawn worlds (world = seed)" if random_world else ""))
+        report["world"] = args.world
+        report["accuracy"] = accuracy(work, args.presets, args.seeds, args.backend,
+                                      random_world, args.detection)
         cols = ("clips", "receipt_f1", "exact_receipt_rate", "flagged_rate", "event_precision",
                 "event_recall", "attribution_accuracy", "hota", "idf1")
         print(f"\n{'preset':<8}" + "".join(f"{c[:10]:>11}" for c in cols))

@@ -15,11 +15,13 @@ from .common import size, trust_option
 def cmd_simulate(args: argparse.Namespace) -> int:
     from ..io import check_out_dir
     from ..sim import simulate
+    from ..sim.world import parse_world
 
+    world = None if args.world is None else parse_world(args.world, args.seed)
     check_out_dir(args.out)  # output paths first
     clip = simulate(args.preset, args.seed, args.out, duration=args.duration,
                     shoppers=args.shoppers, fps=args.fps, size=args.size,
-                    progress=sys.stderr.isatty() and not args.quiet)
+                    progress=sys.stderr.isatty() and not args.quiet, world=world)
     print(f"wrote labelled clip {clip.root}")
     return 0
 
@@ -83,6 +85,11 @@ def add_parsers(sub) -> None:
                    help="clip length in seconds (default: busy 120, others until the last "
                         "shopper has left)")
     s.add_argument("--shoppers", type=int, default=None, help="number of shoppers")
+    s.add_argument("--world", default=None, metavar="random|N",
+                   help="draw the store and crowd (timing, bodies, camera, light, image "
+                        "quality, load cells, clock offset) from wide ranges: 'random' draws "
+                        "the world numbered like --seed, N draws world N; recorded in "
+                        "gt/world.json (default: the presets' fixed world)")
     s.add_argument("--fps", type=float, default=10.0, help="video frame rate (default 10)")
     s.add_argument("--size", type=size, default=(640, 480), help="WIDTHxHEIGHT (640x480)")
     s.add_argument("--out", required=True, help="output clip folder")

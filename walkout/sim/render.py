@@ -29,6 +29,7 @@ from .layout import (
 )
 from .scenario import Scenario
 from .shoppers import Reach, Shopper, Walk
+from .world import PRESET_WORLD, World
 
 AA = cv2.LINE_AA
 SHIFT = 4  # fixed-point bits for sub-pixel drawing
@@ -90,18 +91,20 @@ def person_shapes(sh: Shopper, t: float, view: View) -> PersonShapes | None:
         return None
     c, h, s = state
     b = sh.body
+    k = view.body_scale  # a body looks larger than its floor size under a low camera
+    shoulder_w, torso_d, arm_w = b.shoulder_w * k, b.torso_d * k, b.arm_w * k
     f = np.array([math.cos(h), math.sin(h)])
     rt = np.array([-math.sin(h), math.cos(h)])  # the shopper's right, seen from above
     seg = next((g for g in sh.segments if g.t0 <= t <= g.t1), sh.segments[-1])
     swing = 0.0
     if isinstance(seg, Walk):
         speed_scale = min(1.0, sh.speed / 1.0)
-        swing = 0.09 * speed_scale * math.sin(2 * math.pi * s / 1.3)
-    half = b.shoulder_w / 2 - b.arm_w / 2
+        swing = 0.09 * k * speed_scale * math.sin(2 * math.pi * s / 1.3)
+    half = shoulder_w / 2 - arm_w / 2
     shoulders = (c - rt * half, c + rt * half)  # left, right
     rest = [
-        shoulders[0] + f * (0.05 + swing) - rt * 0.03,
-        shoulders[1] + f * (0.05 - swing) + rt * 0.03,
+        shoulders[0] + f * (0.05 * k + swing) - rt * (0.03 * k),
+        shoulders[1] + f * (0.05 * k - swing) + rt * (0.03 * k),
     ]
     hands = list(rest)
     held = None
@@ -110,7 +113,7 @@ def person_shapes(sh: Shopper, t: float, view: View) -> PersonShapes | None:
         e = _extension(reach, t)
         side = 0 if np.linalg.norm(reach.target - shoulders[0]) < np.linalg.norm(
             reach.target - shoulders[1]) else 1
-        wobble = 0.015 * math.sin(9.0 * t) * (1.0 if e >= 1.0 else 0.0)
+        wobble = 0.015 * k * math.sin(9.0 * t) * (1.0 if e >= 1.0 else 0.0)
         hands[side] = rest[side] + (reach.target - rest[side]) * e + rt * wobble
         carrying = (reach.qty > 0 and t > reach.t_change) or (reach.qty < 0 and t < reach.t_change)
         if carrying and reach.sku is not None:
@@ -118,24 +121,25 @@ def person_shapes(sh: Shopper, t: float, view: View) -> PersonShapes | None:
     torso = cv2.ellipse2Poly(
         (0, 0), (100, 100), 0, 0, 360, 10
     ).astype(float) / 100.0  # unit circle
-    axes = np.array([b.torso_d / 2, b.shoulder_w / 2])
+    axes = np.array([torso_d / 2, shoulder_w / 2])
     rot = np.stack([f, rt], 1)  # local (forward, right) -> floor
     torso_m = c + (torso * axes) @ rot.T
     bag = None
     if b.bag is not None:
-        bc = c - f * (b.torso_d / 2 + 0.04)
-        corners = np.array([[-0.06, -0.14], [0.06, -0.14], [0.06, 0.14], [-0.06, 0.14]])
+        bc = c - f * (torso_d / 2 + 0.04 * k)
+        corners = np.array([[-0.06, -0.14], [0.06, -0.14], [0.06, 0.14], [-0.06, 0.14]]) * k
         bag = view.px(bc + corners @ rot.T)
-    head_c = c + f * 0.02
+    head_c = c + f * (0.02 * k)
+    head_r = b.head_r * k
     return PersonShapes(
         torso=view.px(torso_m),
         head_c=view.px(head_c),
-        head_r=b.head_r * view.ppm,
-        face_c=view.px(head_c + f * b.head_r * 0.55),
+        head_r=head_r * view.ppm,
+        face_c=view.px(head_c + f * head_r * 0.55),
         shoulders=(view.px(shoulders[0]), view.px(shoulders[1])),
         hands=(view.px(hands[0]), view.px(hands[1])),
-        arm_w=b.arm_w * view.ppm,
-        hand_r=0.045 * view.ppm,
+        arm_w=arm_w * view.ppm,
+        hand_r=0.045 * k * view.ppm,
         bag=bag,
         held=held,
     )
@@ -239,24 +243,29 @@ def background(view: View, rng: np.random.Generator, units: dict) -> np.ndarray:
 
 
 class Lighting:
-    """Global gain over time: a slow swell plus a few smooth steps (clouds, a lamp)."""
+    """Global gain over time: a slow swell plus a few smooth steps (clouds, a lamp), around
+    the world's brightness."""
 
-    def __init__(self, rng: np.random.Generator, duration: float) -> None:
-        self.period = float(rng.uniform(20, 60))
+    def __init__(self, rng: np.random.Generator, duration: float,
+                 world: World = PRESET_WORLD) -> None:
+        self.period = float(rng.uniform(20, 60))  # clouds pass in tens of seconds
         self.phase = float(rng.uniform(0, 2 * math.pi))
-        self.amp = float(rng.uniform(0.02, 0.06))
-        n = int(rng.poisson(duration / 30.0))
+        self.amp = float(rng.uniform(*world.light_amp))
+        n = int(rng.poisson(duration * world.light_steps_per_s))
         self.steps = sorted(
-            (float(rng.uniform(0, duration)), float(rng.choice([-1, 1]) * rng.uniform(0.04, 0.1)))
+            (float(rng.uniform(0, duration)),
+             float(rng.choice([-1, 1]) * rng.uniform(*world.light_step)))
             for _ in range(n)
         )
-        self.tint = rng.uniform(0.94, 1.06, 3).astype(np.float32)
+        self.tint = rng.uniform(*world.tint, 3).astype(np.float32)
+        self.brightness = world.brightness
 
     def gain(self, t: float) -> float:
         g = 1.0 + self.amp * math.sin(2 * math.pi * t / self.period + self.phase)
         for ts, dg in self.steps:
             g += dg * _ease((t - ts) / 1.5)
-        return float(np.clip(g, 0.75, 1.2))
+        # auto-exposure holds the picture within -25% and +20% of its usual level
+        return float(np.clip(g, 0.75, 1.2)) * self.brightness
 
 
 def visible_box(shapes: PersonShapes, view: View) -> np.ndarray | None:
@@ -288,14 +297,16 @@ class Renderer:
 
     def __init__(self, scenario: Scenario, view: View, rng: np.random.Generator) -> None:
         self.sc, self.view, self.rng = scenario, view, rng
+        world = scenario.world
         self.bg = background(view, rng, scenario.units)
         H, W = view.height, view.width
         yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
         r2 = ((xx - W / 2) / (W / 2)) ** 2 + ((yy - H / 2) / (H / 2)) ** 2
-        self.vignette = (1.0 - rng.uniform(0.06, 0.16) * r2).astype(np.float32)
-        self.light = Lighting(rng, scenario.duration)
-        self.noise_sd = float(rng.uniform(1.0, 3.0))
-        self.blur = float(rng.uniform(0.5, 0.9))
+        self.vignette = (1.0 - rng.uniform(*world.vignette) * r2).astype(np.float32)
+        self.light = Lighting(rng, scenario.duration, world)
+        self.noise_sd = float(rng.uniform(*world.noise_sd))
+        self.blur = float(rng.uniform(*world.blur_px))
+        self.jpeg = world.jpeg_quality
 
     def frame(self, t: float) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         img = self.bg.copy()
@@ -312,4 +323,8 @@ class Renderer:
         out *= self.vignette[..., None] * (self.light.gain(t) * self.light.tint)[None, None, :]
         out = cv2.GaussianBlur(out, (0, 0), self.blur)
         out += self.rng.normal(0.0, self.noise_sd, out.shape).astype(np.float32)
-        return np.clip(out, 0, 255).astype(np.uint8), boxes
+        img = np.clip(out, 0, 255).astype(np.uint8)
+        if self.jpeg is not None:  # what an IP camera's JPEG stream leaves of the picture
+            _, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg])
+            img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        return img, boxes

@@ -16,11 +16,12 @@ from .shoppers import Shopper, Stand, plan_walk
 
 ROOM_STEP = 0.1   # metres: how far apart the places tried along the shelf are
 ROOM_MAX = 0.6    # ... and at most this far from the planned place (still before the plate)
-ROOM_GAP = 0.04   # metres left between two people standing shoulder to shoulder
+ROOM_GAP = 0.04   # metres strangers leave between their shoulders standing side by side
 ROOM_TRIES = 5    # times a shopper waits for room before standing where planned anyway
 
 
-def make_room(shoppers: list[Shopper], planner: Planner, window: float) -> None:
+def make_room(shoppers: list[Shopper], planner: Planner, window: float,
+              gap: float = ROOM_GAP) -> None:
     """Nobody stands where someone else is standing. Shoppers are placed in the order they
     come in; a shopper whose place at a shelf is taken for any moment of their stand (the
     other's body centre closer than half of both shoulder widths) stands beside instead:
@@ -30,26 +31,29 @@ def make_room(shoppers: list[Shopper], planner: Planner, window: float) -> None:
     moves by the time that takes. With no such place they wait until the stands in the way
     end (:func:`_wait_for_room`). Neither is done when it would keep them in the store past
     ``window``. Timelines are otherwise planned one shopper at a time, so without this two
-    shoppers at one plate stood inside each other."""
+    shoppers at one plate stood inside each other. ``gap`` is the space left between two
+    bodies (metres; below 0 they press together, as in a crowd)."""
     placed: list[Shopper] = []
     for sh in sorted(shoppers, key=lambda s: (s.t0, s.id)):
         for i, seg in enumerate(sh.segments):
             if not isinstance(seg, Stand):
                 continue
             for _ in range(ROOM_TRIES):
-                pos = _free_place(sh, seg, placed, planner)
-                if pos is not None or not _wait_for_room(sh, i, placed, window):
+                pos = _free_place(sh, seg, placed, planner, gap)
+                if pos is not None or not _wait_for_room(sh, i, placed, window, gap):
                     break
             if pos is not None and not np.allclose(pos, seg.pos):
                 _move_stand(sh, i, pos, planner, window)
         placed.append(sh)
 
 
-def _wait_for_room(sh: Shopper, i: int, placed: list[Shopper], window: float) -> bool:
+def _wait_for_room(sh: Shopper, i: int, placed: list[Shopper], window: float,
+                   gap: float) -> bool:
     """No room at stand ``i``: come ``sh`` after the stands in the way end, lingering at
     the stop before (or coming in later). False if that would keep them past ``window``."""
     st = sh.segments[i]
-    ends = [t1 for q, w, t1 in _stands_during(placed, st) if _too_close(sh, st.pos, q, w)]
+    ends = [t1 for q, w, t1 in _stands_during(placed, st)
+            if _too_close(sh, st.pos, q, w, gap)]
     if not ends:
         return False
     delay = max(ends) - st.t0 + ROOM_STEP
@@ -71,19 +75,20 @@ def _stands_during(placed: list[Shopper], st: Stand) -> list[tuple[np.ndarray, f
             if isinstance(g, Stand) and g.t0 < st.t1 and g.t1 > st.t0]
 
 
-def _too_close(sh: Shopper, p: np.ndarray, q: np.ndarray, width: float) -> bool:
-    """Whether ``sh`` standing at ``p`` would touch someone ``width`` wide standing at ``q``."""
-    return bool(np.hypot(*(p - q)) < (width + sh.body.shoulder_w) / 2 + ROOM_GAP)
+def _too_close(sh: Shopper, p: np.ndarray, q: np.ndarray, width: float, gap: float) -> bool:
+    """Whether ``sh`` standing at ``p`` would come nearer than ``gap`` to someone ``width``
+    wide standing at ``q``."""
+    return bool(np.hypot(*(p - q)) < (width + sh.body.shoulder_w) / 2 + gap)
 
 
-def _free_place(sh: Shopper, st: Stand, placed: list[Shopper], planner: Planner
-                ) -> np.ndarray | None:
+def _free_place(sh: Shopper, st: Stand, placed: list[Shopper], planner: Planner,
+                gap: float) -> np.ndarray | None:
     """The place nearest ``st.pos`` along the shelf where ``sh`` stands clear of everyone
     standing in ``placed`` during the stand; None if there is none within ``ROOM_MAX``."""
     taken = _stands_during(placed, st)
 
     def clear(p: np.ndarray) -> bool:
-        return not any(_too_close(sh, p, q, w) for q, w, _ in taken)
+        return not any(_too_close(sh, p, q, w, gap) for q, w, _ in taken)
 
     if clear(st.pos):
         return st.pos

@@ -22,7 +22,7 @@ other.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,6 +40,7 @@ from .layout import (
 )
 from .room import make_room
 from .shoppers import Reach, Shopper, Stand, Stop, plan_walk, random_body
+from .world import PRESET_WORLD, World
 
 PRESETS = ("single", "pair", "busy")
 
@@ -52,6 +53,7 @@ class Scenario:
     duration: float
     shoppers: list[Shopper]
     units: dict[str, list[tuple[str, float]]]  # initial stock: plate -> [(sku, grams)]
+    world: World = PRESET_WORLD
 
     @property
     def reaches(self) -> list[tuple[Shopper, Reach]]:
@@ -167,8 +169,10 @@ def _same_shelf(rng, plans, a: int, b: int, spots: list[PlateSpot]) -> tuple[int
 
 
 # ---- timing --------------------------------------------------------------------------------
-def build_timeline(sh: Shopper, planner: Planner, rng: np.random.Generator) -> list[float]:
-    """Fill ``sh.segments`` and ``sh.reaches`` starting at t=0; return each stop's arrival."""
+def build_timeline(sh: Shopper, planner: Planner, rng: np.random.Generator,
+                   world: World = PRESET_WORLD) -> list[float]:
+    """Fill ``sh.segments`` and ``sh.reaches`` starting at t=0; return each stop's arrival.
+    Turning, reaching, holding and pausing times are drawn from ``world``'s ranges."""
     x_in = float(rng.uniform(ENTRANCE_DOOR[0] + 0.45, ENTRANCE_DOOR[1] - 0.45))
     x_out = float(rng.uniform(EXIT_DOOR[0] + 0.45, EXIT_DOOR[1] - 0.45))
     pos = np.array([x_in, OUTSIDE_Y])
@@ -185,12 +189,12 @@ def build_timeline(sh: Shopper, planner: Planner, rng: np.random.Generator) -> l
         arrivals.append(t)
         heading = math.atan2(-g.normal[1], -g.normal[0])
         t_stand0 = t
-        t += rng.uniform(0.4, 0.8)  # turn to the shelf
+        t += rng.uniform(*world.turn_s)  # turn to the shelf
         for kind, qty in stop.intents:
             target = (face + g.along * rng.uniform(-0.3, 0.3) * plate_w
                       - g.normal * rng.uniform(0.1, 0.28))
-            extend, retract = rng.uniform(0.45, 0.75), rng.uniform(0.45, 0.7)
-            hold = rng.uniform(0.9, 1.5) + 0.35 * max(0, qty - 1)
+            extend, retract = rng.uniform(*world.extend_s), rng.uniform(*world.retract_s)
+            hold = rng.uniform(*world.hold_s) + world.hold_per_unit_s * max(0, qty - 1)
             press_s = rng.uniform(0.15, 0.4)
             t_in = t + extend
             t_out = t_in + hold
@@ -198,14 +202,15 @@ def build_timeline(sh: Shopper, planner: Planner, rng: np.random.Generator) -> l
                 t_change = t_in + rng.uniform(0.15, 0.35)
             else:  # press while grasping, then lift
                 t_change = t_in + press_s + rng.uniform(0.15, 0.4)
-            t_change = min(t_change, t_out - 0.2)
+            # the item moves before the hand leaves: 0.2 s before, or half a short hold
+            t_change = min(t_change, t_out - min(0.2, 0.5 * hold))
             sh.reaches.append(Reach(
                 spot=stop.spot, kind=kind, qty=qty, target=target, t_start=t, t_in=t_in,
                 t_change=t_change, t_out=t_out, t_end=t_out + retract,
                 press_g=float(rng.uniform(40, 300)), press_s=press_s,
             ))
-            t = t_out + retract + rng.uniform(0.3, 0.9)
-        t += rng.uniform(0.2, 0.8)
+            t = t_out + retract + rng.uniform(*world.pause_s)
+        t += rng.uniform(*world.linger_s)
         sh.segments.append(Stand(t_stand0, t, stand, heading))
         pos = stand
     _walk(sh, planner, pos, np.array([x_out, OUTSIDE_Y]), t)
@@ -266,8 +271,9 @@ def _execute(shoppers: list[Shopper], stock: dict[str, list[tuple[str, float]]])
 
 
 def make_scenario(preset: str, seed: int, duration: float | None = None,
-                  n_shoppers: int | None = None) -> Scenario:
-    """Plan, time and execute a preset. Deterministic for a given (preset, seed, ...)."""
+                  n_shoppers: int | None = None, world: World = PRESET_WORLD) -> Scenario:
+    """Plan, time and execute a preset in ``world``. Deterministic for a given (preset,
+    seed, ..., world)."""
     if preset not in PRESETS:
         raise WalkoutError(f"--preset: unknown preset {preset!r} (expected one of: "
                            f"{', '.join(PRESETS)})")
@@ -279,12 +285,16 @@ def make_scenario(preset: str, seed: int, duration: float | None = None,
     spots = plate_spots()
     planner = Planner()
     plans, syncs = plan(preset, n_shoppers, rng, spots)
+    if world.one_by_one > 0 or world.again > 0:
+        _one_by_one(rng, plans, world.one_by_one, world.again)
     shoppers = []
     arrivals = []
     for i, stops in enumerate(plans):
-        sh = Shopper(i + 1, random_body(rng), float(rng.uniform(0.5, 1.4)), stops)
-        arrivals.append(build_timeline(sh, planner, rng))
+        sh = Shopper(i + 1, random_body(rng, world), float(rng.uniform(*world.speed_ms)), stops)
+        arrivals.append(build_timeline(sh, planner, rng, world))
         shoppers.append(sh)
+    if world.dressed_alike:
+        _dress_alike(rng, shoppers, syncs, world.dressed_alike)
     auto = duration is None and preset != "busy"
     if duration is None:
         duration = 120.0
@@ -292,7 +302,7 @@ def make_scenario(preset: str, seed: int, duration: float | None = None,
     entries = _entry_times(rng, preset, shoppers, syncs, arrivals, window)
     for sh, e in zip(shoppers, entries):
         sh.shift(e)
-    make_room(shoppers, planner, window)
+    make_room(shoppers, planner, window, world.room_gap_m)
     last = max(sh.t1 for sh in shoppers)
     if auto:
         duration = float(math.ceil(last + 3.0))
@@ -305,7 +315,44 @@ def make_scenario(preset: str, seed: int, duration: float | None = None,
     _execute(shoppers, stock)
     for sh in shoppers:
         sh.entered_t, sh.exited_t = _door_times(sh)
-    return Scenario(preset, seed, float(duration), shoppers, stock)
+    return Scenario(preset, seed, float(duration), shoppers, stock, world)
+
+
+def _one_by_one(rng, plans: list[list[Stop]], share: float, again: float) -> None:
+    """Make a ``share`` of the multi-unit takes one reach per unit, back to back, and
+    follow a share ``again`` of the takes with a reach for one more unit."""
+    for stops in plans:
+        for st in stops:
+            intents = []
+            for kind, qty in st.intents:
+                if kind == "take" and qty > 1 and rng.random() < share:
+                    intents += [("take", 1)] * qty
+                else:
+                    intents.append((kind, qty))
+                if kind == "take" and rng.random() < again:
+                    intents.append(("take", 1))
+            st.intents = intents
+
+
+def _dress_alike(rng, shoppers: list[Shopper], syncs, n_pairs: int) -> None:
+    """Give ``n_pairs`` pairs of shoppers the same clothes and hair colour (their sizes
+    stay their own); pairs that meet at a shelf first, where it is hardest."""
+    pairs = [(a, b) for a, _, b, _ in syncs]
+    n = len(shoppers)
+    if n >= 2:
+        order = rng.permutation(n)
+        pairs += [(int(order[k]), int(order[k + 1])) for k in range(0, n - 1, 2)]
+    used: set[int] = set()
+    for a, b in pairs:
+        if n_pairs == 0:
+            break
+        if a in used or b in used:
+            continue
+        src, dst = shoppers[a], shoppers[b]
+        dst.body = replace(dst.body, shirt=src.body.shirt, sleeve=src.body.sleeve,
+                           hair=src.body.hair, cap=src.body.cap, bag=src.body.bag)
+        used |= {a, b}
+        n_pairs -= 1
 
 
 

@@ -178,7 +178,8 @@ def _trapezoid_s(tau: float, L: float, v: float) -> float:
 
 
 # ---- appearance ----------------------------------------------------------------------------
-def random_body(rng: np.random.Generator) -> Body:
+def random_body(rng: np.random.Generator, world) -> Body:
+    """A shopper's looks; sizes drawn from ``world``'s (a :class:`.world.World`) ranges."""
     def colour() -> tuple[int, int, int]:
         hsv = np.uint8([[[rng.integers(0, 180), rng.integers(30, 255), rng.integers(40, 250)]]])
         b, g, r = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
@@ -189,11 +190,11 @@ def random_body(rng: np.random.Generator) -> Body:
     skin_choices = [(120, 160, 220), (90, 130, 190), (60, 95, 150), (40, 65, 110),
                     (150, 185, 235)]
     shirt = colour()
-    w = float(rng.uniform(0.40, 0.52))
+    w = float(rng.uniform(*world.shoulder_m))
     return Body(
         shoulder_w=w,
         torso_d=float(w * rng.uniform(0.50, 0.62)),
-        head_r=float(rng.uniform(0.085, 0.11)),
+        head_r=float(rng.uniform(*world.head_r_m)),
         arm_w=float(rng.uniform(0.075, 0.10)),
         shirt=shirt,
         sleeve=shirt if rng.random() < 0.6 else colour(),

@@ -1,7 +1,9 @@
-"""`walkout simulate`: write one labelled clip for a preset and a seed."""
+"""`walkout simulate`: write one labelled clip for a preset and a seed, in the presets'
+world or in a drawn one (:mod:`.world`)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import shutil
@@ -19,6 +21,7 @@ from .layout import View, store_config
 from .render import Renderer
 from .scenario import PRESETS, Scenario, make_scenario
 from .weights import NoiseModel, synthesize
+from .world import PRESET_WORLD, World, camera_view, draw_world
 
 log = logging.getLogger(__name__)
 
@@ -50,34 +53,79 @@ def gt_receipts(sc: Scenario, events: list[dict]) -> dict:
     return {"receipts": receipts}
 
 
+def _world(world: int | World | None) -> World:
+    if world is None:
+        return PRESET_WORLD
+    return world if isinstance(world, World) else draw_world(world)
+
+
+def _name(preset: str, seed: int, world: World) -> str:
+    return f"sim-{preset}-seed{seed}" + ("" if world.number is None else f"-world{world.number}")
+
+
 def weight_stream(preset: str, seed: int, model: NoiseModel | None = None,
-                  duration: float | None = None, shoppers: int | None = None):
+                  duration: float | None = None, shoppers: int | None = None,
+                  world: int | World | None = None):
     """The shelf side of a clip without the video: ``(store, t, grams, gt events)``.
 
-    With the default noise model it gives exactly the weights ``simulate`` writes (before
-    their rounding to 0.1 g) for the same preset and seed.
+    With the default noise model (in a drawn world: the world's) it gives exactly the
+    weights ``simulate`` writes (before their rounding to 0.1 g) for the same preset, seed
+    and world; ``t`` is on the sensor clock.
     """
-    sc = make_scenario(preset, seed, duration, shoppers)
+    world = _world(world)
+    sc = make_scenario(preset, seed, duration, shoppers, world)
     w_rng, _ = _streams(preset, seed)
     units = {pid: len(u) for pid, u in sc.units.items()}
-    cfg = store_config(View(640, 480), 10.0, units, name=f"sim-{preset}-seed{seed}")
-    t, grams = synthesize(sc, w_rng, cfg.plate_ids, model or NoiseModel())
-    return cfg, t, grams, gt_events(sc)
+    cfg = store_config(View(640, 480), 10.0, units, name=_name(preset, seed, world),
+                       clock_offset_s=world.stated_offset_s)
+    t, grams = synthesize(sc, w_rng, cfg.plate_ids, model or world.noise_model())
+    return cfg, _sensor_clock(t, world), grams, gt_events(sc)
+
+
+def _sensor_clock(t: np.ndarray, world: World) -> np.ndarray:
+    """Sample times on the video clock -> what the scale's clock stamps them with."""
+    return t - world.clock_offset_s if world.clock_offset_s else t
+
+
+def world_record(sc: Scenario, view: View) -> dict:
+    """What ``gt/world.json`` holds: the world's draw and what it came to in this clip."""
+    gaps = []  # between the weight changes of one shopper
+    for sh in sc.shoppers:
+        ts = sorted(r.t_change for r in sh.reaches if r.qty != 0)
+        gaps += [b - a for a, b in itertools.pairwise(ts)]
+    clothes = {}
+    for sh in sc.shoppers:
+        b = sh.body
+        clothes.setdefault((b.shirt, b.sleeve, b.hair, b.cap, b.bag), []).append(str(sh.id))
+    return {
+        "world": sc.world.to_json(),
+        "view": {"pixels_per_metre": round(view.ppm, 3),
+                 "floor_origin_px": [round(view.ox, 1), round(view.oy, 1)],
+                 "body_scale": round(view.body_scale, 3)},
+        "shoppers": [{"id": str(sh.id), "speed_ms": round(sh.speed, 3),
+                      "shoulder_m": round(sh.body.shoulder_w, 3), "reaches": len(sh.reaches)}
+                     for sh in sc.shoppers],
+        "min_reach_gap_s": round(min(gaps), 3) if gaps else None,
+        "dressed_alike": [ids for ids in clothes.values() if len(ids) > 1],
+    }
 
 
 def simulate(preset: str, seed: int, out: str | Path, duration: float | None = None,
              shoppers: int | None = None, fps: float = 10.0, size: tuple[int, int] = (640, 480),
-             progress: bool = False) -> ClipPaths:
-    """Simulate ``preset`` with ``seed`` and write a labelled clip into ``out``.
+             progress: bool = False, world: int | World | None = None) -> ClipPaths:
+    """Simulate ``preset`` with ``seed`` and write a labelled clip into ``out``; ``world``
+    None is the presets' world, a number draws that world (:func:`.world.draw_world`),
+    recorded in ``gt/world.json``.
 
     Files are first written to a temp folder inside ``out`` and moved into place only when
     all of them are complete, so a failure never leaves a half-written clip behind.
     """
     if not fps > 0:
         raise InputError(f"--fps: expected frames per second > 0, got {fps:g}")
-    sc = make_scenario(preset, seed, duration, shoppers)
+    world = _world(world)
+    sc = make_scenario(preset, seed, duration, shoppers, world)
     w_rng, r_rng = _streams(preset, seed)
-    view = View(*size)
+    view = camera_view(world, *size)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder (expected an output folder)")
@@ -86,25 +134,40 @@ def simulate(preset: str, seed: int, out: str | Path, duration: float | None = N
     try:
         staged = ClipPaths(tmp)
         units = {pid: len(u) for pid, u in sc.units.items()}
-        cfg = store_config(view, fps, units, name=f"sim-{preset}-seed{seed}")
+        cfg = store_config(view, fps, units, name=_name(preset, seed, world),
+                           clock_offset_s=world.stated_offset_s)
         dump_store(cfg, staged.store)
-        t, grams = synthesize(sc, w_rng, cfg.plate_ids)
-        write_text_atomic(staged.weights, format_weights_csv(t, grams, cfg.plate_ids))
+        t, grams = synthesize(sc, w_rng, cfg.plate_ids, world.noise_model())
+        write_text_atomic(staged.weights,
+                          format_weights_csv(_sensor_clock(t, world), grams, cfg.plate_ids))
         events = gt_events(sc)
         write_text_atomic(staged.gt_events, "".join(json.dumps(e) + "\n" for e in events))
         write_text_atomic(staged.gt_receipts, json.dumps(gt_receipts(sc, events), indent=2)
                           + "\n")
         rows = _render(sc, view, fps, r_rng, staged.video, progress)
         write_text_atomic(staged.gt_tracks, "".join(r + "\n" for r in rows))
+        names = ["store", "weights", "video", "gt_tracks", "gt_events", "gt_receipts"]
+        if world.number is not None:
+            write_text_atomic(world_path(staged), json.dumps(world_record(sc, view), indent=2)
+                              + "\n")
         final = ClipPaths(out)
         final.gt_tracks.parent.mkdir(exist_ok=True)
-        for name in ("store", "weights", "video", "gt_tracks", "gt_events", "gt_receipts"):
+        for name in names:
             getattr(staged, name).replace(getattr(final, name))
+        if world.number is not None:
+            world_path(staged).replace(world_path(final))
+        elif world_path(final).exists():  # a clip of a drawn world made over by a preset's
+            world_path(final).unlink()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("wrote %s: %d shoppers, %d events, %.0f s", out, len(sc.shoppers), len(events),
              sc.duration)
     return final
+
+
+def world_path(clip: ClipPaths) -> Path:
+    """``gt/world.json``: the drawn world of a clip (absent for the presets' world)."""
+    return clip.root / "gt" / "world.json"
 
 
 def _render(sc: Scenario, view: View, fps: float, rng: np.random.Generator, video: Path,
