@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import WeightEvent
+from .plates import PlateStep, PlateStepFinder
 from .readers import SampleBlock
 from .steps import change_points, fit_steps
 
@@ -108,6 +109,22 @@ class EventParams:
     # stream was cut (a file's 10 s blocks, the pipeline's half seconds, a live board's
     # packets). A sample waits at most one step; flush() processes the rest at the end.
     step_s: float = 0.5
+    # -- steps of single plates (walkout.sensors.plates), for shelves that never settle --
+    # Medians of 0.25 s: a lift ramps over 0.15-0.3 s and a hand presses for at most
+    # 0.4 s, so either touches at most two of them.
+    sub_s: float = 0.25
+    # A plate's level before and after a step: the median of 1.5 s of medians on either
+    # side (six; a press lifts at most two) ...
+    side_s: float = 1.5
+    min_side: int = 3  # ... or of 0.75 s when the stream began or ended closer than that
+    flat_outliers: int = 2  # medians of a side that may be off its level (a press: two)
+    # A side is flat when its medians lie within this of its level, or delta_k x the
+    # plate's noise: half the smallest step that counts (min_delta_g).
+    flat_g: float = 5.0
+    # The least noise of a plate's 0.25 s median: the load cell's resolution (AiFi's
+    # plates read in steps of 0.36 g); a plate stuck at one value reads no less.
+    resolution_g: float = 0.36
+    plate_noise_s: float = 10.0  # history a plate's noise is taken from (a MAD over it)
 
 
 def shelves_by_prefix(plate_id: str) -> str | None:
@@ -178,6 +195,8 @@ class WeightEventDetector:
         for ids, (t, grams) in self._held.items():
             events += self._streams[ids].update(t, grams)
         self._held = {}
+        for stream in self._streams.values():
+            events += stream.finish()
         return events
 
     def run(self, blocks: Iterable[SampleBlock]) -> list[WeightEvent]:
@@ -235,6 +254,14 @@ class _Stream:
         self.watch: dict[int, tuple] = {}
         self.watch_n = int(round(p.watch_s * rate_hz))
         self.rate = float(rate_hz)
+        # steps of single plates, for what the shelf's settle-to-settle reading misses
+        self.plates = PlateStepFinder(P, rate_hz, p)
+        self.shelf_of_col = np.full(P, -1)
+        for s, cols in enumerate(self.cols):
+            self.shelf_of_col[cols] = s
+        self.pending: list[PlateStep] = []
+        self.state_now = self.state
+        self.recent: list[WeightEvent] = []  # the shelf events of the last history_s
 
     def update(self, t: np.ndarray, grams: np.ndarray) -> list[WeightEvent]:
         W, S = self.W, len(self.shelf_ids)
@@ -297,6 +324,8 @@ class _Stream:
             if ev is not None:
                 events.append(ev)
         self._learn_noise(std, mean, state)
+        self.state_now = state[-1]
+        events += self._plate_events(self.plates.update(t, grams), float(T[-1]), events)
         # keep the tail
         keep = slice(max(0, L + J - self.K), L + J)
         self.tail_g, self.tail_t = X[keep], T[keep]
@@ -307,6 +336,89 @@ class _Stream:
         self.state = state[-1].copy()
         self.n += J
         return events
+
+    def finish(self) -> list[WeightEvent]:
+        """The end of the stream: plate steps with a shorter side after them, and those
+        still waiting for their shelf to settle."""
+        if not self.n:
+            return []
+        steps = self.plates.update(np.zeros(0), np.zeros((0, len(self.plate_ids))), True)
+        return self._plate_events(steps, float(self.tail_t[-1]), [], final=True)
+
+    def _plate_events(self, steps: list[PlateStep], now: float, shelf_events: list,
+                      final: bool = False) -> list[WeightEvent]:
+        """Weight events of plate steps that the shelf's own reading did not cover: none
+        of its events since holds most of the step on that plate. A step waits while its
+        shelf is still moving from a level it settled at before the step (that reading
+        will cover it when the shelf settles), unless the stream ends. Steps of one shelf
+        within a ``sub_s`` of each other are one event (an item across two plates)."""
+        self.recent = [e for e in self.recent + shelf_events
+                       if e.t_detected >= now - self.p.history_s]
+        self.pending += [st for st in steps if self.shelf_of_col[st.col] >= 0]
+        ready, wait = [], []
+        for st in self.pending:
+            s = int(self.shelf_of_col[st.col])
+            pid = self.plate_ids[st.col]
+            covered = any(e.shelf_id == self.shelf_ids[s] and e.t_start - 2 * self.p.sub_s
+                          <= st.t_step <= e.t_detected
+                          and e.plate_deltas_g.get(pid, 0.0) * st.delta_g
+                          >= 0.5 * st.delta_g**2 for e in self.recent)
+            if covered:
+                continue
+            ref = self.ref[s]
+            if (not final and self.state_now[s] == MOVING and ref is not None
+                    and ref[2] <= st.t_step):
+                wait.append(st)
+            else:
+                ready.append(st)
+        self.pending = wait
+        out = []
+        ready.sort(key=lambda st: (self.shelf_of_col[st.col], st.t_step))
+        group: list[PlateStep] = []
+        for st in [*ready, None]:
+            if group and (st is None or self.shelf_of_col[st.col] != self.shelf_of_col[
+                    group[0].col] or st.t_step - group[0].t_step > self.p.sub_s):
+                # as in the watch: with no movement of the shelf to back it, the stepped
+                # plates must carry watch_share of all its plates' moves (wobble spreads)
+                cols = self.cols[int(self.shelf_of_col[group[0].col])]
+                moves = np.nansum(np.abs(group[0].moves[cols]))
+                if sum(abs(g.delta_g) for g in group) >= self.p.watch_share * moves:
+                    out.append(self._plate_event(group, now))
+                group = []
+            if st is not None:
+                group.append(st)
+        self.recent += out
+        return out
+
+    def _plate_event(self, group: list[PlateStep], now: float) -> WeightEvent:
+        """One shelf event of plate steps at about one time: the stepped plates carry
+        their steps, the shelf's other plates none."""
+        s = int(self.shelf_of_col[group[0].col])
+        deltas = {self.plate_ids[c]: 0.0 for c in self.cols[s]}
+        times = {}
+        for st in group:
+            pid = self.plate_ids[st.col]
+            deltas[pid] = st.delta_g
+            times[pid] = self._plate_time(st)
+        big = max(group, key=lambda st: abs(st.delta_g))
+        return WeightEvent(
+            shelf_id=self.shelf_ids[s], t_start=min(st.t_before for st in group),
+            t_end=max(st.t_after for st in group), delta_g=sum(deltas.values()),
+            plate_deltas_g=deltas, noise_g=max(st.noise_g for st in group),
+            t_change=times[self.plate_ids[big.col]], plate_t_change=times, t_detected=now)
+
+    def _plate_time(self, st: PlateStep) -> float:
+        """When a plate step happened: the change point (steps.change_points) of the
+        samples around its median, from the history ring; else the median's middle."""
+        sub = self.plates.sub
+        g0, g1 = st.g0 - 2 * sub, st.g0 + sub  # the ramp ends in the median at g0
+        if g0 < self._ring_end - self.H or g1 > self._ring_end:
+            return st.t_step + sub / (2 * self.rate)
+        idx = np.arange(g0, g1) % self.H
+        x = self.ring[idx, st.col][:, None]
+        level = float(np.nanmedian(x[:sub // 2 + 1]))
+        x = np.where(np.isfinite(x), x, level) - level
+        return change_points(x, self.ring_t[idx], np.array([st.delta_g]))[0]
 
     # -- transitions ---------------------------------------------------------------------
     def _leave(self, s: int, k: int, base: int, X, T, TOT, STD, quiet: float,

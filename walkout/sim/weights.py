@@ -172,3 +172,158 @@ def simulated_quiet_shelves(seed: int, n_shelves: int, n_plates: int, seconds: f
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * RATE_HZ)) / RATE_HZ
     return [shelf_noise(rng, t, n_plates, model) for _ in range(n_shelves)]
+
+
+# ---- a shelf handled from the first sample (AiFi-shaped records) ---------------------------
+@dataclass(frozen=True)
+class HandledRecord:
+    """A short AiFi-shaped recording of one gondola in which one shelf is being handled
+    from the first sample on: ``grams (T, shelves, plates)`` at ``RATE_HZ`` (NaN where a
+    plate sent nothing), the product on each plate (``plate_sku[s][p]``, None for an empty
+    plate), and the labelled item events (``t``, ``shelf``, ``plate``, ``sku``, ``qty``),
+    with AiFi's ids (``g<gondola>s<shelf>p<plate>``, 1-based)."""
+
+    gondola: int
+    t: np.ndarray
+    grams: np.ndarray
+    plate_sku: list[list[str | None]]
+    events: list[dict]
+
+
+def handled_record(seed: int, model: NoiseModel = NoiseModel()) -> HandledRecord:
+    """One record of the *handled from the start* family (seeded):
+
+    - 10-18 s long, one gondola of 4-6 shelves of 6-12 plates; each product spans 1-3
+      neighbouring plates (as on AiFi, where most span two);
+    - every plate sits at an arbitrary offset (a raw load cell's zero is not 0 g: AiFi's
+      read from -5 kg to +6 kg, some stuck at one value), reads in steps of its ADC's
+      resolution (0.1-0.5 g; AiFi's is 0.36 g) and has NaN gaps of 1-30 samples;
+    - one shelf is handled from sample 0 on: a slow push of the hand and arm whose
+      shelf total swings by 60-100 g (a random walk of 0.3-1 s memory; the arm bends the
+      shelf's board, so it is shared out over all its plates, each alone moving a few
+      grams, as on AiFi), and presses of 40-300 g for
+      0.15-0.4 s on the plates the hand rummages through; the handling goes on to the end
+      or stops at a random time after the last item;
+    - on it, 1-2 items (units of the plate's product, mostly one, now and then two at
+      once, and one event in six a put-back) change a plate at least 1.2 s after the
+      start and at least 3 s before the end, 2.5 s or more apart, each with a grasp
+      press; the other shelves are quiet (the calibrated noise model).
+    """
+    from .catalogue import PRODUCTS
+
+    rng = np.random.default_rng([seed, 27])
+    dur = rng.uniform(10.0, 18.0)
+    n = int(round(dur * RATE_HZ))
+    t = 1.6e9 + np.arange(n) / RATE_HZ  # epoch seconds, as AiFi sends them
+    tt = t - t[0]
+    n_shelves, n_plates = int(rng.integers(4, 7)), int(rng.integers(6, 13))
+    gondola = int(rng.integers(1, 6))
+    grams = np.zeros((n, n_shelves, n_plates))
+    plate_sku: list[list[str | None]] = []
+    for s in range(n_shelves):
+        row: list[str | None] = []
+        while len(row) < n_plates:
+            prod = PRODUCTS[rng.integers(len(PRODUCTS))]
+            row += [prod.sku] * int(rng.integers(1, 4))
+        row = row[:n_plates]
+        if rng.random() < 0.3:  # now and then an empty plate at the end of a shelf
+            row[-1] = None
+        plate_sku.append(row)
+        grams[:, s, :] = shelf_noise(rng, tt, n_plates, model)
+    by_sku = {p.sku: p for p in PRODUCTS}
+    hs = int(rng.integers(n_shelves))
+    # the handling: a random walk of the shelf total, and presses while rummaging
+    stop = dur if rng.random() < 0.5 else None
+    swing = rng.uniform(60.0, 100.0)  # peak to peak of the shelf total while touched
+    a = np.exp(-1 / (RATE_HZ * rng.uniform(0.3, 1.0)))
+    walk = lfilter([1.0], [1.0, -a], rng.normal(0.0, 1.0, n))
+    walk = (walk - walk.mean()) / max(np.ptp(walk), 1e-9) * swing
+    shares = rng.dirichlet(np.full(n_plates, 20.0))  # nearly even: the board bends
+    # the items: times, plates, units
+    k = 1 if rng.random() < 0.6 else 2
+    times: list[float] = []
+    while len(times) < k:
+        t0 = rng.uniform(1.2, dur - 3.0)
+        if all(abs(t0 - x) >= 2.5 for x in times):
+            times.append(t0)
+    events = []
+    for t0 in sorted(times):
+        stocked = [p for p in range(n_plates) if plate_sku[hs][p] is not None]
+        p = int(rng.choice(stocked))
+        prod = by_sku[plate_sku[hs][p]]
+        qty = (1 if rng.random() < 0.85 else 2) * (-1 if rng.random() < 1 / 6 else 1)
+        moved = sum(prod.weight_g + rng.normal(0.0, prod.weight_sd_g) for _ in range(abs(qty)))
+        grams[:, hs, p] += -np.sign(qty) * moved * _smooth_step(tt, t0, rng.uniform(0.15, 0.3))
+        grams[:, hs, p] += _press(tt, t0 - 0.35 if qty > 0 else t0 + 0.05,
+                                  rng.uniform(0.2, 0.4), rng.uniform(40.0, 300.0))
+        events.append({"t": round(float(t[0] + t0), 3), "shelf": f"g{gondola}s{hs + 1}",
+                       "plate": f"g{gondola}s{hs + 1}p{p + 1}", "sku": prod.sku, "qty": qty})
+    if stop is None:
+        stop = rng.uniform(max(times) + 0.8, dur)
+    touched = tt < stop
+    grams[:, hs, :] += (walk * touched)[:, None] * shares[None, :]
+    for t0 in np.cumsum(rng.exponential(1.0, 40)):  # about one press a second
+        if t0 < stop - 0.4 and all(abs(t0 - x) > 0.8 for x in times):
+            grams[:, hs, int(rng.integers(n_plates))] += _press(
+                tt, t0, rng.uniform(0.15, 0.4), rng.uniform(40.0, 300.0))
+    # stock, offsets, the ADC's resolution, dead plates, gaps
+    stock = np.array([[0.0 if sku is None else by_sku[sku].weight_g * rng.integers(2, 8)
+                       for sku in row] for row in plate_sku])
+    grams += stock[None] + rng.uniform(-6000.0, 3000.0, (n_shelves, n_plates))[None]
+    res = rng.uniform(0.1, 0.5)
+    grams = np.round(grams / res) * res
+    for _ in range(int(rng.integers(0, 6))):
+        s, p = int(rng.integers(n_shelves)), int(rng.integers(n_plates))
+        if plate_sku[s][p] is None:
+            grams[:, s, p] = rng.uniform(-6000.0, 7000.0)  # a dead plate: one value
+    for _ in range(int(rng.integers(1, 8))):
+        i = int(rng.integers(n))
+        grams[i:i + int(rng.integers(1, 31)), int(rng.integers(n_shelves)),
+              int(rng.integers(n_plates))] = np.nan
+    return HandledRecord(gondola, t, grams, plate_sku, events)
+
+
+def aifi_plate_data(rec: HandledRecord, batch: int = 12) -> list[str]:
+    """The record as AiFi ``plate_data`` JSON lines: batches of ``batch`` samples, float32
+    in base64, shape ``[n, shelves + 1, plates + 1]`` with row and column 0 NaN padding,
+    the document's ``timestamp`` the time of its last sample."""
+    import base64
+    import json
+
+    n, S, P = rec.grams.shape
+    out = []
+    for i in range(0, n, batch):
+        part = rec.grams[i:i + batch]
+        arr = np.full((len(part), S + 1, P + 1), np.nan, "<f4")
+        arr[:, 1:, 1:] = part
+        doc = {"timestamp": float(rec.t[i + len(part) - 1]), "document": {"plate_data": {
+            "plate_id": {"shelf_id": {"gondola_id": {"id": rec.gondola}}}, "freq_samp": RATE_HZ,
+            "values": {"data": base64.b64encode(arr.tobytes()).decode(),
+                       "shape": list(arr.shape)}}}}
+        out.append(json.dumps(doc))
+    return out
+
+
+def aifi_store(rec: HandledRecord) -> tuple[list[str], list[str]]:
+    """AiFi ``products.jsonl`` and ``planogram.jsonl`` lines for the record's gondola
+    (every product of the catalogue; one planogram line per run of plates of a product)."""
+    import json
+
+    from .catalogue import PRODUCTS
+
+    products = [json.dumps({"product_id": {"id": p.sku}, "metadata": {
+        "name": p.name, "weight": p.weight_g, "price": p.price}}) for p in PRODUCTS]
+    planogram = []
+    for s, row in enumerate(rec.plate_sku):
+        p = 0
+        while p < len(row):
+            q = p
+            while q + 1 < len(row) and row[q + 1] == row[p]:
+                q += 1
+            if row[p] is not None:
+                plates = [{"shelf_id": {"gondola_id": {"id": rec.gondola}, "shelf_index": s + 1},
+                           "plate_index": i + 1} for i in range(p, q + 1)]
+                planogram.append(json.dumps({"plate_ids": plates,
+                                             "planogram_product_id": {"id": row[p]}}))
+            p = q + 1
+    return products, planogram
