@@ -1,7 +1,7 @@
 """walkout's trackers against the `trackers` package, side by side on identical detections.
 
     python benchmarks/tracking.py [--repeats 3] [--seeds 301 302 ...] [--json out.json]
-                                  [--mot DET GT FPS ...]
+                                  [--street-seeds 501 ...] [--no-loo] [--mot DET GT FPS ...]
 
 Datasets:
   (a) MOT15 TUD-Campus: the public SORT detections from ../shared/data, ground truth from
@@ -11,6 +11,10 @@ Datasets:
       (misses and runs of misses, box jitter, merged boxes when shoppers touch, static
       clutter and random false positives; walkout.sim.detections). walkout gets the store
       homography (floor gating).
+  (b') simulated street sequences (street_sequence: people crossing a street seen from head
+      height, 7-30 fps; seeds 501-512), the view of MOT15's TUD and ETH sequences.
+  Leave-one-sequence-out: the choice among the published settings in CHOICES, made without
+  each sequence and scored on it, beside `sort` (skip with --no-loo).
 
   (c) speed only, synthetic crowds: N boxes (5, 20, 50, 100) moving in straight lines
       with 1 px jitter and 5% misses, 150 frames, to show how each tracker scales with the
