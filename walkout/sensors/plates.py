@@ -92,7 +92,8 @@ class PlateStepFinder:
         """Each plate's noise of one sub-block median, grams (MAD of consecutive changes)."""
         d = np.diff(self.med, axis=0)
         with np.errstate(all="ignore"):
-            mad = np.nanmedian(np.abs(d), axis=0) / (0.6745 * np.sqrt(2)) if len(d) \
+            mid = np.nanmedian if np.isnan(d).any() else np.median
+            mad = mid(np.abs(d), axis=0) / (0.6745 * np.sqrt(2)) if len(d) \
                 else np.full(self.P, np.nan)
         return np.where(np.isfinite(mad), np.maximum(mad, self.p.resolution_g),
                         np.inf)
@@ -113,9 +114,11 @@ class PlateStepFinder:
         js = np.arange(max(lo - h, p.min_side), min(hi + h, n - p.min_side - 1) + 1)
         if not len(js):
             return []
-        with np.errstate(all="ignore"):
-            before = np.stack([np.nanmedian(self.med[max(j - h, 0):j], axis=0) for j in js])
-            after = np.stack([np.nanmedian(self.med[j + 1:j + 1 + h], axis=0) for j in js])
+        before = np.stack([self._median(max(j - h, 0), j) for j in js]) if js[0] < h \
+            else self._medians(js - h, h)
+        full = js + 1 + h <= n  # sides that are whole; the last few near the end are not
+        after = np.concatenate([self._medians(js[full] + 1, h).reshape(-1, self.P),
+                                *[self._median(j + 1, n)[None] for j in js[~full]]])
         step = after - before
         big = np.abs(step) >= need
         cand = np.flatnonzero((js >= lo) & (js <= hi))
@@ -146,6 +149,18 @@ class PlateStepFinder:
                                  np.where(np.abs(step[i]) >= p.delta_k * sig, step[i], 0.0)))
         self.done = base + hi
         return out
+
+    def _median(self, a: int, b: int) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.nanmedian(self.med[a:b], axis=0)
+
+    def _medians(self, starts: np.ndarray, h: int) -> np.ndarray:
+        """The median of ``med[a:a + h]`` for each ``a`` of ``starts`` (one sort)."""
+        win = np.lib.stride_tricks.sliding_window_view(self.med, h, axis=0)[starts]
+        if np.isnan(win).any():
+            with np.errstate(all="ignore"):
+                return np.nanmedian(win, axis=2)
+        return np.median(win, axis=2)
 
     def _flat(self, c: int, a: int, b: int, level: float, sig: float) -> bool:
         """Most medians of plate ``c`` in ``[a, b)`` lie within the tolerance of ``level``
