@@ -13,6 +13,12 @@
 (c) Speed on the CPU, side by side in one run, on the sample clip (sim model) and cam1
     (person model): walkout's torch and ONNX backends and ultralytics `model.predict`
     with the same model and imgsz, one frame a call, best of 2 passes.
+(d) The sim model's operating threshold (`--choose` and `--held-out` seeds, all presets;
+    clips and detections shared with benchmarks/pipeline.py and replay.py in --work):
+    precision and recall at IoU 0.5 for thresholds from 0.25 to 0.8; the threshold where
+    the smaller of the two is largest on the --choose seeds, and what it gives on the
+    --held-out seeds, next to the simulated stores' `detector.confidence`. Target: both
+    >= 0.97 on the held-out seeds at that default.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from pipeline import clip  # benchmarks/pipeline.py: the same simulated clips
+from replay import detections  # benchmarks/replay.py: each clip's boxes, computed once
 
+from walkout.config import load_store
 from walkout.detect import Detector, StaticBoxFilter, ultralytics_offline
 from walkout.io import read_mot
 from walkout.sim import make_scenario, simulate
@@ -94,6 +103,54 @@ def sim_accuracy(seeds: list[int], workdir: Path, imgsz: int, model: Path = SIM_
         "reaching": {"boxes": tot["reach_gt"],
                      "recall": round(tot["reach_found"] / max(tot["reach_gt"], 1), 4)},
     }
+
+
+THRESHOLDS = np.round(np.arange(0.25, 0.801, 0.05), 2)
+
+
+def threshold_counts(work: Path, seeds: list[int]) -> np.ndarray:
+    """Per clip (every preset's of ``seeds``) and threshold in THRESHOLDS: (true boxes,
+    found, predicted), from the boxes the pipeline's detector keeps (its track floor)."""
+    out = []
+    for preset in ("single", "pair", "busy"):
+        for seed in seeds:
+            root = clip(work, preset, seed)
+            gt = read_mot(root / "gt" / "tracks.txt")
+            tot = np.zeros((len(THRESHOLDS), 3), np.int64)
+            for i, d in enumerate(detections(root, work, "auto")):
+                g = gt[gt[:, 0] == i + 1]
+                boxes = np.c_[g[:, 2], g[:, 3], g[:, 2] + g[:, 4], g[:, 3] + g[:, 5]]
+                for k, thr in enumerate(THRESHOLDS):
+                    keep = d.xyxy[d.confidence >= thr]
+                    found, _ = match(boxes, keep)
+                    tot[k] += (len(boxes), int(found.sum()), len(keep))
+            out.append(tot)
+    return np.array(out)
+
+
+def _rates(t: np.ndarray) -> np.ndarray:
+    """(..., 3) counts -> (..., 2) precision and recall."""
+    return np.stack([t[..., 1] / np.maximum(t[..., 2], 1), t[..., 1] / np.maximum(t[..., 0], 1)],
+                    -1)
+
+
+def operating_threshold(work: Path, choose: list[int], held_out: list[int],
+                        target: float = 0.97) -> dict:
+    """The threshold kept by the most --choose clips at precision and recall both >=
+    ``target``, the highest such (the most precise for as many clips); its figures on the
+    held-out clips, overall (boxes pooled) and clip by clip."""
+    out, per_clip = {"thresholds": THRESHOLDS.tolist()}, {}
+    for name, seeds in (("choose", choose), ("held_out", held_out)):
+        t = threshold_counts(work, seeds)
+        out[name] = np.round(_rates(t.sum(0)), 4).tolist()
+        per_clip[name] = (_rates(t).min(-1) >= target).sum(0)
+        out[f"{name}_clips_both_{target}"] = per_clip[name].tolist()
+        out[f"{name}_clips"] = len(t)
+    ok = per_clip["choose"]
+    out["chosen"] = float(THRESHOLDS[np.flatnonzero(ok == ok.max())[-1]])
+    store = load_store(ROOT / "sample_videos" / "single" / "store.yaml").detector.confidence
+    out["store_default"] = store
+    return out
 
 
 def _grow(boxes: np.ndarray, px: float = 4.0) -> np.ndarray:
@@ -166,7 +223,16 @@ def main() -> int:
     ap.add_argument("--sim-model", default=str(SIM_PT),
                     help="the sim model for (a) and (c), e.g. a fine-tune to compare "
                          "(its .onnx beside it is used for (a))")
+    ap.add_argument("--choose", type=int, nargs="+", default=list(range(700, 710)),
+                    help="(d) seeds the threshold is chosen on (700-709)")
+    ap.add_argument("--held-out", type=int, nargs="+", default=list(range(710, 720)),
+                    help="(d) seeds it is reported on (710-719)")
+    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "walkout-bench"),
+                    help="(d) clips and detections, shared with pipeline.py and replay.py")
+    ap.add_argument("--only-threshold", action="store_true", help="run (d) alone")
     args = ap.parse_args()
+    if args.only_threshold:
+        return _threshold(args)
     sim_pt = Path(args.sim_model)
     results = {}
     work = Path(tempfile.mkdtemp(prefix="walkout-detbench-"))
@@ -203,6 +269,25 @@ def main() -> int:
         fps = speed(model, source, imgsz)
         results["speed_fps"][label] = fps
         print(f"  {label}: " + ", ".join(f"{k} {v}" for k, v in fps.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return _threshold(args, results)
+
+
+def _threshold(args, results: dict | None = None) -> int:
+    results = {} if results is None else results
+    op = operating_threshold(Path(args.work), args.choose, args.held_out)
+    results["operating_threshold"] = op
+    print(f"(d) sim model, precision / recall at IoU 0.5 by threshold, all boxes pooled, and "
+          f"clips with both >= 0.97 (choose on seeds {args.choose[0]}-{args.choose[-1]}, "
+          f"held out {args.held_out[0]}-{args.held_out[-1]}, all presets):")
+    for k, thr in enumerate(op["thresholds"]):
+        (pc, rc), (ph, rh) = op["choose"][k], op["held_out"][k]
+        nc, nh = op["choose_clips_both_0.97"][k], op["held_out_clips_both_0.97"][k]
+        mark = ("  <- chosen" if thr == op["chosen"] else "") + (
+            "  <- stores' default" if abs(thr - op["store_default"]) < 1e-6 else "")
+        print(f"  {thr:.2f}  choose {pc:.4f} / {rc:.4f} ({nc}/{op['choose_clips']})   held out "
+              f"{ph:.4f} / {rh:.4f} ({nh}/{op['held_out_clips']}){mark}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -115,6 +115,19 @@ def test_a_confidence_threshold_of_one_or_more_is_refused(store_dict, write_stor
     assert f"detector.confidence: expected a number < 1, got {conf}" in msg
 
 
+def test_track_confidence_defaults_to_confidence_and_may_not_exceed_it(store_dict,
+                                                                      write_store):
+    store_dict["detector"]["confidence"] = 0.45
+    store_dict["detector"].pop("track_confidence", None)
+    assert load_store(write_store(store_dict)).detector.track_floor == 0.45
+    store_dict["detector"]["track_confidence"] = 0.25
+    cfg = load_store(write_store(store_dict))
+    assert (cfg.detector.confidence, cfg.detector.track_floor) == (0.45, 0.25)
+    store_dict["detector"]["track_confidence"] = 0.5
+    msg = _error(write_store, store_dict)
+    assert "detector.track_confidence: expected at most detector.confidence (0.45)" in msg
+
+
 def test_wrong_type(store_dict, write_store):
     store_dict["camera"]["width"] = "wide"
     assert "camera.width: expected an integer, got 'wide'" in _error(write_store, store_dict)

@@ -42,7 +42,7 @@ def make_detector(store, model: str | None, backend: str, device: str | None,
     base = None if model or store.path is None else Path(store.path).parent
     trusted = trust or (d.trust and not model)
     return Detector(backend_model(model or d.model, backend, base),
-                    classes=list(d.person_classes), conf=d.confidence, imgsz=d.imgsz,
+                    classes=list(d.person_classes), conf=d.track_floor, imgsz=d.imgsz,
                     device=device, trusted=trusted)
 
 

@@ -40,10 +40,18 @@ class DetectorSettings:
 
     model: str
     person_classes: tuple[int, ...]
-    confidence: float = 0.25
+    confidence: float = 0.25  # a box at or above it is a person (`walkout detect`)
     imgsz: int = 640
     ignore: tuple[Polygon, ...] = ()  # boxes standing in these are not people (fixtures)
     trust: bool = False  # the model may be a .pt that is not shipped (walkout.trust)
+    # the least score kept for the tracker, whose second pass (ByteTrack) lets a low-scoring
+    # box extend a track it overlaps but never start one; None: ``confidence``
+    track_confidence: float | None = None
+
+    @property
+    def track_floor(self) -> float:
+        """The least score the pipeline's detector keeps (for the tracker)."""
+        return self.confidence if self.track_confidence is None else self.track_confidence
 
 
 @dataclass(frozen=True)
@@ -191,6 +199,8 @@ class StoreConfig:
             "confidence": _num(self.detector.confidence),
             "imgsz": self.detector.imgsz,
         }
+        if self.detector.track_confidence is not None:
+            out["detector"]["track_confidence"] = _num(self.detector.track_confidence)
         if self.detector.ignore:
             out["detector"]["ignore"] = [poly(q) for q in self.detector.ignore]
         if self.detector.trust:

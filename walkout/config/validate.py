@@ -190,7 +190,7 @@ class Validator:
 
     def detector(self, raw: Any) -> DetectorSettings:
         m = self.mapping(raw, "detector", ("model", "person_classes"),
-                         ("confidence", "imgsz", "ignore", "trust"))
+                         ("confidence", "track_confidence", "imgsz", "ignore", "trust"))
         trust = m.get("trust", False)
         if not isinstance(trust, bool):
             raise self.fail("detector.trust", f"expected true or false, got {_kind(trust)}")
@@ -198,14 +198,23 @@ class Validator:
         ignore = tuple(self.polygon(q, f"detector.ignore[{i}]")
                        for i, q in enumerate(self.seq(m.get("ignore", []), "detector.ignore",
                                                       min_len=0)))
+        # a score is at most 1, so a threshold of 1 or more would keep no person at all
+        confidence = self.number(m.get("confidence", 0.25), "detector.confidence", 0, below=1)
+        track = m.get("track_confidence")
+        if track is not None:
+            track = self.number(track, "detector.track_confidence", 0, below=1)
+            if track > confidence:
+                raise self.fail("detector.track_confidence",
+                                f"expected at most detector.confidence ({confidence:g}): the "
+                                f"tracker keeps the boxes a person is found in, and more, got "
+                                f"{track:g}")
         return DetectorSettings(
             model=self.text(m["model"], "detector.model"),
             person_classes=tuple(
                 self.integer(c, f"detector.person_classes[{i}]", 0) for i, c in enumerate(classes)
             ),
-            # a score is at most 1, so a threshold of 1 or more would keep no person at all
-            confidence=self.number(m.get("confidence", 0.25), "detector.confidence", 0,
-                                   below=1),
+            confidence=confidence,
+            track_confidence=track,
             imgsz=self.integer(m.get("imgsz", 640), "detector.imgsz", 32, MAX_IMGSZ),
             ignore=ignore,
             trust=trust,

@@ -26,7 +26,9 @@ KEY_COMMENTS = {
     "detector": "person detector",
     "detector.model": "weights file, relative to the project or absolute",
     "detector.person_classes": "model class ids that count as a person",
-    "detector.confidence": "minimum detection score",
+    "detector.confidence": "a box at or above this score is a person",
+    "detector.track_confidence": "optional: least score kept for tracking (boxes under "
+                                 "confidence only extend a track); default: confidence",
     "detector.imgsz": "inference image size, pixels",
     "detector.trust": "load a .pt that is not shipped with walkout (it can run code)",
     "detector.ignore": "optional: polygons where a box standing there is a fixture, not a "
