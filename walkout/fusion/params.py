@@ -9,26 +9,61 @@ from ..types import CartEvent, ItemEvent
 
 @dataclass(frozen=True)
 class FusionParams:
+    """Fusion's settings. Each default is a property of people, shelves and sensors, not of
+    any one store's footage; the reason is beside it."""
+
+    # the video watched around a weight event: a hand is in the shelf up to about a second
+    # before the load cell settles on a change (reach, grasp, lift) and leaves within a
+    # second after it
     pad_s: float = 1.0
-    gap_scale: float = 0.75           # box sizes
+    # closeness falls by e for each 0.75 box sizes between a shopper and the plates: an arm
+    # reaches about one body length seen from above, so a box that stops short of the plate
+    # by most of its own size cannot have reached it
+    gap_scale: float = 0.75
+    # a reach lines up with its weight change to within about a second: a hand grasps and
+    # lifts an item in 0.5-1 s, and the shelf's settle adds a fraction of a second
     timing_s: float = 1.0
+    # a decision whose margin over the runner-up is under a quarter goes to a person for
+    # review (a store's policy: more review, fewer wrong receipts)
     ambiguous_below: float = 0.25
-    put_back_k: float = 3.0           # see Decisions.own_put_back
+    # a put-back explained 3x better by a non-carrier says the pick went to the wrong
+    # shopper, when that pick was a close call (runner-up at least half the winner): strong
+    # evidence against a weak decision, so one doubtful put-back does not move clear picks
+    put_back_k: float = 3.0
     put_back_close: float = 0.5
-    lead_s: float = 1.0               # a hand takes an item within this of arriving
-    lookback_s: float = 3.0           # how far before the window a reach is followed back
-    history_s: float = 60.0
+    # a hand takes an item within a second of arriving at the plate; someone who had stood
+    # there, equally close, for longer is more likely a bystander
+    lead_s: float = 1.0
+    # a reach is followed back this far before the window: long enough to find when a
+    # shopper standing at the shelf arrived (a browse of a few seconds), short enough that
+    # one shopper's earlier visit is not taken for this reach
+    lookback_s: float = 3.0
+    history_s: float = 60.0           # memory kept of presence and decisions, seconds
+    # the longest an event waits for a doubtful identity before it is decided anyway: a
+    # receipt stays timely (shoppers spend tens of seconds at a shelf at most)
     max_wait_s: float = 20.0
-    hand_within: float = 0.25         # the hand decides when the runner-up is this close
-    hand_weight: float = 0.8          # the hand factor's share (Presence.hand)
-    hand_low: float = 10.0            # a tip colour change up to this says nothing came
-    hand_high: float = 50.0           # ... from this on, an item came or went
-    hand_after_only: float = 0.0      # h for a tip seen only after the change
-    hand_before_only: float = 0.25    # ... only before it
-    one_hand_s: float = 1.5           # one shopper's changes this close are one hand's ...
-    one_hand_k: float = 0.3           # ... and the weaker counts this much (together.py)
-    together_top: int = 3             # candidates per item tried together
-    together_max: int = 6             # items given out together at most
+    # the boxes cannot tell two shoppers apart when the runner-up scores within a quarter
+    # of the best: then the hands decide, and they carry most of the weight (0.8) because
+    # a colour change at the tip of a reach is direct evidence of an item moving
+    hand_within: float = 0.25
+    hand_weight: float = 0.8
+    # the colour at a reach's tip, 0-255 per channel: up to 10 is camera noise and JPEG
+    # (8-bit sensors, a few levels of noise per channel), from 50 an item of another colour
+    # than the skin or sleeve came or went
+    hand_low: float = 10.0
+    hand_high: float = 50.0
+    # a tip seen in the shelf only after the change came too late to make it (0); one seen
+    # only before it left without showing an item (weak evidence against: 0.25)
+    hand_after_only: float = 0.0
+    hand_before_only: float = 0.25
+    # one hand makes one change at a time: reaching in, taking and lifting out takes at
+    # least about a second and a half, so two changes one shopper made less than that apart
+    # need two hands or a neighbour, and the weaker one counts 0.3 of its score
+    # (together.py)
+    one_hand_s: float = 1.5
+    one_hand_k: float = 0.3
+    together_top: int = 3             # candidates per item tried together (the search's size)
+    together_max: int = 6             # items given out together at most (likewise)
 
 
 @dataclass
