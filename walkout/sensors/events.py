@@ -255,10 +255,10 @@ class _Stream:
         self.watch_n = int(round(p.watch_s * rate_hz))
         self.rate = float(rate_hz)
         # steps of single plates, for what the shelf's settle-to-settle reading misses
-        self.plates = PlateStepFinder(P, rate_hz, p)
         self.shelf_of_col = np.full(P, -1)
         for s, cols in enumerate(self.cols):
             self.shelf_of_col[cols] = s
+        self.plates = PlateStepFinder(P, rate_hz, p, self.shelf_of_col)
         self.pending: list[PlateStep] = []
         self.state_now = self.state
         self.recent: list[WeightEvent] = []  # the shelf events of the last history_s

@@ -17,6 +17,10 @@ then plain on the plate and buried in the total. This module reads each plate on
   within ``side_s`` either way, and both sides are flat: most of their medians lie near
   their own level (a press can lift one or two).
 
+Only plates whose recent medians span ``min_delta_g`` are read (a step is a difference of
+two of their medians, so it can be no larger): on a store of quiet plates that is a few at
+a time, and the rest cost one vectorised range a half second.
+
 The detector reports such a step as a weight event of the shelf only when its own
 settle-to-settle reading did not cover it (:meth:`WeightEventDetector.update`).
 """
@@ -50,8 +54,10 @@ class PlateStepFinder:
     """Streams samples of a fixed set of plate columns; returns their clean steps, each
     once, ``side_s`` after it happened."""
 
-    def __init__(self, n_plates: int, rate_hz: float, p) -> None:
+    def __init__(self, n_plates: int, rate_hz: float, p, groups: np.ndarray | None = None
+                 ) -> None:
         self.p = p
+        self.groups = groups  # a group (shelf) index per plate: moves are read within it
         self.sub = max(2, int(round(p.sub_s * rate_hz)))
         self.side = max(2, int(round(p.side_s / p.sub_s)))
         self.hist = max(4 * self.side, int(round(p.plate_noise_s / p.sub_s)))
@@ -88,13 +94,15 @@ class PlateStepFinder:
             self.first += drop * self.sub
         return out
 
-    def noise(self) -> np.ndarray:
-        """Each plate's noise of one sub-block median, grams (MAD of consecutive changes)."""
-        d = np.diff(self.med, axis=0)
+    def noise(self, cols: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """The noise of one sub-block median of plates ``cols``, grams: a MAD of their
+        consecutive changes, never below the load cell's resolution (inf for a plate
+        that sent nothing)."""
+        d = np.diff(self.med[:, cols], axis=0)
         with np.errstate(all="ignore"):
             mid = np.nanmedian if np.isnan(d).any() else np.median
             mad = mid(np.abs(d), axis=0) / (0.6745 * np.sqrt(2)) if len(d) \
-                else np.full(self.P, np.nan)
+                else np.full(d.shape[1], np.nan)
         return np.where(np.isfinite(mad), np.maximum(mad, self.p.resolution_g),
                         np.inf)
 
@@ -107,60 +115,75 @@ class PlateStepFinder:
         hi = n - (1 if final else h + 1)  # last index with its after side (or the end)
         if hi < lo or n < 2 * p.min_side + 1:
             return []
-        sig = self.noise()
-        need = np.maximum(p.min_delta_g, p.delta_k * sig)
-        out = []
         # the step at j for every j in range(lo - h, hi + h + 1), so the largest can be told
         js = np.arange(max(lo - h, p.min_side), min(hi + h, n - p.min_side - 1) + 1)
         if not len(js):
             return []
-        before = np.stack([self._median(max(j - h, 0), j) for j in js]) if js[0] < h \
-            else self._medians(js - h, h)
-        full = js + 1 + h <= n  # sides that are whole; the last few near the end are not
-        after = np.concatenate([self._medians(js[full] + 1, h).reshape(-1, self.P),
-                                *[self._median(j + 1, n)[None] for j in js[~full]]])
+        self.done = base + hi
+        # a step is the difference of two medians of the plate's medians, so it is never
+        # larger than their range: only plates whose medians span min_delta_g can step
+        # (most plates, most of the time, none: the rest costs nothing)
+        rows = self.med[max(js[0] - h, 0):min(js[-1] + 1 + h, n)]
+        span = np.fmax.reduce(rows, axis=0) - np.fmin.reduce(rows, axis=0)
+        cols = np.flatnonzero(span >= p.min_delta_g)
+        if not len(cols):
+            return []
+        sig = self.noise(cols)
+        need = np.maximum(p.min_delta_g, p.delta_k * sig)
+        before, after = self._sides(js, cols)
         step = after - before
         big = np.abs(step) >= need
-        cand = np.flatnonzero((js >= lo) & (js <= hi))
-        for i, c in zip(*np.nonzero(big[cand])):
-            i = int(cand[i])
-            j = int(js[i])
-            near = slice(max(i - h, 0), i + h + 1)
-            window = np.abs(step[near, c])
-            if np.nanargmax(window) != i - near.start:
-                continue  # a larger step close by (the same one, better placed)
+        # the largest step within side_s either way (the first of equals): the same step
+        # read at a neighbouring median is smaller, being less well placed
+        size = np.where(np.isnan(step), -np.inf, np.abs(step))
+        pad = np.full((h, len(cols)), -np.inf)
+        run = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, size, pad]), h,
+                                                       axis=0).max(-1)
+        m = len(js)
+        top = (size > run[:m]) & (size >= run[h + 1:h + 1 + m])
+        top &= big & ((js >= lo) & (js <= hi))[:, None]
+        out = []
+        for i, ci in zip(*np.nonzero(top)):
+            i, ci = int(i), int(ci)
+            j, c = int(js[i]), int(cols[ci])
             if base + j - self.last[c] <= h:
                 continue  # the same step, already reported
-            if not (self._flat(c, j - h, j, before[i, c], sig[c])
-                    and self._flat(c, j + 1, j + 1 + h, after[i, c], sig[c])):
+            if not (self._flat(c, j - h, j, before[i, ci], sig[ci])
+                    and self._flat(c, j + 1, j + 1 + h, after[i, ci], sig[ci])):
                 continue
             self.last[c] = base + j
             # the first median at the level after: the change point of the medians around
             # (the ramp can lift two of them equally, so the largest step is not exact)
             a = max(j - h, 0)
-            x = self.med[a:j + h + 1, c] - before[i, c]
+            x = self.med[a:j + h + 1, c] - before[i, ci]
             x = np.where(np.isfinite(x), x, 0.0)
-            gain = np.cumsum(step[i, c] * (2 * x - step[i, c]))
+            gain = np.cumsum(step[i, ci] * (2 * x - step[i, ci]))
             k = a + int(np.argmin(np.concatenate([[0.0], gain])))
             k = min(k, n - 1)
-            out.append(PlateStep(int(c), (base + k) * self.sub, float(self.med_t[a]),
+            # the change of every plate of its group over the same two sides (the shelf's
+            # share of moves)
+            peers = np.flatnonzero(self.groups == self.groups[c]) if self.groups is not None \
+                else np.arange(self.P)
+            b_all, a_all = self._sides(js[i:i + 1], peers)
+            every = (a_all - b_all)[0]
+            moves = np.zeros(self.P)
+            moves[peers] = np.where(np.abs(every) >= p.delta_k * self.noise(peers), every, 0.0)
+            out.append(PlateStep(c, (base + k) * self.sub, float(self.med_t[a]),
                                  float(self.med_t[min(j + h, n - 1)]),
-                                 float(self.med_t[k]), float(step[i, c]), float(sig[c]),
-                                 np.where(np.abs(step[i]) >= p.delta_k * sig, step[i], 0.0)))
-        self.done = base + hi
+                                 float(self.med_t[k]), float(step[i, ci]), float(sig[ci]),
+                                 moves))
         return out
 
-    def _median(self, a: int, b: int) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return np.nanmedian(self.med[a:b], axis=0)
-
-    def _medians(self, starts: np.ndarray, h: int) -> np.ndarray:
-        """The median of ``med[a:a + h]`` for each ``a`` of ``starts`` (one sort)."""
-        win = np.lib.stride_tricks.sliding_window_view(self.med, h, axis=0)[starts]
-        if np.isnan(win).any():
-            with np.errstate(all="ignore"):
-                return np.nanmedian(win, axis=2)
-        return np.median(win, axis=2)
+    def _sides(self, js: np.ndarray, cols) -> tuple[np.ndarray, np.ndarray]:
+        """The levels before and after sub-block ``js`` of plates ``cols``: the medians of
+        the ``side`` medians either side (fewer where the record begins or ends, none of
+        a gap's)."""
+        h = self.side
+        med = self.med[:, cols]
+        pad = np.full((h, med.shape[1]), np.nan)
+        win = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, med, pad]), h,
+                                                       axis=0)
+        return _nanmedian_last(win[js]), _nanmedian_last(win[js + 1 + h])
 
     def _flat(self, c: int, a: int, b: int, level: float, sig: float) -> bool:
         """Most medians of plate ``c`` in ``[a, b)`` lie within the tolerance of ``level``
@@ -169,3 +192,13 @@ class PlateStepFinder:
         tol = max(self.p.flat_g, self.p.delta_k * sig)
         ok = np.abs(x - level) <= tol
         return bool(ok.sum() >= max(2, len(x) - self.p.flat_outliers))
+
+
+def _nanmedian_last(win: np.ndarray) -> np.ndarray:
+    """The median over the last axis of what is not NaN (NaN where nothing is): one sort,
+    NaN sorting last, without np.nanmedian's per-call overhead."""
+    srt = np.sort(win, axis=-1)
+    k = np.isfinite(srt).sum(-1, keepdims=True)
+    lo = np.take_along_axis(srt, np.maximum(k - 1, 0) // 2, -1)
+    hi = np.take_along_axis(srt, np.minimum(k // 2, srt.shape[-1] - 1), -1)
+    return np.where(k > 0, (lo + hi) / 2, np.nan)[..., 0]
