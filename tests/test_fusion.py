@@ -532,7 +532,7 @@ def test_a_waiting_pick_is_decided_before_its_shopper_leaves():
 
 # ---- doors ----------------------------------------------------------------------------------
 def test_exit_is_debounced_and_counted_once():
-    z = Zones(STORE, ZoneParams(door_frames=3))
+    z = Zones(STORE, ZoneParams(door_s=0.3))  # 3 frames at the store's 10 fps
     ent, ex = STORE.zones.entrance, STORE.zones.exit
     inside_edge = (float(ex[:, 0].mean()), float(ex[:, 1].min()) + 2)    # just in the zone
     outside_edge = (inside_edge[0], float(ex[:, 1].min()) - 2)           # just out of it
@@ -886,3 +886,26 @@ def test_oblique_view_uses_the_feet_and_ignore_regions_drop_fixtures():
     dets = tracks({1: [590, 100, 640, 300], 2: tall})   # feet at x 615: inside the fixture
     kept = Ignore(store)(dets)
     assert kept.tracker_id.tolist() == [2]
+
+
+def test_zone_and_hand_sizes_follow_the_camera_scale_and_frame_rate():
+    """Physical settings (metres, seconds) become pixels and frames through the store's
+    camera: a camera twice as close to the floor doubles the re-find radius and the hand's
+    tip, and twice the frame rate doubles the door's debounce in frames."""
+    from dataclasses import replace
+
+    from walkout.hands import Hands
+
+    assert STORE.camera.px_per_m() == 80.0
+    near = replace(STORE, camera=replace(STORE.camera, homography=STORE.camera.homography
+                                         @ np.diag([0.5, 0.5, 1.0]), fps=20.0))
+    assert near.camera.px_per_m() == 160.0
+    z, zn = Zones(STORE), Zones(near)
+    assert zn._reid_margin_px == 2 * z._reid_margin_px == 2 * 0.75 * 80
+    assert zn._reid_speed_px_s == 2 * z._reid_speed_px_s
+    assert (z.doors.door_frames, zn.doors.door_frames) == (3, 6)
+    h, hn = Hands(STORE), Hands(near)
+    assert hn.tip_radius_px == 2 * h.tip_radius_px and (h.every, hn.every) == (5, 10)
+    # without a homography: the view is taken to span 8 m of floor
+    flat = replace(STORE.camera, homography=None)
+    assert flat.px_per_m() == STORE.camera.width / 8.0

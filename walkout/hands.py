@@ -7,11 +7,11 @@ same change the other way round. And a hand seen in the shelf only after the cha
 too late to make it.
 
 :class:`Hands` keeps, for every shelf footprint, a background image of the shelf (refreshed
-every ``every`` frames where no box covers it) and the depth of each of its pixels inside
+every ``every_s`` where no box covers it) and the depth of each of its pixels inside
 the footprint. The tip of a box's reach into a shelf is found among the box's pixels inside
 the footprint that differ from the background (a hand, an arm, an item): the deepest of
-them, within ``tip_band_px`` of the deepest. Its colour is the mean of the differing pixels
-within ``tip_radius_px`` of that tip. :mod:`walkout.fusion` compares a shopper's tip colour
+them, within ``tip_band_m`` of the deepest. Its colour is the mean of the differing pixels
+within ``tip_radius_m`` of that tip. :mod:`walkout.fusion` compares a shopper's tip colour
 just before an item's change with just after it (:func:`hand_change`), and notes when
 the tip was seen on one side only.
 """
@@ -28,14 +28,26 @@ from .config import StoreConfig
 
 @dataclass(frozen=True)
 class HandParams:
-    every: int = 5              # the background is refreshed every this many frames
-    margin_px: int = 4          # ... where no box grown by this covers it
-    diff: int = 40              # a pixel differs from the background by this (any channel)
-    tip_band_px: float = 3.0    # the tip: differing pixels this close to the deepest
-    tip_radius_px: float = 5.0  # its colour: differing pixels this close to the tip
-    min_px: int = 5             # fewer differing pixels there: no tip
-    before_s: tuple[float, float] = (-0.6, -0.05)  # before a change, relative to it
-    after_s: tuple[float, float] = (0.15, 0.7)     # after it
+    """Hands' settings; sizes are metres of floor, pixels through the store's
+    :meth:`walkout.config.Camera.px_per_m`, so they hold under any camera height."""
+
+    # a shelf's background is refreshed every half second where no one covers it: goods
+    # and light change slower than that, and a hand resting in a shelf is not learnt
+    every_s: float = 0.5
+    margin_m: float = 0.05      # ... nor is what lies within 5 cm of a box (an arm's edge)
+    # a pixel differs from the background by 40 grey levels in some channel: well above
+    # an 8-bit camera's noise and JPEG artefacts (a few levels), below a hand's or an
+    # item's contrast with a shelf
+    diff: int = 40
+    # the tip: differing pixels within 4 cm of the deepest (a fingertip's reach); its
+    # colour: those within 6 cm of it, about a hand's half width, where an item is held
+    tip_band_m: float = 0.0375
+    tip_radius_m: float = 0.0625
+    min_px: int = 5             # fewer differing pixels there is sensor noise: no tip
+    # the tip's colour before a change: from 0.6 s to 0.05 s before it (the hand still
+    # reaching in, before it grasps); after: from 0.15 s to 0.7 s (lifting out)
+    before_s: tuple[float, float] = (-0.6, -0.05)
+    after_s: tuple[float, float] = (0.15, 0.7)
 
 
 class _Footprint:
@@ -73,8 +85,12 @@ class Hands:
     """Shelf backgrounds, and the colour at the tip of a box's reach (see the module doc)."""
 
     def __init__(self, store: StoreConfig, params: HandParams | None = None) -> None:
-        self.params = params or HandParams()
+        self.params = p = params or HandParams()
         w, h = store.camera.width, store.camera.height
+        ppm = store.camera.px_per_m()
+        self.every = max(1, int(p.every_s * store.camera.fps + 0.5))
+        self.margin_px = int(p.margin_m * ppm + 0.5)
+        self.tip_band_px, self.tip_radius_px = p.tip_band_m * ppm, p.tip_radius_m * ppm
         by_poly: dict[bytes, _Footprint] = {}
         self.footprint: dict[str, _Footprint] = {}
         for s in store.shelves:
@@ -87,7 +103,6 @@ class Hands:
 
     def update(self, image: np.ndarray, boxes: np.ndarray) -> None:
         """Refresh the shelf backgrounds (every ``every`` frames) where no box covers them."""
-        p = self.params
         self._frame += 1
         for f in self._all:
             if not f.inside.size:
@@ -96,11 +111,11 @@ class Hands:
             if f.background is None:
                 f.background = now.copy()
                 continue
-            if self._frame % p.every:
+            if self._frame % self.every:
                 continue
             free = np.ones(f.inside.shape, np.uint8)
             for box in boxes:
-                part = f.clip(box, p.margin_px)
+                part = f.clip(box, self.margin_px)
                 if part is not None:
                     free[part] = 0
             cv2.copyTo(now, free, f.background)
@@ -120,9 +135,9 @@ class Hands:
             return None
         ys, xs = np.nonzero(moved)
         depth = f.depth[part][ys, xs]
-        deep = depth >= depth.max() - p.tip_band_px
+        deep = depth >= depth.max() - self.tip_band_px
         ty, tx = ys[deep].mean(), xs[deep].mean()
-        near = (ys - ty) ** 2 + (xs - tx) ** 2 <= p.tip_radius_px ** 2
+        near = (ys - ty) ** 2 + (xs - tx) ** 2 <= self.tip_radius_px ** 2
         if int(near.sum()) < p.min_px:
             return None
         colour = now[ys[near], xs[near]].mean(0)

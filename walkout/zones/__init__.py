@@ -10,9 +10,9 @@ calls one small part per job:
   track first seen in the entrance zone starts a shopper (numbered 1, 2, ... in order). A
   track first seen elsewhere is held for ``pending_s``: if a shopper's track was lost in the
   meantime (unseen for ``lost_after_s``, not yet exited) and the new track starts no farther
-  from where it was last seen than ``reid_margin_px + reid_speed_px_s * gap``, the new track
+  from where it was last seen than ``reid_margin_m + reid_speed_mps * gap``, the new track
   continues that shopper (the closest in colour, else the nearest). Otherwise it becomes a
-  new shopper: one who has entered if first seen within ``entrance_margin_px`` of the
+  new shopper: one who has entered if first seen within ``entrance_margin_m`` of the
   entrance (people walking in side by side are often found as two only once past it), else
   one flagged ``lost_track``, whom the camera did not see come in. A track whose box overlaps
   a shopper's box waits until it stands apart: the detector sometimes finds one reaching
@@ -56,7 +56,11 @@ class Zones:
     def __init__(self, store: StoreConfig, params: ZoneParams | None = None) -> None:
         self.store = store
         self.params = params or ZoneParams()
-        self.doors = Doors(store, self.params.door_frames)
+        p, fps = self.params, store.camera.fps
+        self.doors = Doors(store, p.frames(p.door_s, fps))
+        ppm = store.camera.px_per_m()  # physical distances in pixels
+        self._entrance_margin_px = p.entrance_margin_m * ppm
+        self._reid_margin_px, self._reid_speed_px_s = p.reid_margin_m * ppm, p.reid_speed_mps * ppm
         self.reach = Reach(store)
         self.reset()
 
@@ -64,7 +68,9 @@ class Zones:
         self.shoppers: dict[str, Shopper] = {}
         self.ids = Identities()
         self.looks = Looks(self.params.look_rate)
-        self.repair = IdentityRepair(self.params, self.shoppers, self.ids, self.looks)
+        p = self.params
+        self.repair = IdentityRepair(p, self.shoppers, self.ids, self.looks,
+                                     p.frames(p.look_every_s, self.store.camera.fps))
         self.visits = Visits(self.params)
         self._pending: dict[int, tuple[float, tuple[float, float]]] = {}
         self._t = 0.0
@@ -152,7 +158,7 @@ class Zones:
             elif t - first[0] >= p.pending_s:
                 del self._pending[tid]
                 s = self._new(tid, t, xy, "inside")
-                if self.doors.near_entrance(first[1], p.entrance_margin_px):
+                if self.doors.near_entrance(first[1], self._entrance_margin_px):
                     scene.entered.append((s.id, first[0]))  # came in hidden by someone
                 else:
                     scene.appeared.append((s.id, first[0]))
@@ -183,14 +189,13 @@ class Zones:
     def _lost_candidate(self, t: float, xy, seen: np.ndarray | None = None) -> Shopper | None:
         """The lost shopper a new track at ``xy`` continues: among those who could have
         walked there, the closest in colour when both are known, else the nearest."""
-        p = self.params
         models = self.looks.models
         best, best_key = None, (np.inf, np.inf)
         for s in self.shoppers.values():
             if not s.lost or s.state != "inside":
                 continue
             d = float(np.hypot(xy[0] - s.last_xy[0], xy[1] - s.last_xy[1]))
-            if d > p.reid_margin_px + p.reid_speed_px_s * (t - s.last_t):
+            if d > self._reid_margin_px + self._reid_speed_px_s * (t - s.last_t):
                 continue
             colour = distance(models[s.id], seen) \
                 if seen is not None and s.id in models else 1.0

@@ -1,9 +1,10 @@
 """Identity repair: when shoppers come close the tracker can swap their ids, and colour
 tells them apart again.
 
-Every ``look_every`` frames, the tracks of the shoppers standing apart, and of those beside
-someone without their boxes overlapping (IoU under ``look_overlap``: a shopper touching
-others for seconds at a shelf is still looked at, though never learnt from), are
+Every ``look_every_s`` (in frames: ``look_every``), the tracks of the shoppers standing
+apart, and of those beside someone without their boxes overlapping (IoU under
+``look_overlap``: a shopper touching others for seconds at a shelf is still looked at,
+though never learnt from), are
 re-matched to the colour models (:mod:`walkout.zones.looks`; Hungarian on the
 Bhattacharyya distance). A matching that beats the current one by ``swap_gain`` in
 ``swap_frames`` looks in a row (looks while they overlap someone neither count nor break
@@ -44,8 +45,8 @@ class IdentityRepair:
     """
 
     def __init__(self, params: ZoneParams, shoppers: dict[str, Shopper],
-                 identities: Identities, looks: Looks) -> None:
-        self.params = params
+                 identities: Identities, looks: Looks, look_every: int = 2) -> None:
+        self.params, self.look_every = params, look_every
         self.shoppers, self.ids, self.looks = shoppers, identities, looks
         self.touching: set[str] = set()              # shoppers touching someone now
         self.spells: dict[str, list[float]] = {}     # shopper -> starts of their latest spells
@@ -85,7 +86,7 @@ class IdentityRepair:
         self._frame_no += 1
         if self._frame_no % 100 == 0:   # pairs apart for a minute: no doubt left to place
             self.overlaps = {k: v for k, v in self.overlaps.items() if v[-1][0] > t - 60}
-        looking = self._frame_no % p.look_every == 0
+        looking = self._frame_no % self.look_every == 0
         for (k, sid), row, overlap in zip(mine, touch, iou):
             if row.any():
                 if sid not in self.touching:

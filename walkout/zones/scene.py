@@ -9,23 +9,57 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ZoneParams:
-    door_frames: int = 3          # consecutive frames in a door zone that count as a crossing
-    lost_after_s: float = 0.5     # a shopper unseen this long is lost (may be re-found)
-    reid_window_s: float = 20.0   # a lost shopper not re-found within this is gone
-    pending_s: float = 1.0        # how long a track seen first inside the store may wait
-    entrance_margin_px: float = 60.0  # ... and first seen this close to the entrance: entered
-    reid_margin_px: float = 60.0
-    reid_speed_px_s: float = 160.0  # about 2 m/s at the simulator's 80 px/m
-    visit_gap_s: float = 1.0      # presence gaps shorter than this do not end a visit
-    touch_margin: float = 0.1     # boxes grown by this share of their size "touch"
+    """Zones' settings. Durations are seconds and distances metres of floor (pixels through
+    the store's :meth:`walkout.config.Camera.px_per_m`), so they hold at any frame rate and
+    camera height; each default's physical reason is beside it."""
+
+    # a crossing needs the anchor in a door zone this long: a door zone is about half a
+    # metre deep and people walk through at up to 1.5 m/s, so 0.3 s is the shortest real
+    # crossing, and a box flickering at the zone's edge for a frame or two is not one
+    door_s: float = 0.3
+    # unseen this long, a shopper is lost: a detector misses a person for a frame or two
+    # (0.1-0.2 s at 10 fps), longer gaps mean the track was broken
+    lost_after_s: float = 0.5
+    # a lost shopper not re-found within this is gone: someone hidden behind a taller
+    # shopper or a fixture reappears within seconds; 20 s covers a long browse out of view
+    reid_window_s: float = 20.0
+    # a track first seen inside the store waits this long before it becomes a new
+    # shopper: the time a detector needs to settle on a person who stepped out from behind
+    # someone (a few frames) with margin
+    pending_s: float = 1.0
+    # first seen this close to the entrance, a new shopper has entered: people walking in
+    # side by side are found as two only a stride or so (0.75 m) past the door
+    entrance_margin_m: float = 0.75
+    # a new track continues a lost shopper who could have walked there: within this
+    # (box-centre jitter and a stride) plus a brisk walk of 2 m/s since they were last seen
+    reid_margin_m: float = 0.75
+    reid_speed_mps: float = 2.0
+    # presence gaps shorter than this do not end a visit: a detector dropout or a step aside
+    visit_gap_s: float = 1.0
+    # boxes grown by a tenth of their size touch: two people side by side leave less than
+    # a hand's width (about 10% of a body) between their boxes
+    touch_margin: float = 0.1
     look_overlap: float = 0.05    # a touching box overlapping nobody's by this IoU is looked at
-    swap_gain: float = 0.3        # colour distance a re-match must save to swap identities
-    swap_frames: int = 3          # ... in as many looks in a row
-    look_every: int = 2           # colours are looked at every this many frames
-    look_rate: float = 0.05       # how fast a shopper's colour model follows them
-    settle_s: float = 1.0         # events of shoppers who touched this recently wait
-    min_visit_s: float = 0.3      # shorter visits are not reported
-    hidden_s: float = 10.0        # a lost shopper inside someone's box is held this long
+    # a re-match must save 0.3 of the colour (histogram) distance, in 3 looks in a row, to
+    # swap identities: clothing colours differ by far more between people than light and
+    # pose change them within a second
+    swap_gain: float = 0.3
+    swap_frames: int = 3          # ... looks in a row
+    # colours are looked at every 0.2 s: a person's clothing does not change faster, and
+    # three looks (0.6 s) fit inside two shoppers passing each other
+    look_every_s: float = 0.2
+    look_rate: float = 0.05       # how fast a shopper's colour model follows them, per look
+    # events of shoppers who touched someone this recently wait for the identity check:
+    # the looks that settle it need the bodies apart for about a second
+    settle_s: float = 1.0
+    min_visit_s: float = 0.3      # shorter visits are a passer-by's box brushing a zone
+    # a lost shopper inside someone's box is held this long: two people standing close
+    # for a browse (up to ~10 s) are often found as one box
+    hidden_s: float = 10.0
+
+    def frames(self, seconds: float, fps: float) -> int:
+        """``seconds`` as a whole number of frames at ``fps`` (at least one)."""
+        return max(1, int(seconds * fps + 0.5))
 
 
 @dataclass(frozen=True)
