@@ -96,6 +96,8 @@ class Presence:
         else:
             moved = {q: abs(d) for q, d in e.plate_deltas_g.items()}
             top = max(moved.values(), default=0.0)
+            # the plates an item moved: those with 30% of the largest change or more (an
+            # item across two or three plates loads each with a third or more of it)
             changed = [q for q, d in moved.items() if d >= 0.3 * top] if top > 0 else []
             t_change = e.t_change if e.t_change is not None else (e.t_start + e.t_end) / 2
         seen: dict[str, list[tuple[int, float, float, bool]]] = {}  # sid -> [(k, t, gap, held)]
@@ -172,6 +174,7 @@ class Presence:
         inside = [k for k in live if times[k] >= t0]
         if not inside:
             return 0.0
+        # at their closest: within 0.05 box sizes (4 cm) of their least gap, box jitter
         close = min(live[k] for k in inside) + 0.05
         k = min((k for k in inside if live[k] <= close), key=lambda k: abs(times[k] - t_change))
         start = k

@@ -11,6 +11,7 @@ def look(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """A box's colour: a normalised 8x4x4 HSV histogram of its inner part."""
     h, w = image.shape[:2]
     x1, y1, x2, y2 = box
+    # the inner 80%: the box's edges hold floor, shelf and neighbours, not clothing
     dx, dy = (x2 - x1) * 0.1, (y2 - y1) * 0.1
     c1, r1 = int(max(x1 + dx, 0)), int(max(y1 + dy, 0))
     c2, r2 = int(min(x2 - dx, w)), int(min(y2 - dy, h))
@@ -54,5 +55,8 @@ class Looks:
             return
         own = distance(model, look)
         others = [distance(m, look) for o, m in self.models.items() if o != sid]
+        # learn only from looks clearly this shopper's: Bhattacharyya distance under 0.5 (the
+        # same clothes under other light and pose stay well under it) and under 0.7 of the
+        # nearest other shopper's (a merged or swapped box is nearer someone else)
         if own < 0.5 and (not others or own < 0.7 * min(others)):
             self.models[sid] = (1 - self.rate) * model + self.rate * look

@@ -89,6 +89,8 @@ def plate_gap(d_plate: float, depth: float) -> float:
     plate, plus half the depth still missing to the shelf. Sideways counts fully because
     it says who stands in front of which plate even when the detector misses the arm."""
     side = np.sqrt(max(float(d_plate) ** 2 - depth**2, 0.0))
+    # the depth missing counts half: an arm the detector cut short still reaches in, while
+    # a body standing beside the plate never does
     return side + 0.5 * depth
 
 
