@@ -55,6 +55,7 @@ from .readers import SampleBlock
 from .steps import change_points, fit_steps
 
 UNKNOWN, MOVING, SETTLED = 0, 1, 2
+NOT_STILL = "not still"  # a settle of the shelf while a plate of the step was pressed
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ class EventParams:
     # A side is flat when its medians lie within this of its level, or delta_k x the
     # plate's noise: half the smallest step that counts (min_delta_g).
     flat_g: float = 5.0
+    # ... or a quarter of the step: a lean on the shelf drifts every plate by a few grams
+    # over 1.5 s, and a level only has to stay nearer itself than the other level.
+    flat_share: float = 0.25
     # The least noise of a plate's 0.25 s median: the load cell's resolution (AiFi's
     # plates read in steps of 0.36 g); a plate stuck at one value reads no less.
     resolution_g: float = 0.36
@@ -314,10 +318,10 @@ class _Stream:
                 self._leave(s, k, base, X, T, TOT, STD, quiet[s], prev[j, s] == SETTLED)
             elif state[j, s] == SETTLED:
                 ev = self._settle(s, k, base, X, T, TOT, prev[j, s] == MOVING)
-                if ev is not None:
+                if isinstance(ev, WeightEvent):
                     events.append(ev)
                 self.run_start[s] = base + k
-                if prev[j, s] == MOVING:
+                if prev[j, s] == MOVING and ev is not NOT_STILL:
                     self._watch(s, k, base, X, T, TOT)
         for s in list(self.watch):
             ev = self._watched(s, L, base, X, T, TOT, mean, std, quiet[s])
@@ -379,10 +383,10 @@ class _Stream:
             if group and (st is None or self.shelf_of_col[st.col] != self.shelf_of_col[
                     group[0].col] or st.t_step - group[0].t_step > self.p.sub_s):
                 # as in the watch: with no movement of the shelf to back it, the stepped
-                # plates must carry watch_share of all its plates' moves (wobble spreads)
+                # plates must carry watch_share of all its plates' moves (a lean spreads)
                 cols = self.cols[int(self.shelf_of_col[group[0].col])]
-                moves = np.nansum(np.abs(group[0].moves[cols]))
-                if sum(abs(g.delta_g) for g in group) >= self.p.watch_share * moves:
+                on = np.isin(cols, [g.col for g in group])
+                if self._carried(self._lean(group[0].moves[cols]), cols, on):
                     out.append(self._plate_event(group, now))
                 group = []
             if st is not None:
@@ -445,7 +449,7 @@ class _Stream:
             self.ref[s] = (level, plates, float(T[b]), base + b)
 
     def _settle(self, s: int, k: int, base: int, X, T, TOT, was_moving: bool
-                ) -> WeightEvent | None:
+                ) -> WeightEvent | str | None:
         """Shelf ``s`` has been still for a window ending at row ``k``: the step, if any."""
         ref = self.ref[s]
         self.ref[s] = None
@@ -465,11 +469,23 @@ class _Stream:
         # and went on one plate
         if not (abs(delta) >= need or np.abs(plate_d).max() >= need or steps):
             return None
+        # judged on the plates as well: what a lean shares out over all plates is no
+        # item's, and an item's step is carried by the plates it stood on
+        plate_d = self._lean(plate_d)
+        big = int(np.nanargmax(np.abs(plate_d)))
+        if not (steps or self._carried(plate_d, cols)):
+            return None
+        if not (self._still(cols[big], base + a, base + k)
+                and self._still(cols[big], g_start - self.W + 1, g_start)):
+            # the shelf settled while the plate that carries the step was pressed (a
+            # hand's press moves one plate by far more than a lean moves the shelf), or
+            # it left a level read in the middle of a press: no level to read a step
+            # from; a step of the plate itself is still found on its own (plates.py)
+            return NOT_STILL
         pids = [self.plate_ids[c] for c in cols]
         t_end = float(T[max(k - self.W + 1, g_start - base + 1, 0)])
         times = self._change_times(cols, plate_d, ref_plates, g_start, base + k)
         plate_t = {pid: tc for pid, tc in zip(pids, times) if tc is not None}
-        big = int(np.argmax(np.abs(plate_d)))
         t_change = plate_t.get(pids[big], (t_start + t_end) / 2)
         return WeightEvent(
             shelf_id=self.shelf_ids[s], t_start=t_start, t_end=t_end, delta_g=delta,
@@ -478,6 +494,43 @@ class _Stream:
             t_change=t_change, plate_t_change=plate_t, t_detected=float(T[k]),
             plate_steps={pids[j]: v for j, v in steps.items()} or None,
         )
+
+    def _lean(self, plate_d: np.ndarray) -> np.ndarray:
+        """The plates' changes less the share of a lean: a hand or arm leaning on a shelf
+        bends its board and moves every plate alike, while an item stands on one to three
+        of them. On a shelf of four plates or more, the median change of the plates other
+        than the three that moved most is that share (0 on a still shelf)."""
+        if len(plate_d) < 4:
+            return plate_d
+        rest = np.argsort(-np.nan_to_num(np.abs(plate_d), nan=np.inf))[3:]
+        with np.errstate(all="ignore"):
+            share = np.nanmedian(plate_d[rest]) if np.isfinite(plate_d[rest]).any() else 0.0
+        return plate_d - share
+
+    def _carried(self, plate_d: np.ndarray, cols: np.ndarray, on: np.ndarray | None = None
+                 ) -> bool:
+        """An item's step: the plates ``on`` (a mask), else the one to three plates that
+        moved most, carry at least ``min_delta_g`` between them and ``watch_share`` of
+        all the plates' moves (changes beyond ``delta_k`` times a plate's own noise)."""
+        sig = self.plates.noise(cols)
+        moves = np.nan_to_num(np.abs(plate_d))
+        moves = np.where(moves >= self.p.delta_k * sig, moves, 0.0)
+        top = float(moves[on].sum() if on is not None else np.sort(moves)[-3:].sum())
+        return top >= self.p.min_delta_g and top >= self.p.watch_share * float(moves.sum())
+
+    def _still(self, col: int, g0: int, g1: int) -> bool:
+        """Plate ``col`` was still over global samples ``[g0, g1]``: their spread is
+        within what makes a shelf count as settled (``stable_k`` times the plate's own
+        sample noise, read from its sample-to-sample changes, which a press's smooth rise
+        barely moves; at least ``stable_floor_g``). True when they are out of history."""
+        if g0 < self._ring_end - self.H or g1 - g0 < 3:
+            return True
+        x = self.ring[np.arange(g0, g1 + 1) % self.H, col]
+        x = x[np.isfinite(x)]
+        if len(x) < 4:
+            return True
+        noise = float(np.median(np.abs(np.diff(x)))) / (0.6745 * np.sqrt(2))
+        return float(x.std()) <= max(self.p.stable_floor_g, self.p.stable_k * noise)
 
     def _watch(self, s: int, k: int, base: int, X, T, TOT) -> None:
         """Shelf ``s`` settled at row ``k`` after moving: keep its new level to watch
@@ -508,7 +561,7 @@ class _Stream:
             return None
         self.ref[s] = (level, plates, t0, g0)
         ev = self._settle(s, L + lo + int(hit[0]), base, X, T, TOT, True)
-        if ev is None:
+        if not isinstance(ev, WeightEvent):
             return None
         moves = np.abs(list(ev.plate_deltas_g.values()))
         if moves.max() < need or moves.max() < self.p.watch_share * moves.sum():

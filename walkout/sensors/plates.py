@@ -45,8 +45,8 @@ class PlateStep:
     t_step: float
     delta_g: float
     noise_g: float
-    # every plate's change over the same two sides, where it beats delta_k x that plate's
-    # noise (0 where it does not: noise is no move; NaN where a plate sent nothing)
+    # the change of every plate of the same group (shelf) over the same two sides (0 for
+    # plates of other groups; NaN where a plate sent nothing)
     moves: np.ndarray
 
 
@@ -140,34 +140,43 @@ class PlateStepFinder:
         run = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, size, pad]), h,
                                                        axis=0).max(-1)
         m = len(js)
-        top = (size > run[:m]) & (size >= run[h + 1:h + 1 + m])
-        top &= big & ((js >= lo) & (js <= hi))[:, None]
+        left = size > run[:m]
+        top = left & (size >= run[h + 1:h + 1 + m])
+        judged = (js >= lo) & (js <= hi)
+        top &= big & judged[:, None]
+        # a step that is beaten only by one whose side after is not whole yet is judged
+        # again once it is (that one may come out smaller)
+        later = big & left & ~top & (judged & (js + h > hi) & (not final))[:, None]
+        if later.any():
+            self.done = base + int(js[np.flatnonzero(later.any(1))[0]]) - 1
         out = []
         for i, ci in zip(*np.nonzero(top)):
             i, ci = int(i), int(ci)
             j, c = int(js[i]), int(cols[ci])
             if base + j - self.last[c] <= h:
                 continue  # the same step, already reported
-            if not (self._flat(c, j - h, j, before[i, ci], sig[ci])
-                    and self._flat(c, j + 1, j + 1 + h, after[i, ci], sig[ci])):
+            tol = max(p.flat_g, p.delta_k * sig[ci], p.flat_share * abs(step[i, ci]))
+            if not (self._flat(c, j - h, j, before[i, ci], tol)
+                    and self._flat(c, j + 1, j + 1 + h, after[i, ci], tol)):
                 continue
             self.last[c] = base + j
             # the first median at the level after: the change point of the medians around
             # (the ramp can lift two of them equally, so the largest step is not exact)
             a = max(j - h, 0)
             x = self.med[a:j + h + 1, c] - before[i, ci]
-            x = np.where(np.isfinite(x), x, 0.0)
+            # (a press lifts a median beyond both levels: it counts as at the nearer one)
+            x = np.clip(np.where(np.isfinite(x), x, 0.0), min(0.0, step[i, ci]),
+                        max(0.0, step[i, ci]))
             gain = np.cumsum(step[i, ci] * (2 * x - step[i, ci]))
             k = a + int(np.argmin(np.concatenate([[0.0], gain])))
             k = min(k, n - 1)
-            # the change of every plate of its group over the same two sides (the shelf's
-            # share of moves)
+            # the change of every plate of its group over the same two sides (to tell an
+            # item's step from a lean's share)
             peers = np.flatnonzero(self.groups == self.groups[c]) if self.groups is not None \
                 else np.arange(self.P)
             b_all, a_all = self._sides(js[i:i + 1], peers)
-            every = (a_all - b_all)[0]
             moves = np.zeros(self.P)
-            moves[peers] = np.where(np.abs(every) >= p.delta_k * self.noise(peers), every, 0.0)
+            moves[peers] = (a_all - b_all)[0]
             out.append(PlateStep(c, (base + k) * self.sub, float(self.med_t[a]),
                                  float(self.med_t[min(j + h, n - 1)]),
                                  float(self.med_t[k]), float(step[i, ci]), float(sig[ci]),
@@ -177,28 +186,31 @@ class PlateStepFinder:
     def _sides(self, js: np.ndarray, cols) -> tuple[np.ndarray, np.ndarray]:
         """The levels before and after sub-block ``js`` of plates ``cols``: the medians of
         the ``side`` medians either side (fewer where the record begins or ends, none of
-        a gap's)."""
+        a gap's), less the presses (:func:`_level_last`)."""
         h = self.side
         med = self.med[:, cols]
         pad = np.full((h, med.shape[1]), np.nan)
         win = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, med, pad]), h,
                                                        axis=0)
-        return _nanmedian_last(win[js]), _nanmedian_last(win[js + 1 + h])
+        return (_level_last(win[js], self.p.flat_outliers),
+                _level_last(win[js + 1 + h], self.p.flat_outliers))
 
-    def _flat(self, c: int, a: int, b: int, level: float, sig: float) -> bool:
-        """Most medians of plate ``c`` in ``[a, b)`` lie within the tolerance of ``level``
-        (a press can lift one or two of them)."""
+    def _flat(self, c: int, a: int, b: int, level: float, tol: float) -> bool:
+        """Most medians of plate ``c`` in ``[a, b)`` lie within ``tol`` of ``level`` (a
+        press can lift one or two of them)."""
         x = self.med[max(a, 0):b, c]
-        tol = max(self.p.flat_g, self.p.delta_k * sig)
         ok = np.abs(x - level) <= tol
         return bool(ok.sum() >= max(2, len(x) - self.p.flat_outliers))
 
 
-def _nanmedian_last(win: np.ndarray) -> np.ndarray:
-    """The median over the last axis of what is not NaN (NaN where nothing is): one sort,
-    NaN sorting last, without np.nanmedian's per-call overhead."""
+def _level_last(win: np.ndarray, presses: int) -> np.ndarray:
+    """A plate's level from medians along the last axis (NaN ignored; NaN where nothing
+    is): the median of what is left without the ``presses`` highest, or as many as leave
+    the greater part (a hand's press only adds weight, and lifts one or two of them). One
+    sort, NaN sorting last."""
     srt = np.sort(win, axis=-1)
     k = np.isfinite(srt).sum(-1, keepdims=True)
+    k = k - np.minimum(presses, np.maximum(k - 1, 0) // 2)
     lo = np.take_along_axis(srt, np.maximum(k - 1, 0) // 2, -1)
     hi = np.take_along_axis(srt, np.minimum(k // 2, srt.shape[-1] - 1), -1)
     return np.where(k > 0, (lo + hi) / 2, np.nan)[..., 0]
