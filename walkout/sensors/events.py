@@ -475,6 +475,14 @@ class _Stream:
         big = int(np.nanargmax(np.abs(plate_d)))
         if not (steps or self._carried(plate_d, cols)):
             return None
+        # the step is read on the plates that carry it: its noise is theirs (a level
+        # difference of each), unless the shelf's own is lower
+        sig = self.plates.noise(cols)
+        top = np.argsort(-np.nan_to_num(np.abs(plate_d)))[:3]
+        top = top[np.abs(plate_d[top]) >= self.p.delta_k * sig[top]]
+        noise = float(self.sig_d[s])
+        if len(top):
+            noise = min(noise, float(np.sqrt(2 * np.sum(sig[top] ** 2))))
         if not (self._still(cols[big], base + a, base + k)
                 and self._still(cols[big], g_start - self.W + 1, g_start)):
             # the shelf settled while the plate that carries the step was pressed (a
@@ -490,7 +498,7 @@ class _Stream:
         return WeightEvent(
             shelf_id=self.shelf_ids[s], t_start=t_start, t_end=t_end, delta_g=delta,
             plate_deltas_g={pid: float(d) for pid, d in zip(pids, plate_d)},
-            noise_g=float(self.sig_d[s]),
+            noise_g=noise,
             t_change=t_change, plate_t_change=plate_t, t_detected=float(T[k]),
             plate_steps={pids[j]: v for j, v in steps.items()} or None,
         )

@@ -155,11 +155,6 @@ class PlateStepFinder:
             j, c = int(js[i]), int(cols[ci])
             if base + j - self.last[c] <= h:
                 continue  # the same step, already reported
-            tol = max(p.flat_g, p.delta_k * sig[ci], p.flat_share * abs(step[i, ci]))
-            if not (self._flat(c, j - h, j, before[i, ci], tol)
-                    and self._flat(c, j + 1, j + 1 + h, after[i, ci], tol)):
-                continue
-            self.last[c] = base + j
             # the first median at the level after: the change point of the medians around
             # (the ramp can lift two of them equally, so the largest step is not exact)
             a = max(j - h, 0)
@@ -168,18 +163,37 @@ class PlateStepFinder:
             x = np.clip(np.where(np.isfinite(x), x, 0.0), min(0.0, step[i, ci]),
                         max(0.0, step[i, ci]))
             gain = np.cumsum(step[i, ci] * (2 * x - step[i, ci]))
-            k = a + int(np.argmin(np.concatenate([[0.0], gain])))
-            k = min(k, n - 1)
+            k = min(a + int(np.argmin(np.concatenate([[0.0], gain]))), n - 1)
+            # the step read right around its change point (the median before it, which
+            # may hold the ramp, left out), else where it read largest: robust levels tie
+            # over several medians, and the sides must be flat where it is read
+            found = None
+            for jj in dict.fromkeys((k - 1, j)):
+                if jj < p.min_side or jj + 1 + (p.min_side if final else h) > n:
+                    continue
+                lv = (before[i, ci], after[i, ci]) if jj == j else \
+                    tuple(v[0, 0] for v in self._sides(np.array([jj]), [c]))
+                d = float(lv[1] - lv[0])
+                tol = max(p.flat_g, p.delta_k * sig[ci], p.flat_share * abs(d))
+                if (abs(d) >= need[ci] and self._flat(c, jj - h, jj, lv[0], tol)
+                        and self._flat(c, jj + 1, jj + 1 + h, lv[1], tol)):
+                    found = jj, d
+                    break
+            if found is None:
+                continue
+            j, d = found
+            a = max(j - h, 0)
+            self.last[c] = base + j
             # the change of every plate of its group over the same two sides (to tell an
             # item's step from a lean's share)
             peers = np.flatnonzero(self.groups == self.groups[c]) if self.groups is not None \
                 else np.arange(self.P)
-            b_all, a_all = self._sides(js[i:i + 1], peers)
+            b_all, a_all = self._sides(np.array([j]), peers)
             moves = np.zeros(self.P)
             moves[peers] = (a_all - b_all)[0]
             out.append(PlateStep(c, (base + k) * self.sub, float(self.med_t[a]),
                                  float(self.med_t[min(j + h, n - 1)]),
-                                 float(self.med_t[k]), float(step[i, ci]), float(sig[ci]),
+                                 float(self.med_t[k]), d, float(sig[ci]),
                                  moves))
         return out
 
@@ -196,11 +210,16 @@ class PlateStepFinder:
                 _level_last(win[js + 1 + h], self.p.flat_outliers))
 
     def _flat(self, c: int, a: int, b: int, level: float, tol: float) -> bool:
-        """Most medians of plate ``c`` in ``[a, b)`` lie within ``tol`` of ``level`` (a
-        press can lift one or two of them)."""
+        """Most medians of plate ``c`` in ``[a, b)`` lie within ``tol`` of ``level``: all
+        but one or two (a press lifts them), or at least half when none of the others
+        lies below (a hand pressing again and again only adds weight)."""
         x = self.med[max(a, 0):b, c]
-        ok = np.abs(x - level) <= tol
-        return bool(ok.sum() >= max(2, len(x) - self.p.flat_outliers))
+        dev = x - level
+        ok = np.abs(dev) <= tol
+        n_ok = int(ok.sum())
+        if n_ok >= max(2, len(x) - self.p.flat_outliers):
+            return True
+        return n_ok >= max(2, (len(x) + 1) // 2) and not bool((dev < -tol).any())
 
 
 def _level_last(win: np.ndarray, presses: int) -> np.ndarray:
