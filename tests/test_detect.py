@@ -154,6 +154,25 @@ def test_train_detector_smoke(tmp_path):
     assert isinstance(dets, Detections)
 
 
+def test_training_frames_from_drawn_worlds(tmp_path):
+    """``world_share`` puts scenarios in drawn worlds (other camera, light, bodies): their
+    frames differ from the presets' world, labels still cover every shopper in view, and
+    without it the dataset is the one the shipped model's documented commands made."""
+    from walkout.train import make_yolo_dataset
+
+    def images(root, share):
+        make_yolo_dataset(root, 6, seed=3, per_scenario=3, world_share=share)
+        return {p.name: cv2.imread(str(p)) for p in sorted((root / "images").rglob("*.jpg"))}
+
+    plain, again, drawn = (images(tmp_path / n, w) for n, w in
+                           (("a", 0.0), ("b", 0.0), ("c", 1.0)))
+    assert len(plain) == len(drawn) == 6 and plain.keys() == again.keys()
+    assert all(np.array_equal(plain[k], again[k]) for k in plain)
+    assert not any(np.array_equal(a, b) for a in plain.values() for b in drawn.values())
+    labels = [p.read_text() for p in (tmp_path / "c" / "labels").rglob("*.txt")]
+    assert sum(len(t.splitlines()) for t in labels) >= 3
+
+
 SIM_ONNX = ROOT / "models" / "walkout-sim.onnx"
 
 

@@ -1,9 +1,11 @@
 """`walkout train-detector`: a person detector trained on simulator frames, fully offline.
 
 1. **Data.** Frames of random presets and seeds (seeds from 10,000 up, never used by the
-   benchmarks or tests), each saved as a JPEG at a random quality (the clips are mp4 and
-   carry compression artefacts) with a YOLO label file holding the ground-truth boxes of
-   the visible shoppers. A tenth of the scenarios go to validation.
+   benchmarks or tests; a share of them in drawn worlds, :mod:`walkout.sim.world`, numbered
+   from 10,000 up too: other cameras, light, image quality and bodies), each saved as a
+   JPEG at a random quality (the clips are mp4 and carry compression artefacts) with a
+   YOLO label file holding the ground-truth boxes of the visible shoppers. A tenth of the
+   scenarios go to validation.
 2. **Training.** ultralytics from the `yolov8n.yaml` architecture, no pretrained weights
    (no machine here can download any), with the offline settings of
    :func:`walkout.detect.ultralytics_offline`.
@@ -29,22 +31,24 @@ TRAIN_SEED0 = 10_000  # training scenarios use seeds from here on
 def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
                       size: tuple[int, int] = (640, 480), per_scenario: int = 12,
                       val_share: float = 0.1, crowd_share: float = 0.0,
-                      reach_share: float = 0.0, progress: bool = False) -> Path:
+                      reach_share: float = 0.0, world_share: float = 0.0,
+                      progress: bool = False) -> Path:
     """Write ``frames`` labelled simulator frames as a YOLO dataset; returns its yaml.
 
     ``crowd_share`` of the frames are picked among the moments when two shoppers are
     closest (boxes within 10 px), the hard case of telling touching shoppers apart.
     ``reach_share`` of them (after those) among the moments when a shopper's arm is out in
     a shelf, with someone beside them when there is (boxes within 20 px): the box must
-    take in the arm, and the arm must not go to the neighbour's box.
+    take in the arm, and the arm must not go to the neighbour's box. ``world_share`` of the
+    scenarios happen in a drawn world (camera height and lens, light, blur, noise, JPEG,
+    bodies) rather than the presets' one.
     """
-    from .sim.layout import View
     from .sim.render import Renderer, gt_boxes
     from .sim.scenario import PRESETS, make_scenario
+    from .sim.world import PRESET_WORLD, camera_view, draw_world
 
     root = Path(root)
     rng = np.random.default_rng(seed)
-    view = View(*size)
     for split in ("train", "val"):
         (root / "images" / split).mkdir(parents=True, exist_ok=True)
         (root / "labels" / split).mkdir(parents=True, exist_ok=True)
@@ -57,7 +61,11 @@ def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
     k = 0
     for s in range(n_scen):
         preset = str(rng.choice(PRESETS, p=[0.2, 0.3, 0.5]))
-        sc = make_scenario(preset, TRAIN_SEED0 + seed * 1000 + s)
+        number = TRAIN_SEED0 + seed * 1000 + s
+        world = (draw_world(number) if world_share > 0 and rng.random() < world_share
+                 else PRESET_WORLD)  # no draw without worlds: older datasets stay as made
+        sc = make_scenario(preset, number, world=world)
+        view = camera_view(world, *size)
         renderer = Renderer(sc, view, np.random.default_rng([seed, s]))
         split = "val" if rng.random() < val_share else "train"
         n = min(per_scenario, frames - k)
@@ -147,7 +155,7 @@ def train_detector(out: str | Path, frames: int = 1500, epochs: int = 30, imgsz:
                    device: str | None = None, batch: int = 16, seed: int = 0,
                    workdir: str | Path | None = None, init: str | Path | None = None,
                    crowd_share: float = 0.0, reach_share: float = 0.0,
-                   progress: bool = False) -> Path:
+                   world_share: float = 0.0, progress: bool = False) -> Path:
     """Simulate, train and export; returns the path of the trained ``.pt``. The data and
     the training runs go to ``workdir`` (kept), or to a scratch folder removed at the end."""
     out = Path(out)
@@ -159,7 +167,7 @@ def train_detector(out: str | Path, frames: int = 1500, epochs: int = 30, imgsz:
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="walkout-train-"))
     try:
         return _train(out, work, frames, epochs, imgsz, device, batch, seed, init,
-                      crowd_share, reach_share, progress)
+                      crowd_share, reach_share, world_share, progress)
     finally:
         if workdir is None:  # our own scratch folder: the data and runs go with it
             shutil.rmtree(work, ignore_errors=True)
@@ -167,11 +175,12 @@ def train_detector(out: str | Path, frames: int = 1500, epochs: int = 30, imgsz:
 
 def _train(out: Path, work: Path, frames: int, epochs: int, imgsz: int, device: str | None,
            batch: int, seed: int, init: str | Path | None, crowd_share: float,
-           reach_share: float, progress: bool) -> Path:
+           reach_share: float, world_share: float, progress: bool) -> Path:
     from .detect import pick_device, ultralytics_offline
 
     data = make_yolo_dataset(work / "data", frames, seed, crowd_share=crowd_share,
-                             reach_share=reach_share, progress=progress)
+                             reach_share=reach_share, world_share=world_share,
+                             progress=progress)
     YOLO = ultralytics_offline()
     device = device or pick_device()
     if init is not None:  # fine-tune a trained model rather than start from scratch

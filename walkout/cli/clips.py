@@ -70,7 +70,7 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
     out = train_detector(args.out, frames=args.frames, epochs=args.epochs, imgsz=args.imgsz,
                          device=args.device, batch=args.batch, seed=args.seed,
                          init=args.init, crowd_share=args.crowd, reach_share=args.reach,
-                         progress=not args.quiet)
+                         world_share=args.worlds, progress=not args.quiet)
     print(f"wrote {out} and {out.with_suffix('.onnx')}")
     return 0
 
@@ -119,4 +119,7 @@ def add_parsers(sub) -> None:
     tr.add_argument("--reach", type=float, default=0.0,
                     help="share of frames picked where a shopper's hand is in a shelf, "
                          "beside someone when possible (0)")
+    tr.add_argument("--worlds", type=float, default=0.0,
+                    help="share of scenarios in drawn worlds (other cameras, light, image "
+                         "quality, bodies; 0)")
     tr.set_defaults(func=cmd_train_detector)
