@@ -3,11 +3,12 @@ what it writes: a check that a change meant to leave behaviour alone (a refactor
 leaves every output of every clip byte for byte as it was.
 
     python benchmarks/replay.py [--seeds 700 701 ...] [--presets single pair busy]
-                                [--work DIR] [--save FILE | --check FILE]
+                                [--world random] [--work DIR] [--save FILE | --check FILE]
 
 Clips are simulated into --work exactly as benchmarks/pipeline.py does (and shared with it:
-a clip already there is reused). The detector (the store's model, ONNX backend when
-onnxruntime is installed) runs once per clip and its boxes are kept in
+a clip already there is reused); --world random puts seed s in drawn world s, as there.
+The detector (the store's model, ONNX backend when onnxruntime is installed) runs once per
+clip and its boxes are kept in
 --work/det/<clip>.npz; the pipeline is then replayed on them, decoding the frames as usual
 (the hand tips read the image). Each run's receipts.json, events.jsonl, tracks.txt and
 cart_ledger.jsonl are hashed with SHA-256, and scored with walkout.evaluate: the table at
@@ -91,6 +92,8 @@ def main() -> int:
     ap.add_argument("--presets", nargs="+", default=["single", "pair", "busy"])
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "walkout-bench"))
     ap.add_argument("--backend", default="auto")
+    ap.add_argument("--world", choices=["random"], default=None,
+                    help="each seed in its own drawn world (seed s in world s)")
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--save", default=None, help="write the fingerprints to this JSON file")
     group.add_argument("--check", default=None, help="compare with fingerprints saved before")
@@ -100,7 +103,7 @@ def main() -> int:
     prints, differ, scores = {}, [], {}
     for preset in args.presets:
         for seed in args.seeds:
-            root = clip(work, preset, seed)
+            root = clip(work, preset, seed, world=seed if args.world else None)
             prints[root.name], result = replay(root, work, args.backend)
             got = prints[root.name]
             scores.setdefault(preset, []).append(result)
