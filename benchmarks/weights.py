@@ -20,7 +20,8 @@
     60-100 g, presses of 40-300 g), 1-2 items with at least 3 s after the last, plates at
     arbitrary offsets, quantised, with NaN gaps. Written as AiFi plate_data, products and
     planogram JSON lines and read back as `walkout weight-events --format aifi` does.
-    Held-out seeds 1000-1099 by default (the plate-step settings were looked at on 0-19).
+    Held-out seeds 1000-1099 by default (the plate-step settings and the judging of shelf
+    events on their plates were chosen looking at seeds 0-99 only).
 """
 
 from __future__ import annotations

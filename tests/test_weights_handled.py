@@ -122,3 +122,59 @@ def test_real_quiet_gondolas_stay_silent(tmp_path):
                  "--products", str(data / "products.jsonl"), "--planogram",
                  str(data / "planogram.jsonl"), "--out", str(out)]) == 0
     assert _items(out) == ([], [])
+
+
+def _item_events(grams, skus, products, tmp: Path) -> list[tuple]:
+    from walkout.sensors import ItemIdentifier, Planogram, WeightEventDetector, iter_aifi
+    data, prod, plan = _aifi_files(tmp, grams, 1.5875e9, skus, products)
+    pg = Planogram.from_aifi(prod, plan)
+    ident = ItemIdentifier(pg)
+    events = WeightEventDetector(pg.shelves, RATE).run(iter_aifi(data))
+    return [(i.shelf_id, i.sku, i.qty, round(i.t - 1.5875e9, 1)) for ev in events
+            for i in ident.identify(ev)]
+
+
+def test_an_arm_resting_on_the_shelf_is_no_item(tmp_path):
+    """An arm rests on the handled shelf from 1 s to 3 s (before its noise is known),
+    adding 40 g shared by all its plates (3 g each): the shelf's total steps like a light
+    item's, its plates do not."""
+    for seed in (5, 6, 7, 8):
+        grams, skus, products = _handled_gondola(seed)
+        t = np.arange(len(grams)) / RATE
+        grams[:, 4, 10] += WATER[2] * np.clip((t - 12.8) / 0.25, 0, 1)  # no item
+        rest = np.clip((t - 1.0) / 0.3, 0, 1) * np.clip((3.0 - t) / 0.3, 0, 1)
+        grams[:, 4, :] += 40.0 / PLATES * rest[:, None]
+        assert _item_events(grams, skus, products, tmp_path) == [], seed
+
+
+def test_a_light_item_taken_from_a_handled_shelf_is_read_on_its_plate(tmp_path):
+    """Gum (24 g, the lightest item) taken from one plate of the handled shelf while its
+    total swings by 80 g: one item of gum, and the water later."""
+    gum = ("GUM01", "gum", 24.0)
+    for seed in (6, 7, 8, 9):
+        grams, skus, products = _handled_gondola(seed)
+        t = np.arange(len(grams)) / RATE
+        skus[4][2] = gum[0]
+        grams[:, 4, 2] -= gum[2] * np.clip((t - 6.0) / 0.2, 0, 1)
+        found = _item_events(grams, skus, [*products, gum], tmp_path)
+        assert [x[:3] for x in found] == [("g1s5", gum[0], 1), ("g1s5", WATER[0], 1)], seed
+        assert abs(found[0][3] - 6.1) <= 0.5 and abs(found[1][3] - 12.9) <= 0.5
+
+
+def test_a_plate_pressed_again_and_again_around_a_take_gives_one_step_at_its_time():
+    """Three presses of 70-130 g within 1.5 s before a take of 456 g (the hand rummages
+    on the plate it takes from): one step of the plate, its size and time right."""
+    from walkout.sensors import EventParams
+    from walkout.sensors.plates import PlateStepFinder
+    rng = np.random.default_rng(7)
+    t = np.arange(int(10 * RATE)) / RATE
+    x = 3000.0 + rng.normal(0, 1.0, len(t)) - 456.0 * np.clip((t - 6.0) / 0.2, 0, 1)
+    for t0, peak in ((4.4, 125.0), (5.0, 92.0), (5.5, 71.0)):
+        x += peak * np.clip(np.sin(np.pi * (t - t0) / 0.3), 0, None) * ((t > t0) & (t < t0 + 0.3))
+    finder = PlateStepFinder(1, RATE, EventParams())
+    steps = []
+    for i in range(0, len(t), 30):
+        steps += finder.update(t[i:i + 30], x[i:i + 30, None])
+    steps += finder.update(np.zeros(0), np.zeros((0, 1)), True)
+    assert len(steps) == 1
+    assert abs(steps[0].delta_g + 456.0) < 4.0 and abs(steps[0].t_step - 6.0) <= 0.3

@@ -24,6 +24,15 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
   is a step away from the settled one is an event, measured from the settled level, but
   only if one plate carries the step (``watch_share`` of all the plates' moves, and the
   step size on its own): with no movement to back it, wobble must not pass for an item.
+- a step is judged on the **plates** that carry it as well as on the total. A hand or arm
+  leaning on a shelf bends its board and moves every plate alike, while an item stands on
+  one to three plates: the median change of the other plates (the lean's share) is taken
+  out of each plate's change, and the one to three plates that moved most must carry
+  ``min_delta_g`` and ``watch_share`` of all the plates' moves. The plate that carries
+  the step must be still (its spread within ``stable_k`` times its own sample noise, or
+  ``stable_floor_g``) in both level windows: a shelf whose total wobbles by 100 g under a
+  hand counts as settled while one plate is still pressed, and a press is not a level.
+  Such a step's noise is that of its plates' levels when lower than the shelf's.
 - a plate whose change came in **several clear steps** (hands a second apart: two takes,
   or a take and a put-back, the shelf never still in between) reports each step's time
   and the level after it (``WeightEvent.plate_steps``), so the item identifier can make
@@ -36,6 +45,10 @@ whatever blocks they arrive in, so the same stream gives the same events however
 cut. Latency from settling to the event is the window (0.4 s at the defaults) plus up to
 one step. Two events on a shelf stay separate when the shelf settles for one window
 between them.
+
+Steps of single plates (:mod:`walkout.sensors.plates`, 0.25 s medians, levels 1.5 s
+either side) report what the shelf's reading misses, chiefly on a shelf that is handled
+from the first sample and never settles; they arrive about 1.75 s after the step.
 
 The detector is vectorised over plates, shelves and samples: one block of samples costs a
 few dozen numpy operations, and Python runs only at the rare state changes. Memory is a
@@ -70,38 +83,50 @@ class EventParams:
     guard_s: float = 0.1
     # Moving when the window std exceeds stable_k x the shelf's quiet window std (CMU uses a
     # fixed 20 g; a multiple of the measured noise serves both quiet and wobbly shelves).
-    # 2.5 was tuned on simulated seeds 100-109 and checked on held-out seeds.
+    # The std of 24 samples of steady noise stays within about 15% of its usual value, so
+    # 2.5x is a touch, not noise (chosen on simulated seeds 100-109, held out 300-319).
     stable_k: float = 2.5
     # ... and at least 6 g: half the window std that the lightest product (24 g) gives as a
     # step, so every product still moves the shelf, while on a very still shelf the ringing
     # a hand leaves behind (5-25 g, decaying) soon counts as settled again.
     stable_floor_g: float = 6.0
-    release: float = 0.75  # settled again below release x threshold (hysteresis)
+    # Settled again below release x threshold (hysteresis: a shelf at its threshold would
+    # flicker on the 15% spread of its own window std).
+    release: float = 0.75
     # A step must exceed 10 g (AIM3S, CMU: |dw| > 10 g; the lightest AiFi item is 24 g) ...
     min_delta_g: float = 10.0
     # ... and delta_k x the shelf's level noise (std of the window mean one window apart):
-    # 3 sigma. Real quiet AiFi shelves give no event down to 2; at 2.5 noisy simulated
-    # shelves start to give false steps.
+    # 3 sigma, which steady noise passes at about one settle in 400. Real quiet AiFi
+    # shelves give no event down to 2.
     delta_k: float = 3.0
-    noise_tau_s: float = 30.0  # memory of the running noise estimates
-    # Never settled this long: the shelf got noisier, re-learn its noise from all its windows.
-    # Hands can keep a busy shelf moving for several seconds (``busy`` seed 701: 5.4 s);
-    # learning their presses as noise raised the step threshold to 89 g for a minute.
+    # Memory of the running noise estimates: a shelf's noise changes over minutes (people
+    # walking by, a fridge cycling), faster than a few seconds of hands should move it.
+    noise_tau_s: float = 30.0
+    # Never settled this long: the shelf got noisier (a cart parked against it, a
+    # compressor), re-learn its noise from all its windows. Shoppers reaching in turn keep
+    # a shelf moving for several seconds, and learning their presses as noise would raise
+    # the step threshold for a minute, so this is well beyond that.
     stuck_s: float = 15.0
-    history_s: float = 10.0  # per-plate history kept to time the change inside an event
+    # Per-plate history kept to time the change inside an event: longer than hands stay
+    # in a shelf without it settling (a few seconds).
+    history_s: float = 10.0
     # For this long after settling, a new quiet level that differs from the settled one by a
     # step is an event even though the shelf never counted as moving: a light item taken
     # just as the shelf settles can shift the window too little to cross the threshold ...
     watch_s: float = 1.0
     # ... when one plate carries at least this share of the plates' moves. With no
-    # movement to back it, a step must look like an item: on simulated shelves real ones
-    # put 88-95% on one plate, wobble steps of 10-18 g spread over all (35-59%).
+    # movement to back it, a step must look like an item: an item stands on one plate (or
+    # on two, one carrying most), while a sway or a lean moves every plate of the shelf.
     watch_share: float = 0.8
     # A plate's change is several steps (hands a second apart) when each level between them
-    # lasts at least this (see steps.fit_steps) ...
+    # lasts at least this (see steps.fit_steps): the longest ramp of a lift, so a shorter
+    # level is a ramp's middle ...
     two_step_s: float = 0.3
-    max_steps: int = 3  # ... and there are at most this many
-    step_share: float = 0.2   # ... each at least this share of the plate's change
+    # ... and there are at most this many (a shelf's front fits two or three shoppers) ...
+    max_steps: int = 3
+    # ... each at least this share of the plate's change (one unit of five: a take of up
+    # to five units may come one unit a step)
+    step_share: float = 0.2
     # The longest a hand presses on a plate while placing or grasping an item: an item
     # put on a plate and taken off again is read under the presses (see steps.pulse).
     press_s: float = 0.4
@@ -128,7 +153,9 @@ class EventParams:
     # The least noise of a plate's 0.25 s median: the load cell's resolution (AiFi's
     # plates read in steps of 0.36 g); a plate stuck at one value reads no less.
     resolution_g: float = 0.36
-    plate_noise_s: float = 10.0  # history a plate's noise is taken from (a MAD over it)
+    # History a plate's noise is taken from (a MAD over its 40 medians, steady to about
+    # 10%): as for history_s, longer than hands stay in a shelf.
+    plate_noise_s: float = 10.0
 
 
 def shelves_by_prefix(plate_id: str) -> str | None:
@@ -252,7 +279,9 @@ class _Stream:
         self.sig_w = np.full(S, np.nan)  # quiet window std, grams
         self.sig_d = np.full(S, np.nan)  # level noise: std of window means one window apart
         self.run_start = np.zeros(S, np.int64)  # first sample of the current settled run
-        self.ref: list[tuple | None] = [None] * S  # (level, plate levels, t, noise)
+        # the level a shelf left: (level, plate levels, t, the global rows of the last
+        # and first samples it was read from)
+        self.ref: list[tuple | None] = [None] * S
         # shelves that settled after moving: (level, plate levels, t, global row, last row
         # watched)
         self.watch: dict[int, tuple] = {}
@@ -446,7 +475,7 @@ class _Stream:
         level = float(_median0(TOT[a:b + 1, s]))
         plates = _median0(X[a:b + 1, self.cols[s]])
         if np.isfinite(plates).all():
-            self.ref[s] = (level, plates, float(T[b]), base + b)
+            self.ref[s] = (level, plates, float(T[b]), base + b, base + a)
 
     def _settle(self, s: int, k: int, base: int, X, T, TOT, was_moving: bool
                 ) -> WeightEvent | str | None:
@@ -455,7 +484,7 @@ class _Stream:
         self.ref[s] = None
         if not was_moving or ref is None:
             return None
-        ref_level, ref_plates, t_start, g_start = ref
+        ref_level, ref_plates, t_start, g_start, g_from = ref
         a = max(k - self.W + 1 + self.guard, 0)
         if base + a <= g_start:  # after and before would overlap: a blip, not a step
             return None
@@ -484,7 +513,7 @@ class _Stream:
         if len(top):
             noise = min(noise, float(np.sqrt(2 * np.sum(sig[top] ** 2))))
         if not (self._still(cols[big], base + a, base + k)
-                and self._still(cols[big], g_start - self.W + 1, g_start)):
+                and self._still(cols[big], g_from, g_start)):
             # the shelf settled while the plate that carries the step was pressed (a
             # hand's press moves one plate by far more than a lean moves the shelf), or
             # it left a level read in the middle of a press: no level to read a step
@@ -567,7 +596,7 @@ class _Stream:
                              & (np.abs(mean[lo:hi, s] - level) >= need))
         if not len(hit):
             return None
-        self.ref[s] = (level, plates, t0, g0)
+        self.ref[s] = (level, plates, t0, g0, g0 - self.W + 1 + self.guard)
         ev = self._settle(s, L + lo + int(hit[0]), base, X, T, TOT, True)
         if not isinstance(ev, WeightEvent):
             return None

@@ -116,18 +116,28 @@ class IdentifyParams:
     """Identification settings (grams)."""
 
     plate_min_g: float = 5.0  # a plate group counts if its change exceeds this (AIM3S: 5 g)
-    meas_floor_g: float = 2.0  # least measurement sigma of a settled level difference
-    z_max: float = 4.0  # likelihood check: the residual must be within z_max sigma
+    # Least measurement sigma of a level difference: a load cell's creep and a shelf's
+    # vibration move a quiet plate's level by 1-4 g (AiFi's quiet plates).
+    meas_floor_g: float = 2.0
+    # Likelihood check: the residual must be within z_max sigma (a Gaussian error goes
+    # beyond 4 sigma once in 16,000 readings; beyond, it is another weight).
+    z_max: float = 4.0
     pick_min_units: float = 0.4  # CMU: reject a pick under 0.4 unit ...
     return_min_units: float = 0.75  # ... and a return under 0.75 unit
-    max_qty: int = 12  # most units of one product moved in one event
-    split_tolerance: float = 0.35  # two-step split: the level between, in units off whole
+    max_qty: int = 12  # most units of one product a hand (or two) moves at once
+    # Two-step split: the level between, read over as little as 0.3 s with a hand near,
+    # must be within about a third of a unit of whole (half would be ambiguous).
+    split_tolerance: float = 0.35
+    # Priors: shoppers take a product from where the planogram puts it far more often
+    # than from anywhere else ...
     prior_planogram: float = 0.9  # the product the planogram puts there
     prior_misplaced: float = 0.5  # picks: an item returned there by mistake earlier;
     #                               returns: a carried item returned to the wrong place
     prior_elsewhere: float = 0.05  # picks: another product of the shelf (shared)
     prior_uncarried: float = 0.01  # returns: factor for a product nobody is known to carry
-    qty_decay: float = 0.3  # prior of n units is qty_decay^(n-1): one unit is the usual move
+    # ... and move one unit at a time far more often than several: the prior of n units
+    # is qty_decay^(n-1).
+    qty_decay: float = 0.3
 
 
 @dataclass

@@ -11,11 +11,16 @@ then plain on the plate and buried in the total. This module reads each plate on
 - a plate's noise is the spread of the change between consecutive medians, taken as a
   MAD over the plate's recent history (items move a plate rarely, so their steps do not
   count in it), never below the load cell's resolution: no quiet stretch is needed;
-- a step at one median is the median of the ``side_s`` of medians after it minus the
-  median of those before it (the one in between, holding the ramp, left out). It counts
-  when it beats ``min_delta_g`` and ``delta_k`` times the plate's noise, is the largest
-  within ``side_s`` either way, and both sides are flat: most of their medians lie near
-  their own level (a press can lift one or two).
+- a step at one median is the level of the ``side_s`` of medians after it minus the
+  level of those before it (the one in between, holding the ramp, left out); a level is
+  the median of a side's medians without its two highest (a hand's press only adds
+  weight). It counts when it beats ``min_delta_g`` and ``delta_k`` times the plate's
+  noise, is the largest within ``side_s`` either way, and both sides are flat where it
+  is read: right around its change point (robust levels read the same step at several
+  medians), else where it read largest. A side is flat when all but two of its medians
+  lie near its level, or at least half and none below (a hand pressing again and again);
+  near is ``flat_g``, ``delta_k`` times the noise, or a quarter of the step (a lean
+  drifts every plate of a shelf by a few grams).
 
 Only plates whose recent medians span ``min_delta_g`` are read (a step is a difference of
 two of their medians, so it can be no larger): on a store of quiet plates that is a few at
