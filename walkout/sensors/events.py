@@ -273,6 +273,7 @@ class _Stream:
         self.tail_std = np.zeros((0, S))
         self.tail_state = np.zeros((0, S), np.int8)
         self.state = np.zeros(S, np.int8)
+        self.quiet = np.zeros(S)  # std under which each shelf counts as settled, grams
         self.since_settled = np.zeros(S, np.int64)
         self.seen_w = np.zeros(S)  # samples behind each estimate
         self.seen_d = np.zeros(S)
@@ -337,7 +338,7 @@ class _Stream:
                          self.state[None, :]).astype(np.int8)
         prev = np.concatenate([self.state[None, :], state[:-1]])
         STD = np.concatenate([self.tail_std, std])
-        quiet = self.p.release * thr
+        quiet = self.quiet = self.p.release * thr
         events = []
         self._write_ring(t, grams)
         for j, s in zip(*np.nonzero(state != prev)):
@@ -415,7 +416,8 @@ class _Stream:
                 # plates must carry watch_share of all its plates' moves (a lean spreads)
                 cols = self.cols[int(self.shelf_of_col[group[0].col])]
                 on = np.isin(cols, [g.col for g in group])
-                if self._carried(self._lean(group[0].moves[cols]), cols, on):
+                if self._carried(self._lean(group[0].moves[cols]), self.plates.noise(cols),
+                                 on):
                     out.append(self._plate_event(group, now))
                 group = []
             if st is not None:
@@ -502,17 +504,20 @@ class _Stream:
         # item's, and an item's step is carried by the plates it stood on
         plate_d = self._lean(plate_d)
         big = int(np.nanargmax(np.abs(plate_d)))
-        if not (steps or self._carried(plate_d, cols)):
+        sig = self.plates.noise(cols)
+        if not (steps or self._carried(plate_d, sig)):
             return None
         # the step is read on the plates that carry it: its noise is theirs (a level
         # difference of each), unless the shelf's own is lower
-        sig = self.plates.noise(cols)
         top = np.argsort(-np.nan_to_num(np.abs(plate_d)))[:3]
         top = top[np.abs(plate_d[top]) >= self.p.delta_k * sig[top]]
         noise = float(self.sig_d[s])
         if len(top):
             noise = min(noise, float(np.sqrt(2 * np.sum(sig[top] ** 2))))
-        if not (self._still(cols[big], base + a, base + k)
+        # (only where the shelf counts as settled at more than a plate needs to be still:
+        # a shelf that wobbles more than its plates)
+        if self.quiet[s] > self.p.stable_floor_g and not (
+                self._still(cols[big], base + a, base + k)
                 and self._still(cols[big], g_from, g_start)):
             # the shelf settled while the plate that carries the step was pressed (a
             # hand's press moves one plate by far more than a lean moves the shelf), or
@@ -544,12 +549,11 @@ class _Stream:
             share = np.nanmedian(plate_d[rest]) if np.isfinite(plate_d[rest]).any() else 0.0
         return plate_d - share
 
-    def _carried(self, plate_d: np.ndarray, cols: np.ndarray, on: np.ndarray | None = None
+    def _carried(self, plate_d: np.ndarray, sig: np.ndarray, on: np.ndarray | None = None
                  ) -> bool:
         """An item's step: the plates ``on`` (a mask), else the one to three plates that
         moved most, carry at least ``min_delta_g`` between them and ``watch_share`` of
-        all the plates' moves (changes beyond ``delta_k`` times a plate's own noise)."""
-        sig = self.plates.noise(cols)
+        all the plates' moves (changes beyond ``delta_k`` times a plate's noise ``sig``)."""
         moves = np.nan_to_num(np.abs(plate_d))
         moves = np.where(moves >= self.p.delta_k * sig, moves, 0.0)
         top = float(moves[on].sum() if on is not None else np.sort(moves)[-3:].sum())
