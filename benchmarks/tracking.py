@@ -13,8 +13,14 @@ Datasets:
       homography (floor gating).
   (b') simulated street sequences (street_sequence: people crossing a street seen from head
       height, 7-30 fps; seeds 501-512), the view of MOT15's TUD and ETH sequences.
+  (b'') any other MOTChallenge sequence given with --mot DET GT FPS, e.g. MOT15 TUD-Stadtmitte
+       (docs/tracking.md says where its detections and ground truth are): its own table, and
+       a sequence of its own in the leave-one-out.
   Leave-one-sequence-out: the choice among the published settings in CHOICES, made without
-  each sequence and scored on it, beside `sort` (skip with --no-loo).
+  each sequence and scored on it, beside the default and `sort` (skip with --no-loo); the
+  default should be the choice made with every sequence.
+  "walkout pipeline" is the default with the store pipeline's own settings
+  (walkout.pipeline.TRACKER_SETTINGS: coasting through a 0.1 s dropout).
 
   (c) speed only, synthetic crowds: N boxes (5, 20, 50, 100) moving in straight lines
       with 1 px jitter and 5% misses, 150 frames, to show how each tracker scales with the
@@ -41,6 +47,7 @@ import peers
 
 from walkout.io import read_mot, read_mot_detections
 from walkout.mot import evaluate_mot
+from walkout.pipeline import TRACKER_SETTINGS
 from walkout.sim import make_scenario
 from walkout.sim.detections import noisy_detections
 from walkout.sim.layout import View
@@ -81,7 +88,9 @@ def mot_sequence(det_path: str, gt_path: str, fps: str) -> dict:
     det, gt = read_mot_detections(det_path), read_mot(gt_path)
     gt = gt[gt[:, 6] != 0]  # MOTChallenge marks ignored ground truth with confidence 0
     n = int(max(det[:, 0].max(), gt[:, 0].max()))
-    return {"name": Path(det_path).parent.name or det_path, "frames": frames_from_det(det, n),
+    folder = Path(det_path).parent  # SEQUENCE/det/det.txt in MOTChallenge's layout
+    name = (folder.parent if folder.name == "det" else folder).name or det_path
+    return {"name": name, "frames": frames_from_det(det, n),
             "gt": gt, "fps": float(fps), "homography": None}
 
 
@@ -243,6 +252,8 @@ CHOICES: dict[str, dict[str, dict]] = {
     "new track": {"ByteTrack 0.7": dict(new_track_score=0.7),
                   "OC-SORT 0.6": dict(new_track_score=0.6)},
     "momentum": {"OC-SORT 0.2": dict(momentum_weight=0.2), "none": dict(momentum_weight=0.0)},
+    # OC-SORT's recovery on a lost track's last observed box, or none (SORT, ByteTrack)
+    "recovery": {"OC-SORT 0.3": dict(iou_recovery=0.3), "none": dict(iou_recovery=1.01)},
 }
 
 
@@ -263,7 +274,8 @@ def _score(m) -> float:
 def leave_one_out(groups: list[tuple[str, list[dict]]]) -> dict:
     """For each sequence: the candidate with the best mean score on all the other sequences
     (each group of sequences weighing the same), scored on the held-out one, beside the
-    default preset and ``sort``."""
+    default preset and ``sort``; and the candidate chosen with every sequence, which the
+    default should be."""
     cands = candidates()
     default_key = next(k for k, kw in cands.items()
                        if all(getattr(TrackerConfig(), a) == v for a, v in kw.items()))
@@ -271,7 +283,7 @@ def leave_one_out(groups: list[tuple[str, list[dict]]]) -> dict:
     score = {key: [evaluate_mot(s["gt"], run_walkout("default", s, **kw)[0]) for _, s in seqs]
              for key, kw in cands.items()}
     sort = [evaluate_mot(s["gt"], run_walkout("sort", s)[0]) for _, s in seqs]
-    def mean_without(key: tuple[str, ...], k: int) -> float:
+    def mean_without(key: tuple[str, ...], k: int) -> float:  # k = -1: every sequence
         by_group: dict[str, list[float]] = {}
         for j, (g, _) in enumerate(seqs):
             if j != k:
@@ -287,23 +299,27 @@ def leave_one_out(groups: list[tuple[str, list[dict]]]) -> dict:
                      **{f"{name}_{metric}": 100 * getattr(m, metric)
                         for name, m in (("chosen", c), ("default", d), ("sort", b))
                         for metric in ("idf1", "mota", "hota")}})
+    overall = max(cands, key=lambda key: mean_without(key, -1))
     print(f"\nleave-one-sequence-out over {len(cands)} candidates ({', '.join(CHOICES)}); "
-          f"default = {', '.join(default_key)}")
-    head = f"{'held out':<18}{'chosen = default':>17}   IDF1 / MOTA / HOTA: " \
-           f"{'chosen':>18}{'sort':>20}"
+          f"default = {', '.join(default_key)}; chosen with every sequence = "
+          f"{'the default' if overall == default_key else ', '.join(overall)}")
+    head = f"{'held out':<20}{'chosen (where not the default)':<48}IDF1 / MOTA / HOTA: " \
+           f"{'chosen':>10}{'default':>20}{'sort':>20}"
     print(head)
     print("-" * len(head))
     for r in rows:
-        same = "yes" if r["chosen_is_default"] else ", ".join(r["chosen"])
-        print(f"{r['sequence']:<18}{same:>17}   " + " " * 20
-              + "".join(f"{r[f'{n}_idf1']:>6.1f}{r[f'{n}_mota']:>7.1f}{r[f'{n}_hota']:>7.1f}"
-                        for n in ("chosen", "sort")))
+        diff = [f"{what} {label}" for what, label, ours in zip(CHOICES, r["chosen"], default_key)
+                if label != ours]
+        print(f"{r['sequence']:<20}{', '.join(diff) or '=':<48}" + " " * 16
+              + "".join(f"{r[f'{n}_idf1']:>7.1f}{r[f'{n}_mota']:>6.1f}{r[f'{n}_hota']:>6.1f} "
+                        for n in ("chosen", "default", "sort")))
     wins = sum(r["chosen_idf1"] >= r["sort_idf1"] and r["chosen_mota"] >= r["sort_mota"]
                for r in rows)
     print(f"held-out sequences where the chosen settings are at least sort on IDF1 and MOTA: "
           f"{wins}/{len(rows)}; the choice is the default in "
           f"{sum(r['chosen_is_default'] for r in rows)}/{len(rows)} folds")
-    return {"default": list(default_key), "folds": rows}
+    return {"default": list(default_key), "chosen_with_every_sequence": list(overall),
+            "folds": rows}
 
 
 def main() -> int:
@@ -330,6 +346,7 @@ def main() -> int:
     store = [store_sequence(seed) for seed in args.seeds]
     street = [street_sequence(seed) for seed in args.street_seeds]
     runners = {"walkout default": lambda s: run_walkout("default", s),
+               "walkout pipeline": lambda s: run_walkout("default", s, **TRACKER_SETTINGS),
                "walkout sort": lambda s: run_walkout("sort", s)}
     for name in peers.available():
         runners[name] = lambda s, name=name: run_peer(name, s)

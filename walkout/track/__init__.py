@@ -20,12 +20,13 @@ frame, even with no detections, plus ``reset()``; ids are per instance, starting
   * a size-adaptive constant-velocity filter on the box corners (noise scaled with the box,
     as ByteTrack / BoT-SORT), defined with filterpy's ``KalmanFilter`` (:func:`kalman_filter`)
     and run for all tracks at once in its factored form;
-  * a low IoU threshold (0.1, as the ``trackers`` ByteTrack): top-down shoppers are small
-    boxes whose shape changes when an arm reaches out;
+  * ByteTrack's IoU gates per pass (0.2 first, 0.5 low-score, 0.3 tentative) and OC-SORT's
+    0.3 for recovery (every setting's source is in docs/tracking.md);
   * optional gating in floor metres when a store homography is known;
-  * brief coasting: for up to ``coast`` frames (0.1 s) after a missed detection a confirmed
-    track still reports its predicted box (with ``det_index`` -1), so a one-frame dropout
-    does not make a shopper vanish.
+  * optional coasting (``coast_s``, off by default as in the published trackers): a missed
+    confirmed track still reports its predicted box (with ``det_index`` -1); the store
+    pipeline turns it on for 0.1 s so that a one-frame dropout does not make a shopper
+    vanish.
 
 The package: :mod:`.boxes` (IoU and assignment), :mod:`.kalman` (the filter maths),
 :mod:`.sort` and :mod:`.tracker`; :func:`make_tracker` picks one by preset name.
