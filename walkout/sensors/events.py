@@ -243,7 +243,7 @@ class _Stream:
 
     def __init__(self, plate_ids: tuple[str, ...], shelves: dict[str, list[str]],
                  rate_hz: float, p: EventParams) -> None:
-        col = {pid: i for i, pid in enumerate(plate_ids)}
+        col = self.col = {pid: i for i, pid in enumerate(plate_ids)}
         self.shelf_ids, self.cols = [], []
         for sid, pids in shelves.items():
             cols = [col[q] for q in pids if q in col]
@@ -359,6 +359,11 @@ class _Stream:
                 events.append(ev)
         self._learn_noise(std, mean, state)
         self.state_now = state[-1]
+        for ev in events:  # plates whose change the shelf has read need no reading alone
+            for pid, d in ev.plate_deltas_g.items():
+                if abs(d) >= self.p.min_delta_g:
+                    self.plates.cover(self.col[pid], ev.t_start - 2 * self.p.sub_s,
+                                      ev.t_detected, d)
         events += self._plate_events(self.plates.update(t, grams), float(T[-1]), events)
         # keep the tail
         keep = slice(max(0, L + J - self.K), L + J)

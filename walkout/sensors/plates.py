@@ -75,6 +75,9 @@ class PlateStepFinder:
         self.n = 0  # samples taken in
         self.done = -1  # global index of the last sub-block judged
         self.last = np.full(n_plates, -10**9)  # global index of each plate's last step
+        # per plate, a time span over which the shelf's own reading already holds a
+        # change of it, and that change (see cover)
+        self.cov = np.full((3, n_plates), np.nan)
 
     def update(self, t: np.ndarray, grams: np.ndarray, final: bool = False
                ) -> list[PlateStep]:
@@ -100,6 +103,13 @@ class PlateStepFinder:
             self.med, self.med_t = self.med[drop:], self.med_t[drop:]
             self.first += drop * self.sub
         return out
+
+    def cover(self, col: int, t0: float, t1: float, delta_g: float) -> None:
+        """The shelf's own reading holds a change of ``delta_g`` of plate ``col`` between
+        ``t0`` and ``t1``: a step there that it holds most of is not read again (it would
+        be dropped as read: most steps of a store's plates are, where the shelf
+        settles)."""
+        self.cov[:, col] = t0, t1, delta_g
 
     def noise(self, cols: np.ndarray | slice = slice(None)) -> np.ndarray:
         """The noise of one sub-block median of plates ``cols``, grams: a MAD of their
@@ -169,6 +179,10 @@ class PlateStepFinder:
             j, c = int(js[i]), int(cols[ci])
             if base + j - self.last[c] <= h:
                 continue  # the same step, already reported
+            if (self.cov[0, c] <= self.med_t[j] <= self.cov[1, c]
+                    and self.cov[2, c] * step[i, ci] >= 0.5 * step[i, ci] ** 2):
+                self.last[c] = base + j  # the shelf read it
+                continue
             # the first median at the level after: the change point of the medians around
             # (the ramp can lift two of them equally, so the largest step is not exact)
             a = max(j - h, 0)
