@@ -31,9 +31,10 @@ from .kalman import (
 class TrackerConfig:
     """Settings of :class:`Tracker`. Each is a published tracker's value (the source is named)
     or a physical quantity; durations are in seconds, turned into frames at the video's frame
-    rate, so that the tracker behaves the same at 10 fps as at 30 fps. The published values
-    were chosen against the alternatives by leave-one-sequence-out cross-validation
-    (``benchmarks/tracking.py --loo``): the same choice wins with any one sequence left out."""
+    rate, so that the tracker behaves the same at 10 fps as at 30 fps. Where the published
+    trackers disagree, the value is the one chosen with every sequence of
+    ``benchmarks/tracking.py``; its leave-one-sequence-out table scores each sequence with
+    the settings chosen without it (docs/tracking.md)."""
 
     # How long a lost track stays matchable: ByteTrack's and OC-SORT's track buffer, 30
     # frames at 30 fps. A walker occluded by a passer-by reappears within about a second; a
