@@ -53,7 +53,6 @@ class Fusion:
         self.decisions = Decisions(self.params)
         self._waiting: list[WeightEvent] = []
         self._repairs_seen = 0
-        self._alike_flagged: set[frozenset] = set()   # pairs dressed alike already flagged
         self.t_video = -math.inf
 
     def update(self, scene: Scene | None, events: list[WeightEvent], zones: Zones,
@@ -89,21 +88,7 @@ class Fusion:
             else:
                 self._decide(e, zones, carts, out)
         self._waiting = keep
-        self._alike(zones, carts, out)
         return out
-
-    def _alike(self, zones: Zones, carts: Carts, out: Fused) -> None:
-        """Two shoppers who may be dressed alike came close enough for the tracker to swap
-        them (:attr:`Zones.alike_contacts`), and colour cannot tell whether it did: once
-        either carries an item, a swap would charge it to the other, so both receipts are
-        flagged ``ambiguous`` for review."""
-        for pair in zones.alike_contacts:
-            if pair in self._alike_flagged or not any(
-                    q > 0 for s in pair for q in carts.items(s).values()):
-                continue
-            self._alike_flagged.add(pair)
-            for s in sorted(pair):
-                self.decisions.doubt(s, +1, carts, out)
 
     def leaving(self, shoppers: set[str], zones: Zones, carts: Carts) -> Fused:
         """``shoppers`` are about to leave (their carts close): a waiting event one of them
@@ -117,7 +102,6 @@ class Fusion:
         for e in ready[:last + 1]:
             self._decide(e, zones, carts, out)
             self._waiting.remove(e)
-        self._alike(zones, carts, out)
         return out
 
     def flush(self, zones: Zones, carts: Carts) -> Fused:

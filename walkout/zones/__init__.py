@@ -22,10 +22,7 @@ calls one small part per job:
 - **Identity repair** (:mod:`.repair`, with the colour models of :mod:`.looks`): a swap of
   ids between shoppers who came close is found by colour and undone from the moment it
   happened. :meth:`Zones.busy` names the shoppers who touched someone within ``settle_s``,
-  whose weight events fusion holds until that is settled. Shoppers dressed alike cannot be
-  told apart by colour: when two came close enough for the tracker to swap them and their
-  motion does not say which is which, :attr:`Zones.alike_contacts` has them (fusion flags
-  their receipts for review).
+  whose weight events fusion holds until that is settled.
 - **Hidden shoppers** (here). Two people standing close are often found as one box, which
   carries on one of their tracks; the other shopper is lost though still there. While the
   place a lost shopper was last seen lies inside someone's current box (for at most
@@ -37,8 +34,6 @@ calls one small part per job:
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -78,8 +73,6 @@ class Zones:
                                      p.frames(p.look_every_s, self.store.camera.fps))
         self.visits = Visits(self.params)
         self._pending: dict[int, tuple[float, tuple[float, float]]] = {}
-        # hidden shopper -> {shopper whose box carried them: where that one stood then}
-        self._carried: dict[str, dict[str, tuple[float, float]]] = {}
         self._t = 0.0
 
     @property
@@ -95,13 +88,6 @@ class Zones:
     def shopper_at(self, track: int, t: float) -> str:
         """The shopper a track showed at time ``t`` ("" if none)."""
         return self.ids.shopper_at(track, t)
-
-    @property
-    def alike_contacts(self) -> dict[frozenset, float]:
-        """Pairs of shoppers who may be dressed alike -> when they first came close enough
-        for the tracker to swap them (one box over the other, or both in one box): colour
-        cannot undo such a swap, so their receipts need a look (fusion flags them)."""
-        return self.repair.alike_contacts
 
     def busy(self) -> set[str]:
         """Shoppers touching someone now or within ``settle_s``: their identities may still
@@ -136,8 +122,6 @@ class Zones:
         for tid, xy in centres.items():
             s = self.shoppers.get(self.shopper_of.get(tid, ""))
             if s is not None and s.track == tid:
-                if s.id in self._carried:
-                    self._back(t, s, xy)
                 s.last_t, s.last_xy, s.lost, s.box = t, xy, False, box_of[tid]
                 self.doors.step(s, t, xy, scene)
         self._lose(t, scene)
@@ -167,7 +151,6 @@ class Zones:
             lost = self._lost_candidate(t, first[1], look_of(tid))
             if lost is not None:
                 del self._pending[tid]
-                self._back(t, lost, xy)
                 self.ids.assign(tid, lost.id, first[0])
                 lost.track, lost.lost = tid, False
             elif self._on_someone(tid, boxes):
@@ -252,22 +235,5 @@ class Zones:
                     or t - s.last_t > self.params.hidden_s):
                 continue
             x, y = s.last_xy
-            inside = [k for k, b in box_of.items() if b[0] <= x <= b[2] and b[1] <= y <= b[3]]
-            if inside:
+            if any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in box_of.values()):
                 scene.near += self.reach.near(-1 - s.track, s.box, held=True)
-            for k in inside:   # where the shopper whose box carries them stood then
-                c = self.shoppers.get(self.shopper_of.get(k, ""))
-                if c is not None and c.id != s.id:
-                    self._carried.setdefault(s.id, {}).setdefault(c.id, c.last_xy)
-
-    def _back(self, t: float, s: Shopper, xy) -> None:
-        """Shopper ``s``, hidden in other shoppers' boxes, is seen again at ``xy``. If the
-        two now stand where each could as well have walked from the other's place (summed
-        distances from where they stood when the boxes merged no longer swapped than not),
-        the track that came out may show either: a contact for identity repair."""
-        for cid, c_then in self._carried.pop(s.id, {}).items():
-            c = self.shoppers[cid]
-            keep = math.dist(xy, s.last_xy) + math.dist(c.last_xy, c_then)
-            swap = math.dist(xy, c_then) + math.dist(c.last_xy, s.last_xy)
-            if swap <= keep:
-                self.repair.contact(t, s.id, cid)

@@ -6,12 +6,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# the same clothes under other light and pose stay well under this Bhattacharyya distance
-# of their colour histograms: a shopper's model learns only looks under it, and two
-# shoppers whose models are under it may be dressed alike (uniforms, couples): their
-# colours cannot tell them apart
-SAME_CLOTHES = 0.5
-
 
 def look(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """A box's colour: a normalised 8x4x4 HSV histogram of its inner part."""
@@ -61,13 +55,8 @@ class Looks:
             return
         own = distance(model, look)
         others = [distance(m, look) for o, m in self.models.items() if o != sid]
-        # learn only from looks clearly this shopper's: under SAME_CLOTHES, and under 0.7 of
-        # the nearest other shopper's (a merged or swapped box is nearer someone else)
-        if own < SAME_CLOTHES and (not others or own < 0.7 * min(others)):
+        # learn only from looks clearly this shopper's: Bhattacharyya distance under 0.5 (the
+        # same clothes under other light and pose stay well under it) and under 0.7 of the
+        # nearest other shopper's (a merged or swapped box is nearer someone else)
+        if own < 0.5 and (not others or own < 0.7 * min(others)):
             self.models[sid] = (1 - self.rate) * model + self.rate * look
-
-    def alike(self, a: str, b: str) -> bool:
-        """Whether shoppers ``a`` and ``b`` may be dressed alike: both models trusted and
-        under ``SAME_CLOTHES`` apart, so colour cannot undo a swap of their tracks."""
-        return (self.known(a) and self.known(b)
-                and distance(self.models[a], self.models[b]) < SAME_CLOTHES)

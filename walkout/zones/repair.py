@@ -54,11 +54,7 @@ class IdentityRepair:
         self.overlaps: dict[frozenset, list[tuple[float, float]]] = {}  # tracks -> (t, IoU)
         self._doubt: tuple | None = None             # (moves, first seen, frames in a row)
         self.repairs: list[tuple[float, tuple[str, ...]]] = []  # (from t, shoppers) applied
-        # pairs of shoppers who may be dressed alike -> when their boxes first overlapped
-        # enough for the tracker to swap them: colour cannot tell whether it did
-        self.alike_contacts: dict[frozenset, float] = {}
         self._frame_no = 0
-        self._last: dict[str, tuple] = {}           # shopper -> boxes in the last 2 frames
 
     def busy(self, t: float) -> set[str]:
         """Shoppers touching someone at ``t`` or within ``settle_s`` before: their identities
@@ -86,9 +82,6 @@ class IdentityRepair:
                 pair = self.overlaps.setdefault(frozenset((ids[mine[i][0]], ids[mine[j][0]])),
                                                 [])
                 pair[:] = [*pair[-299:], (t, float(iou[i, j]))]
-                if iou[i, j] >= p.swap_overlap and self._crossed(mine[i][1], mine[j][1],
-                                                                   b[i], b[j]):
-                    self.contact(t, mine[i][1], mine[j][1])
         alone, near = [], []
         self._frame_no += 1
         if self._frame_no % 100 == 0:   # pairs apart for a minute: no doubt left to place
@@ -107,31 +100,11 @@ class IdentityRepair:
                 self.touching.discard(sid)
                 if looking:
                     alone.append((sid, look(image, boxes[k])))
-        self._last = {sid: (*self._last.get(sid, ())[-1:], b[k])
-                      for k, (_, sid) in enumerate(mine)}
         if not looking:
             return
         self._check(t, alone + near)
         for sid, seen in alone:   # the models learn from shoppers standing apart only
             self.looks.learn(sid, seen)
-
-    def _crossed(self, a: str, b: str, box_a: np.ndarray, box_b: np.ndarray) -> bool:
-        """Whether the boxes of shoppers ``a`` and ``b`` fit where each was heading (its
-        last box moved on by its last step: people keep their pace from one frame to the
-        next) as well swapped as not (IoU, summed): two people crossing, whose tracks the
-        tracker may have swapped. Without two last boxes nothing says they were not."""
-        last = [self._last.get(s, ()) for s in (a, b)]
-        if any(len(h) < 2 for h in last):
-            return True
-        ahead = np.array([2 * h[-1] - h[-2] for h in last])
-        m = iou_batch(ahead, np.array([box_a, box_b]))
-        return m[0, 1] + m[1, 0] >= m[0, 0] + m[1, 1]
-
-    def contact(self, t: float, a: str, b: str) -> None:
-        """Shoppers ``a`` and ``b`` came close enough at ``t`` for the tracker to swap
-        them: remembered when they may be dressed alike (see ``alike_contacts``)."""
-        if a != b and self.looks.alike(a, b):
-            self.alike_contacts.setdefault(frozenset((a, b)), t)
 
     def _check(self, t: float, seen: list[tuple[str, np.ndarray]]) -> None:
         """Re-match the tracks of the shoppers looked at (standing apart, or beside someone

@@ -40,10 +40,6 @@ class ZoneParams:
     # a hand's width (about 10% of a body) between their boxes
     touch_margin: float = 0.1
     look_overlap: float = 0.05    # a touching box overlapping nobody's by this IoU is looked at
-    # boxes overlapping by the tracker's association gate (IoU 0.2, ByteTrack's first pass:
-    # TrackerConfig.iou_threshold) can each be matched to the other's detection: the
-    # tracker may swap them there, and only colour can tell, unless they dress alike
-    swap_overlap: float = 0.2
     # a re-match must save 0.3 of the colour (histogram) distance, in 3 looks in a row, to
     # swap identities: clothing colours differ by far more between people than light and
     # pose change them within a second
