@@ -179,10 +179,6 @@ class PlateStepFinder:
             j, c = int(js[i]), int(cols[ci])
             if base + j - self.last[c] <= h:
                 continue  # the same step, already reported
-            if (self.cov[0, c] <= self.med_t[j] <= self.cov[1, c]
-                    and self.cov[2, c] * step[i, ci] >= 0.5 * step[i, ci] ** 2):
-                self.last[c] = base + j  # the shelf read it
-                continue
             # the first median at the level after: the change point of the medians around
             # (the ramp can lift two of them equally, so the largest step is not exact)
             a = max(j - h, 0)
@@ -192,6 +188,9 @@ class PlateStepFinder:
                         max(0.0, step[i, ci]))
             gain = np.cumsum(step[i, ci] * (2 * x - step[i, ci]))
             k = min(a + int(np.argmin(np.concatenate([[0.0], gain]))), n - 1)
+            if (self.cov[0, c] <= self.med_t[k] <= self.cov[1, c]
+                    and self.cov[2, c] * step[i, ci] >= 0.5 * step[i, ci] ** 2):
+                continue  # the shelf read it
             # the step read right around its change point (the median before it, which
             # may hold the ramp, left out), else where it read largest: robust levels tie
             # over several medians, and the sides must be flat where it is read
