@@ -381,15 +381,15 @@ def test_one_hand_makes_one_change_at_a_time_across_shelves():
 
 def test_of_two_changes_one_hand_made_the_weaker_is_the_doubtful_one():
     """1 puts back an item she carries onto a plate she is not in front of (nobody else
-    carries it, so it is hers however weakly her box explains it), and half a second later
-    a pick comes from the plate right in front of her; 2 stands further off. One hand cannot
+    carries it, so it is hers however weakly her box explains it), and 0.4 s later a pick
+    comes from the plate right in front of her; 2 stands further off. One hand cannot
     have made both, but the put-back is the weaker of the two, so it is the one that counts
     less: the pick stays hers rather than going to 2."""
     w, at = at_plate("G2S2P2", 1, 2, 80)
     back = plate("G2S1P1")[1].sku
     w.carts.add(CartEvent(w.t, "1", back, 1, 1.0, shelf_id="G2S1"))  # taken earlier
     w.hold(at, 1.0)
-    w.hold(at, 0.5, [weight_event("G2S1P1", -1, w.t)])
+    w.hold(at, 0.4, [weight_event("G2S1P1", -1, w.t)])
     w.hold(at, 3.0, [weight_event("G2S2P2", 1, w.t)])
     put, pick = [c for f in w.fused for c in f.cart]
     assert put.shopper_id == "1" and put.qty == -1 and put.candidates[0][1] < 0.3

@@ -56,11 +56,13 @@ class FusionParams:
     # only before it left without showing an item (weak evidence against: 0.25)
     hand_after_only: float = 0.0
     hand_before_only: float = 0.25
-    # one hand makes one change at a time: reaching in, taking and lifting out takes at
-    # least about a second and a half, so two changes one shopper made less than that apart
-    # need two hands or a neighbour, and the weaker one counts 0.3 of its score
-    # (together.py)
-    one_hand_s: float = 1.5
+    # one hand makes one change at a time: reaching in, closing the hand on an item and
+    # lifting it out takes at least about half a second (a reach-to-grasp movement alone
+    # lasts 0.3-0.5 s; a practised grab of a second can from the same plate is about the
+    # fastest a hand goes), so two changes one shopper made less than that apart need two
+    # hands or a neighbour, and the weaker one counts 0.3 of its score (together.py).
+    # Longer gaps say nothing: a shopper may take one can after another every half second
+    one_hand_s: float = 0.5
     one_hand_k: float = 0.3
     together_top: int = 3             # candidates per item tried together (the search's size)
     together_max: int = 6             # items given out together at most (likewise)
