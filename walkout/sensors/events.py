@@ -58,12 +58,12 @@ short tail of samples plus ``history_s`` of per-plate history, whatever the stre
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..types import WeightEvent
-from .plates import PlateStep, PlateStepFinder
+from .plates import PlateStep, PlateStepFinder, _level_last
 from .readers import SampleBlock
 from .steps import change_points, fit_steps
 
@@ -397,19 +397,15 @@ class _Stream:
         ready, wait = [], []
         for st in self.pending:
             s = int(self.shelf_of_col[st.col])
-            pid = self.plate_ids[st.col]
-            covered = any(e.shelf_id == self.shelf_ids[s] and e.t_start - 2 * self.p.sub_s
-                          <= st.t_step <= e.t_detected
-                          and e.plate_deltas_g.get(pid, 0.0) * st.delta_g
-                          >= 0.5 * st.delta_g**2 for e in self.recent)
-            if covered:
+            left = self._unread(st)
+            if left is None:
                 continue
             ref = self.ref[s]
             if (not final and self.state_now[s] == MOVING and ref is not None
                     and ref[2] <= st.t_step):
-                wait.append(st)
+                wait.append(st)  # whole: the shelf's reading to come is taken out then
             else:
-                ready.append(st)
+                ready.append(left)
         self.pending = wait
         out = []
         ready.sort(key=lambda st: (self.shelf_of_col[st.col], st.t_step))
@@ -429,6 +425,49 @@ class _Stream:
                 group.append(st)
         self.recent += out
         return out
+
+    def _unread(self, st: PlateStep) -> PlateStep | None:
+        """What of a plate step the shelf's own events have not read. The changes of that
+        plate that they hold (each at its time) are read as the plate step reads its
+        plate: the same medians either side, less presses (:func:`.plates._level_last`);
+        the step less that reading is left. Two takes a second apart read one by one by
+        the shelf are one step of two units to the plate; if the shelf read only one of
+        them, the other is what is left. None when what is left is no step: within
+        ``flat_share`` of the step (the shelf's and the plate's readings of one change
+        differ by a lean's share) or below ``min_delta_g`` and ``delta_k`` times the
+        plate's noise."""
+        p, h = self.p, self.plates.side
+        pid = self.plate_ids[st.col]
+        sid = self.shelf_ids[int(self.shelf_of_col[st.col])]
+        mid = st.t_before + p.sub_s * (np.arange(2 * h + 1) + 0.5)  # the medians' middles
+        model = np.zeros(len(mid))
+        for e in self.recent:
+            if e.shelf_id != sid or pid not in e.plate_deltas_g:
+                continue
+            steps = (e.plate_steps or {}).get(pid)
+            if steps is None:
+                t = (e.plate_t_change or {}).get(pid, e.t_change)
+                t = 0.5 * (e.t_start + e.t_end) if t is None else t
+                steps = ((t, e.plate_deltas_g[pid]),)
+            level = 0.0
+            for t, after in steps:
+                model += (after - level) * (mid >= t)
+                level = after
+        if not model.any():
+            read = 0.0
+        else:
+            sides = np.stack([model[:h], model[h + 1:]])
+            before, after = _level_last(sides, p.flat_outliers)
+            read = float(after - before)
+        left = st.delta_g - read
+        if not abs(left) >= max(p.min_delta_g, p.delta_k * st.noise_g,
+                                p.flat_share * abs(st.delta_g)):
+            return None
+        if read == 0.0:
+            return st
+        moves = st.moves.copy()
+        moves[st.col] = left
+        return replace(st, delta_g=left, moves=moves)
 
     def _plate_event(self, group: list[PlateStep], now: float) -> WeightEvent:
         """One shelf event of plate steps at about one time: the stepped plates carry
