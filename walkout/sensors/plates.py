@@ -113,19 +113,22 @@ class PlateStepFinder:
 
     def noise(self, cols: np.ndarray | slice = slice(None)) -> np.ndarray:
         """The noise of one sub-block median of plates ``cols``, grams: a MAD of their
-        consecutive changes, never below the load cell's resolution (inf for a plate
-        that sent nothing)."""
-        d = np.abs(np.diff(self.med[:, cols], axis=0))
-        if not len(d):
-            mad = np.full(d.shape[1], np.nan)
-        elif np.isnan(d).any():
-            with np.errstate(all="ignore"):
-                mad = np.nanmedian(d, axis=0)
-        else:  # (np.median's overhead is several times this)
-            mid = ((len(d) - 1) // 2, len(d) // 2)
-            part = np.partition(d, mid, axis=0)
-            mad = (part[mid[0]] + part[mid[1]]) / 2
-        mad = mad / (0.6745 * np.sqrt(2))
+        changes over one median and over one side (``side_s``), the larger, never below
+        the load cell's resolution (inf for a plate that sent nothing). A step is the
+        difference of two levels a side apart, and a plate's own noise is not always
+        white: a shelf swaying (people walking by, a fridge's compressor) moves its plates
+        slowly, little from one median to the next but as much as a light item over a
+        side. Items move a plate rarely, so the steps in its history barely move the
+        MADs."""
+        med = self.med[:, cols]
+        mad = _mad(np.abs(np.diff(med, axis=0))) / 0.6745
+        if len(med) >= self.hist:  # several sides: a slow sway needs them to show
+            # over a side, items (one to four takes in a few seconds) touch most of the
+            # changes of a busy plate's history: its lower quartile (0.3186 sigma for a
+            # normal spread), which the quiet quarter of the history sets
+            low = _mad(np.abs(med[self.side:] - med[:-self.side]), 0.25)
+            mad = np.fmax(mad, low / 0.3186)
+        mad = mad / np.sqrt(2)
         return np.where(np.isfinite(mad), np.maximum(mad, self.p.resolution_g),
                         np.inf)
 
@@ -248,6 +251,21 @@ class PlateStepFinder:
         if n_ok >= max(2, len(x) - self.p.flat_outliers):
             return True
         return n_ok >= max(2, (len(x) + 1) // 2) and not bool((dev < -tol).any())
+
+
+def _mad(d: np.ndarray, q: float = 0.5) -> np.ndarray:
+    """The ``q`` quantile (the median by default) of the absolute changes ``d`` along
+    axis 0, NaN ignored (NaN where there are none)."""
+    if not len(d):
+        return np.full(d.shape[1], np.nan)
+    if np.isnan(d).any():
+        with np.errstate(all="ignore"):
+            return np.nanquantile(d, q, axis=0)
+    # the two order statistics around q (np.quantile's overhead is several times this)
+    x = q * (len(d) - 1)
+    lo, hi = int(np.floor(x)), int(np.ceil(x))
+    part = np.partition(d, (lo, hi), axis=0)
+    return part[lo] + (x - lo) * (part[hi] - part[lo])
 
 
 def _level_last(win: np.ndarray, presses: int) -> np.ndarray:
