@@ -20,7 +20,8 @@ Datasets:
   each sequence and scored on it, beside the default and `sort` (skip with --no-loo); the
   default should be the choice made with every sequence.
   "walkout pipeline" is the default with the store pipeline's own settings
-  (walkout.pipeline.TRACKER_SETTINGS: coasting through a 0.1 s dropout).
+  (walkout.pipeline.TRACKER_SETTINGS: coasting through a 0.1 s dropout, low-score boxes
+  from IoU 0.3).
 
   (c) speed only, synthetic crowds: N boxes (5, 20, 50, 100) moving in straight lines
       with 1 px jitter and 5% misses, 150 frames, to show how each tracker scales with the
