@@ -6,7 +6,11 @@ apart, and of those beside someone without their boxes overlapping (IoU under
 ``look_overlap``: a shopper touching others for seconds at a shelf is still looked at,
 though never learnt from), are
 re-matched to the colour models (:mod:`walkout.zones.looks`; Hungarian on the
-Bhattacharyya distance). A matching that beats the current one by ``swap_gain`` in
+Bhattacharyya distance). A shopper may only be moved onto the track of one they touched
+within ``swap_memory_s`` (a tracker swaps the ids of people whose boxes met, never of two
+across the store), and whose colour model is at least ``alike`` from theirs (two dressed
+alike are told apart by no colour; the tracker's motion is the better guess then). A
+matching that beats the current one by ``swap_gain`` in
 ``swap_frames`` looks in a row (looks while they overlap someone neither count nor break
 the row) is applied. Each track changes hands at the moment, since those shoppers last
 started touching before the better matching was first seen, that a box showing its new
@@ -118,6 +122,16 @@ class IdentityRepair:
         models = self.looks.models
         d = np.array([[distance(models[a], x) for _, x in who] for a, _ in who])
         rows, cols = linear_sum_assignment(d)
+        if (rows != cols).any():
+            # only between shoppers who touched (``swap_memory_s``) and whom colour can
+            # tell apart (``alike``)
+            met = self._met(t - p.swap_memory_s)
+            bar = np.array([[a != b and (frozenset((a, b)) not in met
+                                         or distance(models[a], models[b]) < p.alike)
+                             for b, _ in who] for a, _ in who])
+            if bar[rows, cols].any():
+                d = np.where(bar, np.inf, d)
+                rows, cols = linear_sum_assignment(d)
         if d[rows, cols].sum() > np.trace(d) - p.swap_gain:
             # the current matching holds: the doubt is gone, unless its shoppers were not
             # looked at (they overlap someone again): then it stands
@@ -134,7 +148,17 @@ class IdentityRepair:
             return
         first_seen, self._doubt = self._doubt[1], None
         t0 = self._apply(moves, first_seen, t)
-        log.debug("identity repair from t=%.2f: %s", t0, dict(moves))
+        log.debug("identity repair from t=%.2f: %s (at %.2f)", t0, dict(moves), t)
+
+    def _met(self, since: float) -> set[frozenset]:
+        """The pairs of shoppers whose tracks touched at or after ``since``."""
+        met = set()
+        for pair, hist in self.overlaps.items():
+            for tt, _ in reversed(hist):
+                if tt < since:
+                    break
+                met.add(frozenset(self.ids.shopper_at(k, tt) for k in pair))
+        return met
 
     def _apply(self, moves: tuple[tuple[str, str], ...], first_seen: float, t: float) -> float:
         """Shopper a follows the track shopper b had, for each ``(a, b)`` in ``moves``,

@@ -45,6 +45,16 @@ class ZoneParams:
     # pose change them within a second
     swap_gain: float = 0.3
     swap_frames: int = 3          # ... looks in a row
+    # a tracker can only swap the ids of two people whose boxes touched: a repair moves a
+    # shopper onto the track of another only if the two touched within this long. Once
+    # they part, the colours show a swap within a few looks; one of them hidden or lost
+    # meanwhile shows it when re-found, which is at most ``reid_window_s`` later
+    swap_memory_s: float = 20.0
+    # two colour models closer than this may be the same clothes (uniforms, couples):
+    # colour cannot say who is who. The same clothes on two bodies, seen under one store's
+    # light, give models up to about 0.35 apart; different clothes rarely come under 0.4
+    # (drawn worlds 920-929: 11 of 16 dressed-alike pairs under 0.35, none of 144 others)
+    alike: float = 0.35
     # colours are looked at every 0.2 s: a person's clothing does not change faster, and
     # three looks (0.6 s) fit inside two shoppers passing each other
     look_every_s: float = 0.2
