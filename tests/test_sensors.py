@@ -210,6 +210,21 @@ def test_two_takes_and_a_put_back_in_one_movement_are_three_timed_items():
     assert [i.t for i in items] == pytest.approx([5.0, 6.2, 7.4], abs=0.1)
 
 
+def test_a_return_and_a_neighbours_take_at_one_moment_are_both_found():
+    """Drawn world 927: one shopper takes a cola from plate B1 and puts it back 2 s later,
+    just as another takes a soup from B2; a hand works plate B3 throughout, so the shelf
+    never settles. The shelf's reading spans both hands and reads B1 as unchanged; the
+    plate's own step finds the return, and the soup the shelf read off B2 at that moment
+    does not count against B1's share of the moves. (Before, B1's step carried only half
+    the shelf's moves, and the return was lost: the cola stayed in a cart.)"""
+    steps = [(5.0, "B1", -352.0, 0.3), (7.0, "B1", 352.0, 0.3), (7.05, "B2", -455.0, 0.3)]
+    t, grams = stream(14.0, seed=3, steps=steps)
+    grams[:, PLATES.index("B3")] += 40.0 * np.abs(np.sin(7 * t)) * ((t > 4.6) & (t < 7.6))
+    _, items = detect(t, grams)
+    assert sorted((i.sku, i.qty, round(i.t, 1)) for i in items) == [
+        ("COLA", -1, 7.0), ("COLA", 1, 5.0), ("SOUP", 1, 7.0)]
+
+
 def test_an_item_put_back_and_taken_again_on_one_plate_is_two_items():
     """``busy`` seed 714: a soup can comes back onto plate B2 and another hand takes it
     1.1 s later; each hand presses the plate for 0.3 s (200 g), and the shelf never

@@ -435,11 +435,30 @@ class _Stream:
         them, the other is what is left. None when what is left is no step: within
         ``flat_share`` of the step (the shelf's and the plate's readings of one change
         differ by a lean's share) or below ``min_delta_g`` and ``delta_k`` times the
-        plate's noise."""
-        p, h = self.p, self.plates.side
-        pid = self.plate_ids[st.col]
+        plate's noise. The other plates' moves are left the same way: what the shelf's
+        events read of them (another shopper's take from the next plate at that moment)
+        is not counted against this plate's share of the shelf's moves."""
+        p = self.p
         sid = self.shelf_ids[int(self.shelf_of_col[st.col])]
-        mid = st.t_before + p.sub_s * (np.arange(2 * h + 1) + 0.5)  # the medians' middles
+        reads = {c: self._read(sid, self.plate_ids[c], st)
+                 for c in self.cols[int(self.shelf_of_col[st.col])]
+                 if c == st.col or abs(st.moves[c]) >= p.min_delta_g}
+        left = st.delta_g - reads[st.col]
+        if not abs(left) >= max(p.min_delta_g, p.delta_k * st.noise_g,
+                                p.flat_share * abs(st.delta_g)):
+            return None
+        if not any(reads.values()):
+            return st
+        moves = st.moves.copy()
+        for c, read in reads.items():
+            moves[c] -= read
+        return replace(st, delta_g=left, moves=moves)
+
+    def _read(self, sid: str, pid: str, st: PlateStep) -> float:
+        """What the shelf ``sid``'s recent events read of plate ``pid`` over the medians
+        of plate step ``st`` (see :meth:`_unread`)."""
+        h = self.plates.side
+        mid = st.t_before + self.p.sub_s * (np.arange(2 * h + 1) + 0.5)  # medians' middles
         model = np.zeros(len(mid))
         for e in self.recent:
             if e.shelf_id != sid or pid not in e.plate_deltas_g:
@@ -454,20 +473,10 @@ class _Stream:
                 model += (after - level) * (mid >= t)
                 level = after
         if not model.any():
-            read = 0.0
-        else:
-            sides = np.stack([model[:h], model[h + 1:]])
-            before, after = _level_last(sides, p.flat_outliers)
-            read = float(after - before)
-        left = st.delta_g - read
-        if not abs(left) >= max(p.min_delta_g, p.delta_k * st.noise_g,
-                                p.flat_share * abs(st.delta_g)):
-            return None
-        if read == 0.0:
-            return st
-        moves = st.moves.copy()
-        moves[st.col] = left
-        return replace(st, delta_g=left, moves=moves)
+            return 0.0
+        before, after = _level_last(np.stack([model[:h], model[h + 1:]]),
+                                    self.p.flat_outliers)
+        return float(after - before)
 
     def _plate_event(self, group: list[PlateStep], now: float) -> WeightEvent:
         """One shelf event of plate steps at about one time: the stepped plates carry
