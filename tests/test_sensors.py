@@ -225,6 +225,19 @@ def test_a_return_and_a_neighbours_take_at_one_moment_are_both_found():
         ("COLA", -1, 7.0), ("COLA", 1, 5.0), ("SOUP", 1, 7.0)]
 
 
+def test_a_plate_emptied_one_can_a_second_is_every_can():
+    """Drawn world 922: shoppers empty a plate one can at a time, about a second apart, so
+    nearly every 1.5 s side of the plate's recent history holds a take. Those sides are
+    not its noise: only the sides without a jump count then. (Before, the takes set the
+    plate's noise at hundreds of grams after six of them, and the seventh and eighth cans
+    were not items.)"""
+    steps = [(12.0 + 1.05 * k, "B2", -455.0, 0.2) for k in range(8)]
+    t, grams = stream(24.0, seed=4, steps=steps)
+    _, items = detect(t, grams)
+    assert [(i.sku, i.qty) for i in items] == [("SOUP", 1)] * 8
+    assert all(abs(i.t - st[0]) < 0.1 for i, st in zip(items, steps))
+
+
 def test_an_item_put_back_and_taken_again_on_one_plate_is_two_items():
     """``busy`` seed 714: a soup can comes back onto plate B2 and another hand takes it
     1.1 s later; each hand presses the plate for 0.3 s (200 g), and the shelf never

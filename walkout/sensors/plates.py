@@ -121,12 +121,32 @@ class PlateStepFinder:
         side. Items move a plate rarely, so the steps in its history barely move the
         MADs."""
         med = self.med[:, cols]
-        mad = _mad(np.abs(np.diff(med, axis=0))) / 0.6745
+        d = np.diff(med, axis=0)
+        mad = _mad(np.abs(d)) / 0.6745
         if len(med) >= self.hist:  # several sides: a slow sway needs them to show
-            # over a side, items (one to four takes in a few seconds) touch most of the
+            # over a side, items (one to four takes in a few seconds) touch many of the
             # changes of a busy plate's history: its lower quartile (0.3186 sigma for a
             # normal spread), which the quiet quarter of the history sets
-            low = _mad(np.abs(med[self.side:] - med[:-self.side]), 0.25)
+            h = self.side
+            over = med[h:] - med[:-h]
+            low = _mad(np.abs(over), 0.25)
+            # a plate emptied one unit at a time, a second apart, has no quiet quarter:
+            # then only its sides without a jump count (an item moves a plate at once, in a
+            # median or two, by min_delta_g and delta_k times the noise; a sway moves it a
+            # little from one median to the next)
+            # (only a plate whose quiet quarter moved by an item's worth can be one)
+            maybe = np.flatnonzero(low >= self.p.min_delta_g)
+            if len(maybe):
+                jump = np.abs(d[:, maybe]) > np.fmax(self.p.min_delta_g,
+                                                     self.p.delta_k * mad[maybe])
+                seen = np.concatenate([np.zeros((1, len(maybe))), np.cumsum(jump, axis=0)])
+                hit = seen[h:] > seen[:-h]
+                busy = hit.mean(axis=0) > 0.75
+                low[maybe[busy]] = np.nan
+                calm = busy & ~hit.all(axis=0)
+                if calm.any():
+                    low[maybe[calm]] = _mad(np.abs(np.where(
+                        hit[:, calm], np.nan, over[:, maybe[calm]])), 0.25)
             mad = np.fmax(mad, low / 0.3186)
         mad = mad / np.sqrt(2)
         return np.where(np.isfinite(mad), np.maximum(mad, self.p.resolution_g),
