@@ -10,7 +10,9 @@ then plain on the plate and buried in the total. This module reads each plate on
   lift last a few tenths of a second, so they touch at most two of these);
 - a plate's noise is the spread of the change between consecutive medians, taken as a
   MAD over the plate's recent history (items move a plate rarely, so their steps do not
-  count in it), never below the load cell's resolution: no quiet stretch is needed;
+  count in it), or of the change over a side where the plate sways (the quiet quarter of
+  its sides; a plate emptied one unit a second has none, and reads only its sides without
+  a jump), never below the load cell's resolution: no quiet stretch is needed;
 - a step at one median is the level of the ``side_s`` of medians after it minus the
   level of those before it (the one in between, holding the ramp, left out); a level is
   the median of a side's medians without its two highest (a hand's press only adds
@@ -75,6 +77,7 @@ class PlateStepFinder:
         self.n = 0  # samples taken in
         self.done = -1  # global index of the last sub-block judged
         self.last = np.full(n_plates, -10**9)  # global index of each plate's last step
+        self.last_sign = np.zeros(n_plates)  # ... and its sign
         # per plate, a time span over which the shelf's own reading already holds a
         # change of it, and that change (see cover)
         self.cov = np.full((3, n_plates), np.nan)
@@ -180,15 +183,20 @@ class PlateStepFinder:
         before, after = self._sides(js, cols)
         step = after - before
         big = np.abs(step) >= need
-        # the largest step within side_s either way (the first of equals): the same step
-        # read at a neighbouring median is smaller, being less well placed
+        # the largest step of its sign within side_s either way (the first of equals):
+        # the same step read at a neighbouring median is smaller, being less well placed,
+        # and of the same sign (a put-back a second after a take is another step)
         size = np.where(np.isnan(step), -np.inf, np.abs(step))
         pad = np.full((h, len(cols)), -np.inf)
-        run = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, size, pad]), h,
-                                                       axis=0).max(-1)
         m = len(js)
-        left = size > run[:m]
-        top = left & (size >= run[h + 1:h + 1 + m])
+        left = top = np.zeros(size.shape, bool)
+        for sign in (step > 0, step < 0):
+            own = np.where(sign, size, -np.inf)
+            run = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, own, pad]),
+                                                           h, axis=0).max(-1)
+            peak = sign & (size > run[:m])
+            left = left | peak
+            top = top | (peak & (size >= run[h + 1:h + 1 + m]))
         judged = (js >= lo) & (js <= hi)
         top &= big & judged[:, None]
         # a step that is beaten only by one whose side after is not whole yet is judged
@@ -200,7 +208,7 @@ class PlateStepFinder:
         for i, ci in zip(*np.nonzero(top)):
             i, ci = int(i), int(ci)
             j, c = int(js[i]), int(cols[ci])
-            if base + j - self.last[c] <= h:
+            if base + j - self.last[c] <= h and self.last_sign[c] * step[i, ci] > 0:
                 continue  # the same step, already reported
             # the first median at the level after: the change point of the medians around
             # (the ramp can lift two of them equally, so the largest step is not exact)
@@ -239,7 +247,7 @@ class PlateStepFinder:
                 continue
             r, j, d = found
             a = max(j - h, 0)
-            self.last[c] = base + j
+            self.last[c], self.last_sign[c] = base + j, np.sign(d)
             moves = np.zeros(self.P)
             moves[peers] = lv_a[r] - lv_b[r]
             out.append(PlateStep(c, (base + k) * self.sub, float(self.med_t[a]),
