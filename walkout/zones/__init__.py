@@ -16,7 +16,9 @@ calls one small part per job:
   entrance (people walking in side by side are often found as two only once past it), else
   one flagged ``lost_track``, whom the camera did not see come in. A track whose box overlaps
   a shopper's box waits until it stands apart: the detector sometimes finds one reaching
-  shopper as two boxes (body and arm), and the second is not a person.
+  shopper as two boxes (body and arm), and the second is not a person. One that does stand
+  apart, while nobody inside is lost, came in hidden in that shopper's box (a couple walking
+  in as one box, found as two metres inside): it has entered when they did.
 - **Which shopper each track shows, over time** (:mod:`.identities`), read with
   :meth:`Zones.shopper_at`, since a repair can change it back in time.
 - **Identity repair** (:mod:`.repair`, with the colour models of :mod:`.looks`): a swap of
@@ -73,6 +75,7 @@ class Zones:
                                      p.frames(p.look_every_s, self.store.camera.fps))
         self.visits = Visits(self.params)
         self._pending: dict[int, tuple[float, tuple[float, float]]] = {}
+        self._hosts: dict[int, str] = {}  # pending track -> the shopper it started on
         self._t = 0.0
 
     @property
@@ -145,39 +148,50 @@ class Zones:
                 continue
             if self.doors.at_entrance(xy):
                 self._pending.pop(tid, None)
+                self._hosts.pop(tid, None)
                 self._new(tid, t, xy, "outside")
                 continue
             first = self._pending.setdefault(tid, (t, xy))
             lost = self._lost_candidate(t, first[1], look_of(tid))
             if lost is not None:
                 del self._pending[tid]
+                self._hosts.pop(tid, None)
                 self.ids.assign(tid, lost.id, first[0])
                 lost.track, lost.lost = tid, False
-            elif self._on_someone(tid, boxes):
+            elif (host := self._on_someone(tid, boxes)) is not None:
                 self._pending[tid] = (t, first[1])  # a second box on a shopper: wait
+                self._hosts.setdefault(tid, host)
             elif t - first[0] >= p.pending_s:
                 del self._pending[tid]
                 s = self._new(tid, t, xy, "inside")
+                host = self.shoppers.get(self._hosts.pop(tid, ""))
                 if self.doors.near_entrance(first[1], self._entrance_margin_px):
                     scene.entered.append((s.id, first[0]))  # came in hidden by someone
+                elif (host is not None and host.entered_t is not None and not any(
+                        o.lost and o.state == "inside" for o in self.shoppers.values())):
+                    # out of the box of someone who came in, while nobody inside is
+                    # missing: they came in with them, hidden in their box
+                    s.entered_t = host.entered_t
+                    scene.entered.append((s.id, host.entered_t))
                 else:
                     scene.appeared.append((s.id, first[0]))
         for tid in [k for k in self._pending if k not in centres]:
             if t - self._pending[tid][0] > p.pending_s:
                 del self._pending[tid]  # a flicker that never became anyone
+                self._hosts.pop(tid, None)
 
-    def _on_someone(self, tid: int, boxes: dict[int, np.ndarray]) -> bool:
-        """Whether track ``tid``'s box overlaps a shopper's box now. A track that starts
-        inside the store on top of a shopper is most often a second box on them (an arm
-        stretched into a shelf, half a body); a person who really was hidden there is
+    def _on_someone(self, tid: int, boxes: dict[int, np.ndarray]) -> str | None:
+        """The shopper whose box track ``tid``'s box overlaps now, if any. A track that
+        starts inside the store on top of a shopper is most often a second box on them (an
+        arm stretched into a shelf, half a body); a person who really was hidden there is
         told apart once the boxes separate."""
         x1, y1, x2, y2 = boxes[tid]
         for other, b in boxes.items():
             s = self.shoppers.get(self.shopper_of.get(other, ""))
             if (other != tid and s is not None and s.track == other
                     and min(x2, b[2]) > max(x1, b[0]) and min(y2, b[3]) > max(y1, b[1])):
-                return True
-        return False
+                return s.id
+        return None
 
     def _new(self, tid: int, t: float, xy, state: str) -> Shopper:
         sid = str(len(self.shoppers) + 1)  # shoppers are numbered 1, 2, ... as they come

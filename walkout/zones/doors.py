@@ -52,8 +52,11 @@ class Doors:
             if s.door_run >= self.door_frames:
                 s.state, s.door_run = nxt, 0
                 out.append((s.id, s.door_t))
+                if nxt == "inside":
+                    s.entered_t = s.door_t
         elif s.state == "outside" and s.door_run:
             s.state, s.door_run = "inside", 0  # walked on into the store: entered
             out.append((s.id, s.door_t))
+            s.entered_t = s.door_t
         else:
             s.door_run = 0

@@ -136,3 +136,4 @@ class Shopper:
     door_t: float = 0.0               # first frame of that run
     lost: bool = False
     box: np.ndarray | None = None     # last box seen
+    entered_t: float | None = None    # when they came in through the entrance (if seen)
