@@ -166,6 +166,7 @@ class Zones:
                 s = self._new(tid, t, xy, "inside")
                 host = self.shoppers.get(self._hosts.pop(tid, ""))
                 if self.doors.near_entrance(first[1], self._entrance_margin_px):
+                    s.entered_t = first[0]
                     scene.entered.append((s.id, first[0]))  # came in hidden by someone
                 elif (host is not None and host.entered_t is not None and not any(
                         o.lost and o.state == "inside" for o in self.shoppers.values())):
