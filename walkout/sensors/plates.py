@@ -19,10 +19,11 @@ then plain on the plate and buried in the total. This module reads each plate on
   weight). It counts when it beats ``min_delta_g`` and ``delta_k`` times the plate's
   noise, is the largest within ``side_s`` either way, and both sides are flat where it
   is read: right around its change point (robust levels read the same step at several
-  medians), else where it read largest. A side is flat when all but two of its medians
-  lie near its level, or at least half and none below (a hand pressing again and again);
-  near is ``flat_g``, ``delta_k`` times the noise, or a quarter of the step (a lean
-  drifts every plate of a shelf by a few grams).
+  medians) or where it read largest, the larger reading of the two (a side that holds
+  part of a ramp or of another step's level reads the step short). A side is flat when
+  all but two of its medians lie near its level, or at least half and none below (a hand
+  pressing again and again); near is ``flat_g``, ``delta_k`` times the noise, or a
+  quarter of the step (a lean drifts every plate of a shelf by a few grams).
 
 Only plates whose recent medians span ``min_delta_g`` are read (a step is a difference of
 two of their medians, so it can be no larger): on a store of quiet plates that is a few at
@@ -223,8 +224,10 @@ class PlateStepFinder:
                     and self.cov[2, c] * step[i, ci] >= 0.5 * step[i, ci] ** 2):
                 continue  # the shelf read it
             # the step read right around its change point (the median before it, which
-            # may hold the ramp, left out), else where it read largest: robust levels tie
-            # over several medians, and the sides must be flat where it is read
+            # may hold the ramp, left out) and where it read largest: robust levels tie
+            # over several medians, and the sides must be flat where it is read; of the two
+            # the larger, as a side that still holds part of the ramp or the level before
+            # another step of the plate a second earlier reads the step short
             # (read for every plate of its group at once: the changes of the others tell
             # an item's step from a lean's share)
             peers = np.flatnonzero(self.groups == self.groups[c]) if self.groups is not None \
@@ -239,10 +242,10 @@ class PlateStepFinder:
             for r, jj in enumerate(tries):
                 d = float(lv_a[r, own] - lv_b[r, own])
                 tol = max(p.flat_g, p.delta_k * sig[ci], p.flat_share * abs(d))
-                if (abs(d) >= need[ci] and self._flat(c, jj - h, jj, lv_b[r, own], tol)
+                if (abs(d) >= need[ci] and (found is None or abs(d) > abs(found[2]))
+                        and self._flat(c, jj - h, jj, lv_b[r, own], tol)
                         and self._flat(c, jj + 1, jj + 1 + h, lv_a[r, own], tol)):
                     found = r, jj, d
-                    break
             if found is None:
                 continue
             r, j, d = found
