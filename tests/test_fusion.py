@@ -869,6 +869,58 @@ def test_colours_trading_places_between_shoppers_who_never_met_are_not_a_swap():
     assert w.zones.repairs == [] and w.zones.shopper_of == {1: "1", 2: "2"}
 
 
+def test_two_shoppers_lost_and_found_one_at_a_time_are_told_apart_by_colour():
+    """Shoppers 1 (red) and 2 (blue) stand 80 px (1 m) apart, never touching. 1's track is
+    lost; then 2 steps half a metre on and the tracker starts a new track (3) there while
+    still reporting 2's old one, coasting, for a frame; the only lost shopper who could
+    have walked there is 1, so track 3 goes to 1. Then 2's old track is gone and 1 comes
+    back as track 4, taken for the lost 2. No two of these boxes ever touched, yet the
+    identity layer swapped them: a new track given to a lost shopper counts as meeting
+    whoever stood where it started, and colour undoes the swap from that moment (a repair
+    between two who never met is barred otherwise)."""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    y = 175
+    a, b, c = box_at(250, y), box_at(330, y), box_at(370, y)
+    hold_painted(w, {1: (box_at(150, y), RED), 2: (box_at(450, y), BLUE)}, 3.0)  # models
+    hold_painted(w, {1: (a, RED), 2: (b, BLUE)}, 1.0)
+    hold_painted(w, {2: (b, BLUE)}, 0.6)                         # 1 lost (hidden)
+    t_swap = w.t
+    hold_painted(w, {2: (b, BLUE), 3: (c, BLUE)}, 0.1)
+    assert w.zones.shopper_of[3] == "1"                          # 2, taken for the lost 1
+    hold_painted(w, {3: (c, BLUE)}, 0.6)                         # 2's old track gone
+    hold_painted(w, {3: (c, BLUE), 4: (a, RED)}, 0.1)
+    assert w.zones.shopper_of[4] == "2"                          # 1, taken for the lost 2
+    hold_painted(w, {3: (box_at(375, y), BLUE), 4: (box_at(245, y), RED)}, 2.0)
+    assert w.zones.shopper_of == {1: "1", 2: "2", 3: "2", 4: "1"}
+    assert len(w.zones.repairs) == 1
+    assert w.zones.shopper_at(3, t_swap + 0.15) == "2"          # undone from the handover
+
+
+def test_a_new_track_where_a_shopper_was_a_frame_ago_waits_for_them():
+    """Shoppers 1 (red) and 2 (blue) stand 1 m apart; 1's track is lost (hidden). Then the
+    tracker drops 2's track and starts another (3) on 2 in the same frame. 1 is the only
+    lost shopper who could have walked there, but 2, unseen for one frame, stood right
+    there and looks like the new track: it waits until 2 counts as lost and continues 2.
+    (Before, it went to 1 at once, and 1 coming back was taken for the lost 2: a swap of
+    two shoppers whose boxes never met, as in `busy` 933 of the drawn worlds.)"""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    y = 175
+    a, b = box_at(250, y), box_at(330, y)
+    hold_painted(w, {1: (box_at(150, y), RED), 2: (box_at(450, y), BLUE)}, 3.0)  # models
+    hold_painted(w, {1: (a, RED), 2: (b, BLUE)}, 1.0)
+    hold_painted(w, {2: (b, BLUE)}, 0.6)                         # 1 lost (hidden)
+    hold_painted(w, {3: (box_at(332, y), BLUE)}, 0.1)             # 2's track restarted
+    assert 3 not in w.zones.shopper_of                           # waits for 2
+    hold_painted(w, {3: (box_at(332, y), BLUE)}, 0.6)
+    assert w.zones.shopper_of[3] == "2"
+    hold_painted(w, {3: (box_at(332, y), BLUE), 4: (a, RED)}, 0.5)
+    assert w.zones.shopper_of[4] == "1" and w.zones.repairs == []
+
+
 def test_shoppers_dressed_alike_are_not_swapped_on_colour():
     """Shoppers 1 and 2 wear the same red; 2 also carries a small dark bag, so their colour
     models are only 0.25 apart (under ``alike``, 0.35: light and pose change one person's

@@ -11,7 +11,9 @@ calls one small part per job:
   track first seen elsewhere is held for ``pending_s``: if a shopper's track was lost in the
   meantime (unseen for ``lost_after_s``, not yet exited) and the new track starts no farther
   from where it was last seen than ``reid_margin_m + reid_speed_mps * gap``, the new track
-  continues that shopper (the closest in colour, else the nearest). Otherwise it becomes a
+  continues that shopper (the closest in colour, else the nearest; when a shopper unseen
+  for a moment, not lost yet, is closer still, it waits: a tracker restarting the track
+  of someone beside a lost shopper). Otherwise it becomes a
   new shopper: one who has entered if first seen within ``entrance_margin_m`` of the
   entrance (people walking in side by side are often found as two only once past it), else
   one flagged ``lost_track``, whom the camera did not see come in. A track whose box overlaps
@@ -152,12 +154,20 @@ class Zones:
                 self._new(tid, t, xy, "outside")
                 continue
             first = self._pending.setdefault(tid, (t, xy))
-            lost = self._lost_candidate(t, first[1], look_of(tid))
+            lost = self._lost_candidate(t, first[1], look_of(tid), centres)
             if lost is not None:
                 del self._pending[tid]
                 self._hosts.pop(tid, None)
                 self.ids.assign(tid, lost.id, first[0])
                 lost.track, lost.lost = tid, False
+                # the shoppers the new track could have been instead: those on a track of
+                # their own as near its first place as the lost shopper could have walked
+                reach = self._reid_margin_px + self._reid_speed_px_s * (t - first[0])
+                self.repair.handover(first[0], tid, boxes[tid], {
+                    k: boxes[k] for k, c in centres.items()
+                    if k != tid and (o := self.shoppers.get(self.shopper_of.get(k, "")))
+                    and o.track == k and o.state == "inside"
+                    and np.hypot(c[0] - first[1][0], c[1] - first[1][1]) <= reach})
             elif (host := self._on_someone(tid, boxes)) is not None:
                 self._pending[tid] = (t, first[1])  # a second box on a shopper: wait
                 self._hosts.setdefault(tid, host)
@@ -201,13 +211,19 @@ class Zones:
         self.ids.assign(tid, sid, t)
         return s
 
-    def _lost_candidate(self, t: float, xy, seen: np.ndarray | None = None) -> Shopper | None:
+    def _lost_candidate(self, t: float, xy, seen: np.ndarray | None = None,
+                        present: dict | None = None) -> Shopper | None:
         """The lost shopper a new track at ``xy`` continues: among those who could have
-        walked there, the closest in colour when both are known, else the nearest."""
+        walked there, the closest in colour when both are known, else the nearest. Those
+        unseen in this frame (``present``: its tracks) but not lost yet count too: when one
+        of them is the best, nobody is (yet): a tracker that drops a track and starts
+        another on the same person in one frame leaves that shopper unseen for a frame, and
+        a lost neighbour must not take the new track meanwhile."""
         models = self.looks.models
         best, best_key = None, (np.inf, np.inf)
         for s in self.shoppers.values():
-            if not s.lost or s.state != "inside":
+            if s.state != "inside" or not (s.lost or (present is not None
+                                                      and s.track not in present)):
                 continue
             d = float(np.hypot(xy[0] - s.last_xy[0], xy[1] - s.last_xy[1]))
             if d > self._reid_margin_px + self._reid_speed_px_s * (t - s.last_t):
@@ -216,7 +232,7 @@ class Zones:
                 if seen is not None and s.id in models else 1.0
             if (colour, d) < best_key:
                 best, best_key = s, (colour, d)
-        return best
+        return best if best is not None and best.lost else None
 
     def _lose(self, t: float, scene: Scene) -> None:
         p = self.params

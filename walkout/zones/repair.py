@@ -8,12 +8,15 @@ though never learnt from), are
 re-matched to the colour models (:mod:`walkout.zones.looks`; Hungarian on the
 Bhattacharyya distance). A shopper may only be moved onto the track of one they touched
 within ``swap_memory_s`` (a tracker swaps the ids of people whose boxes met, never of two
-across the store), and whose colour model is at least ``alike`` from theirs (two dressed
+across the store), or whose new track, given to a lost shopper, started near them
+(:meth:`IdentityRepair.handover`: the identity layer can swap those), and whose colour
+model is at least ``alike`` from theirs (two dressed
 alike are told apart by no colour; the tracker's motion is the better guess then). A
 matching that beats the current one by ``swap_gain`` in
 ``swap_frames`` looks in a row (looks while they overlap someone neither count nor break
 the row) is applied. Each track changes hands at the moment, since those shoppers last
-started touching before the better matching was first seen, that a box showing its new
+started touching (or were last handed over) before the better matching was first seen,
+that a box showing its new
 shopper overlapped most a box showing its old one, where a tracker swaps ids (when no
 such boxes ever touched, say one was a track still pending, when the track overlapped any
 box most; failing that, from the start of that spell). Overlaps are kept per pair of
@@ -55,6 +58,7 @@ class IdentityRepair:
         self.touching: set[str] = set()              # shoppers touching someone now
         self.spells: dict[str, list[float]] = {}     # shopper -> starts of their latest spells
         self.last_touch: dict[str, float] = {}       # shopper -> last time touching someone
+        self.handovers: dict[str, list[float]] = {}  # shopper -> latest handovers (handover)
         self.overlaps: dict[frozenset, list[tuple[float, float]]] = {}  # tracks -> (t, IoU)
         self._doubt: tuple | None = None             # (moves, first seen, frames in a row)
         self.repairs: list[tuple[float, tuple[str, ...]]] = []  # (from t, shoppers) applied
@@ -109,6 +113,22 @@ class IdentityRepair:
         self._check(t, alone + near)
         for sid, seen in alone:   # the models learn from shoppers standing apart only
             self.looks.learn(sid, seen)
+
+    def handover(self, t: float, track: int, box: np.ndarray,
+                 others: dict[int, np.ndarray]) -> None:
+        """A lost shopper continues on the new ``track`` (box ``box``) from ``t``. The
+        shoppers on the tracks ``others`` (track -> box) stood where that new track could
+        have been one of them instead: they count as having touched it then, so that
+        colour can still undo a wrong choice (two people lost in one crowd and found again
+        one at a time swap as surely as two boxes that merged). A swap found later is
+        looked for from then on too (see :meth:`_apply`)."""
+        for k, b in others.items():
+            pair = self.overlaps.setdefault(frozenset((track, k)), [])
+            pair[:] = [*pair[-299:], (t, float(iou_batch(box[None], b[None])[0, 0]))]
+        if others:
+            for k in (track, *others):
+                times = self.handovers.setdefault(self.ids.shopper_at(k, t), [])
+                times[:] = [*times[-7:], t]
 
     def _check(self, t: float, seen: list[tuple[str, np.ndarray]]) -> None:
         """Re-match the tracks of the shoppers looked at (standing apart, or beside someone
@@ -166,9 +186,11 @@ class IdentityRepair:
         ids = self.ids
         involved = [a for a, _ in moves]
         # the swap happened in the spell each was in when the doubt was first seen (a
-        # spell that started since came after it)
-        t0 = min(max((s for s in self.spells.get(a, []) if s <= first_seen), default=t)
-                 for a in involved)
+        # spell that started since came after it), or at a handover before it
+        t0 = min(min((max(ts) for ts in (
+            [s for s in self.spells.get(a, []) if s <= first_seen],
+            [h for h in self.handovers.get(a, []) if h <= first_seen]) if ts), default=t)
+            for a in involved)
         tracks = {a: self.shoppers[a].track for a in involved}
         new = {a: tracks[b] for a, b in moves}
 
