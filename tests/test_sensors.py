@@ -765,6 +765,21 @@ def test_a_put_back_a_second_after_a_take_is_read_whole():
     assert sc.fp == 0 and sc.fn == 0 and sc.correct == sc.tp
 
 
+def test_a_plate_step_waits_for_the_shelf_reading_of_a_neighbours_take():
+    """World 933 `pair`: two energy drinks (276 g) taken from one plate 0.5 s apart, and
+    the other shopper's take from the next plate 0.4 s after the second. The shelf settles
+    for a moment between the two takes and reads only the second; the plate's own step
+    holds both (-543 g), with the neighbour's take (-353 g) in its side after. Judged at
+    once, the plate carried only 61% of the shelf's moves and the step was dropped as a
+    lean; it now waits for the shelf's reading to come, which explains the neighbour's
+    plate and its own second take: the first take is what is left."""
+    items, gt = _drawn_items("pair", 933)
+    assert [(g["sku"], g["qty"]) for g in gt if g["shelf"] == "G2S2"] == [
+        ("P23", 1), ("P23", 1), ("P12", 1), ("P12", 1)]
+    assert sorted((i.sku, i.qty) for i in items if i.shelf_id == "G2S2") == [
+        ("P12", 1), ("P12", 1), ("P23", 1), ("P23", 1)]
+
+
 @pytest.mark.parametrize("world", [837, 846])
 def test_a_swaying_shelf_gives_no_plate_steps(world):
     """Worlds 837 and 846: shelves sway (wobble of 3-28 g on the total, correlated over a

@@ -388,8 +388,10 @@ class _Stream:
                       final: bool = False) -> list[WeightEvent]:
         """Weight events of plate steps that the shelf's own reading did not cover: none
         of its events since holds most of the step on that plate. A step waits while its
-        shelf is still moving from a level it settled at before the step (that reading
-        will cover it when the shelf settles), unless the stream ends. Steps of one shelf
+        shelf is still moving from a level it settled at before the step's side after
+        ends, unless the stream ends: that reading will cover the step, or read what the
+        other plates did in its sides (a neighbour's take), which must not count against
+        the step's share of the shelf's moves (:meth:`_unread`). Steps of one shelf
         within a ``sub_s`` of each other are one event (an item across two plates)."""
         self.recent = [e for e in self.recent + shelf_events
                        if e.t_detected >= now - self.p.history_s]
@@ -402,8 +404,8 @@ class _Stream:
                 continue
             ref = self.ref[s]
             if (not final and self.state_now[s] == MOVING and ref is not None
-                    and ref[2] <= st.t_step):
-                wait.append(st)  # whole: the shelf's reading to come is taken out then
+                    and ref[2] <= st.t_after):
+                wait.append(st)  # whole: what the shelf's reading to come holds is taken out then
             else:
                 ready.append(left)
         self.pending = wait
