@@ -453,7 +453,11 @@ class _Stream:
             return st
         moves = st.moves.copy()
         for c, read in reads.items():
-            moves[c] -= read
+            # another plate's move is explained by the shelf's reading of it up to the whole
+            # move, never past it: the reading is modelled from the events' change times, a
+            # ramp's width off, and must not turn a neighbour's take into a return
+            moves[c] -= read if c == st.col else np.clip(read, min(moves[c], 0.0),
+                                                          max(moves[c], 0.0))
         return replace(st, delta_g=left, moves=moves)
 
     def _read(self, sid: str, pid: str, st: PlateStep) -> float:
