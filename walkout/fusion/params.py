@@ -61,8 +61,11 @@ class FusionParams:
     # lasts 0.3-0.5 s; a practised grab of a second can from the same plate is about the
     # fastest a hand goes), so two changes one shopper made less than that apart need two
     # hands or a neighbour, and the weaker one counts 0.3 of its score (together.py).
-    # Longer gaps say nothing: a shopper may take one can after another every half second
-    one_hand_s: float = 0.5
+    # The limit is that half second less what the load cells' change times can be off by:
+    # each is read from 0.25 s medians, so the gap between two of them is off by up to
+    # about 0.1 s, and one hand's quickest two grabs can read 0.4 s apart. Longer gaps say
+    # nothing: a shopper may take one can after another every half second
+    one_hand_s: float = 0.4
     one_hand_k: float = 0.3
     together_top: int = 3             # candidates per item tried together (the search's size)
     together_max: int = 6             # items given out together at most (likewise)
