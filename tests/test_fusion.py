@@ -430,6 +430,25 @@ def test_misplaced_return_removes_the_right_sku_from_the_right_cart():
     assert [(i.sku, i.qty, i.shelf_id) for i in items] == [(water, -1, "G4S2")]
 
 
+def test_a_misplaced_return_is_read_as_what_the_shopper_at_the_plate_carries():
+    """1, right at a plate, carries a 24 g sachet (P01); 2, a step aside, carries a 25 g
+    one (P02). 24.6 g lands on the plate, which holds neither: both fit the scale, P02 a
+    shade better, but a return is made by a hand holding the item, and 1's is the hand at
+    the plate. It is P01, 1's, and 2 keeps P02. (Read on the weights alone it was P02, and
+    2 lost an item she still had: world 934 `busy`.)"""
+    w, at = at_plate("G2S1P2", 1, 2, 80)
+    w.carts.add(CartEvent(w.t, "1", "P01", 1, 1.0, shelf_id="G1S1"))
+    w.carts.add(CartEvent(w.t, "2", "P02", 1, 1.0, shelf_id="G1S1"))
+    assert {plate("G2S1P2")[1].sku} & {"P01", "P02"} == set()
+    w.hold(at, 1.0)
+    t = w.t
+    ev = WeightEvent("G2S1", t - 0.3, t + 0.3, 24.6, {"G2S1P2": 24.6}, 1.0, t_change=t)
+    w.hold(at, 3.0, [ev])
+    (item,) = [i for f in w.fused for i in f.items]
+    assert (item.sku, item.qty) == ("P01", -1)
+    assert w.cart("1") == {} and w.cart("2") == {"P02": 1}
+
+
 def test_a_change_with_nobody_near_is_unattributed_not_dropped():
     w = World()
     w.enter(1)

@@ -2,8 +2,9 @@
 
 :class:`Fusion` holds each :class:`WeightEvent` until the video has caught up with
 ``t_end + pad_s``, then identifies it as items (:class:`walkout.sensors.ItemIdentifier`),
-with the present shoppers' carts as the candidates for a put-back, so a misplaced return is
-recognised as the product that was really put down, and gives each item to a shopper:
+with the present shoppers' carts as the candidates for a put-back (each sku weighted by how
+well the shopper carrying it explains the change), so a misplaced return is recognised as the
+product that was really put down, and gives each item to a shopper:
 
 - :mod:`.presence` scores the shoppers present at the shelf (how much, how close and how
   well timed their reach was) and breaks near-ties by the hands;
@@ -116,8 +117,7 @@ class Fusion:
     def _decide(self, e: WeightEvent, zones: Zones, carts: Carts, out: Fused) -> None:
         p, presence, decisions = self.params, self.presence, self.decisions
         scores = presence.scores(e, zones, carts)
-        cart_skus = {s for sid in scores for s, q in carts.items(sid).items() if q > 0} \
-            if scores else None
+        cart_skus = carried_by(scores, carts) if scores else None
         plans: list[tuple[ItemEvent, list[tuple[str, float]]]] = []
         for item in self.identifier.identify(e, cart_skus):
             out.items.append(item)
@@ -156,3 +156,17 @@ class Fusion:
             carts.add(ev)
             out.cart.append(ev)
             decisions.add(e, item, ev)
+
+
+def carried_by(scores: dict[str, float], carts: Carts) -> dict[str, float]:
+    """The skus in the carts of the shoppers present (``scores``), each weighted by how
+    well its best-placed carrier explains the event, relative to the best-placed shopper
+    (1): a put-back is made by a hand holding the item, so of two products whose weights
+    both fit, the one carried by the shopper at the plate is the likelier."""
+    top = max(scores.values(), default=0.0)
+    weight: dict[str, float] = {}
+    for sid, v in scores.items():
+        for sku, q in carts.items(sid).items():
+            if q > 0:
+                weight[sku] = max(weight.get(sku, 0.0), v / top if top > 0 else 1.0)
+    return weight

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
@@ -164,15 +164,20 @@ class ItemIdentifier:
         self.misplaced: dict[tuple[str, ...], Counter] = {}
         self.carried: Counter = Counter()  # units taken and not returned, per sku
 
-    def identify(self, event: WeightEvent, cart_skus: Iterable[str] | None = None
+    def identify(self, event: WeightEvent,
+                 cart_skus: Iterable[str] | Mapping[str, float] | None = None
                  ) -> list[ItemEvent]:
         """The item events explaining ``event``. A return is looked for first among the
         items that can be in carts: ``cart_skus`` when given (the pipeline knows the
-        carts), else the items this identifier saw taken, and not returned, before this event."""
+        carts), else the items this identifier saw taken, and not returned, before this
+        event. ``cart_skus`` may map each sku to how well the shoppers carrying it explain
+        the event (0-1, 1 for the best placed): a return is made by a hand holding the
+        item, so a sku only a bystander carries is that much less likely."""
         p = self.params
         cart = None if cart_skus is None else set(cart_skus)
         # what a return can be: taken before this event (not by another plate of it)
-        carried = cart if cart is not None else self._taken()
+        carried = dict(cart_skus) if isinstance(cart_skus, Mapping) else \
+            dict.fromkeys(cart if cart is not None else self._taken(), 1.0)
         sigma_m = max(p.meas_floor_g, event.noise_g)
         out: list[ItemEvent] = []
         for plates, sku, delta in self._groups(event):
@@ -216,7 +221,8 @@ class ItemIdentifier:
         return [(t, d) for (t, _), d in zip(steps[biggest], moves, strict=True)]
 
     def _each_step(self, event: WeightEvent, plates: tuple[str, ...], sku: str | None,
-                   steps: list[tuple[float, float]], sigma_m: float, carried: set[str]
+                   steps: list[tuple[float, float]], sigma_m: float,
+                   carried: dict[str, float]
                    ) -> list[ItemEvent]:
         """Each step explained on its own, at its time; an item taken at one step may be
         what a later step puts back."""
@@ -225,7 +231,7 @@ class ItemIdentifier:
             item = self._explain(event.shelf_id, t, plates, sku, grams, sigma_m, carried)
             self._keep(plates, sku, item)
             if item.qty > 0:
-                carried = carried | {item.sku}
+                carried = carried | {item.sku: 1.0}
             out.append(item)
         return out
 
@@ -285,7 +291,7 @@ class ItemIdentifier:
         k = int(round(level / prod.weight_g))
         if k < 1 or abs(level - k * prod.weight_g) > self.params.split_tolerance * prod.weight_g:
             return []
-        back = self._explain(event.shelf_id, t_on, plates, sku, level, sigma_m, {sku})
+        back = self._explain(event.shelf_id, t_on, plates, sku, level, sigma_m, {sku: 1.0})
         if back.sku != sku or back.qty != -k:
             return []
         self._keep(plates, sku, back)
@@ -338,7 +344,7 @@ class ItemIdentifier:
         return event.t_change if event.t_change is not None else event.t_start
 
     def _explain(self, shelf_id: str, t: float, plates: tuple[str, ...], sku: str | None,
-                 delta: float, sigma_m: float, carried: set[str]) -> ItemEvent:
+                 delta: float, sigma_m: float, carried: dict[str, float]) -> ItemEvent:
         p = self.params
         products = self.planogram.products
         taken = delta < 0
@@ -379,7 +385,7 @@ class ItemIdentifier:
             n_other = max(1, len(products) - 1)
             for s in sorted(products):
                 place = p.prior_planogram if s == sku else p.prior_misplaced / n_other
-                carry = 1.0 if s in carried else p.prior_uncarried
+                carry = max(carried.get(s, 0.0), p.prior_uncarried)
                 add(s, place * carry, near(s))
         cands.sort(key=lambda c: -c.logp)
         total = sum(math.exp(c.logp - cands[0].logp) for c in cands) if cands else 0.0
