@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import WalkoutError
 from .common import backend_model, backend_option, make_detector, trust_option
 
@@ -58,10 +60,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
         model = backend_model(cfg.detector.model, "auto", Path(args.store).parent)
     except WalkoutError as exc:
         raise WalkoutError(f"{args.store}: detector.model: {exc}") from None
-    n_plates = sum(len(s.plates) for s in cfg.shelves)
-    print(f"{args.store}: ok ({cfg.camera.width}x{cfg.camera.height} @ {cfg.camera.fps:g} fps, "
-          f"{len(cfg.shelves)} shelves, {n_plates} plates, {len(cfg.catalogue)} products, "
-          f"model {model.name})")
+    if cfg.world is None:
+        n_plates = sum(len(s.plates) for s in cfg.shelves)
+        print(f"{args.store}: ok ({cfg.camera.width}x{cfg.camera.height} @ "
+              f"{cfg.camera.fps:g} fps, {len(cfg.shelves)} shelves, {n_plates} plates, "
+              f"{len(cfg.catalogue)} products, model {model.name})")
+        return 0
+    from ..config.world import OUTSIDE
+
+    world = cfg.world
+    n_plates = sum(len(s.plates) for s in world.shelves)
+    print(f"{args.store}: ok ({len(world.cameras)} cameras, {len(world.shelves)} shelves, "
+          f"{n_plates} plates, {len(cfg.catalogue)} products, model {model.name})")
+    for cam in world.cameras:
+        view = cfg.view(cam.id)
+        doors = [name for name, poly in (("entrance", view.zones.entrance),
+                                         ("exit", view.zones.exit))
+                 if not np.array_equal(poly, OUTSIDE)]
+        print(f"  camera {cam.id}: {cam.width}x{cam.height} @ {cam.fps:g} fps, {cam.view}, "
+              f"sees {len(view.shelves)} of {len(world.shelves)} shelves"
+              f"{', the ' + ' and the '.join(doors) if doors else ', no door'}")
     return 0
 
 

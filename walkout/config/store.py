@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from .world import World
 
 Polygon = np.ndarray  # (N, 2) float64, image pixels
 
@@ -121,6 +124,10 @@ class StoreConfig:
     sensors: Sensors = field(default_factory=Sensors)
     name: str = ""
     path: Path | None = None
+    # a store described in world metres for several cameras (a ``cameras:`` store.yaml):
+    # its geometry and cameras, and which camera's view this is (:mod:`.world`)
+    world: World | None = None
+    camera_id: str | None = None
 
     # ---- lookups ----------------------------------------------------------------------------
     @property
@@ -141,6 +148,13 @@ class StoreConfig:
             if s.id == shelf_id:
                 return s
         raise KeyError(shelf_id)
+
+    def view(self, camera_id: str) -> StoreConfig:
+        """The store as camera ``camera_id`` of a ``cameras:`` store.yaml sees it: its
+        shelves, plates and doors in that camera's pixels (:func:`.world.camera_view`)."""
+        from .world import camera_view
+
+        return camera_view(self, camera_id)
 
     def scaled(self, width: int, height: int) -> StoreConfig:
         """The same store for a camera image of ``width`` x ``height``: every polygon

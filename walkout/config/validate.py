@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..geometry import Calibration
 from .store import (
     Camera,
     DetectorSettings,
@@ -20,6 +21,7 @@ from .store import (
     StoreConfig,
     Zones,
 )
+from .world import CameraSpec, PlateSpan, ShelfBox, World
 
 # Bounds on numbers, each far beyond any real store, so that a slip (or a hostile file) is
 # an error here instead of a crash, a hang or gigabytes later on.
@@ -111,7 +113,7 @@ class Validator:
             raise self.fail(key, f"expected an integer <= {high}, got {_kind(raw)}")
         return int(raw)
 
-    def polygon(self, raw: Any, key: str) -> Polygon:
+    def polygon(self, raw: Any, key: str, unit: str = "pixels") -> Polygon:
         bad = "expected a polygon: a list of at least 3 [x, y] points"
         if not isinstance(raw, list) or len(raw) < 3:
             raise self.fail(key, f"{bad}, got {_kind(raw)}")
@@ -125,7 +127,7 @@ class Validator:
                 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in pt)
                 or not all(_finite(v) and abs(float(v)) <= MAX_PIXELS for v in pt)
             ):
-                raise self.fail(f"{key}[{i}]", f"{bad} within +-{MAX_PIXELS:g} pixels; this "
+                raise self.fail(f"{key}[{i}]", f"{bad} within +-{MAX_PIXELS:g} {unit}; this "
                                                f"point is {_kind(pt)}")
             pts.append((float(pt[0]), float(pt[1])))
         poly = np.asarray(pts, np.float64)
@@ -139,6 +141,8 @@ class Validator:
     def store(self, raw: Any, path: Path | None) -> StoreConfig:
         if raw is None:
             raise self.fail("", "empty file (expected a store description)")
+        if isinstance(raw, dict) and "cameras" in raw:
+            return self.world_store(raw, path)
         top = self.mapping(
             raw, "", ("camera", "detector", "catalogue", "shelves", "zones"), ("name", "sensors")
         )
@@ -153,6 +157,145 @@ class Validator:
                       self.polygon(zm["exit"], "zones.exit"))
         name = self.text(top["name"], "name") if "name" in top else ""
         return StoreConfig(camera, detector, catalogue, shelves, zones, sensors, name, path)
+
+    def world_store(self, raw: dict, path: Path | None) -> StoreConfig:
+        """A store in world metres seen by several cameras (:mod:`.world`), as its first
+        camera sees it."""
+        top = self.mapping(raw, "", ("cameras", "detector", "catalogue", "shelves", "zones"),
+                           ("name", "sensors"))
+        cameras = self.cameras(top["cameras"])
+        catalogue = self.catalogue(top["catalogue"])
+        skus = {p.sku for p in catalogue}
+        zm = self.mapping(top["zones"], "zones", ("entrance", "exit"))
+        world = World(cameras, self.shelf_boxes(top["shelves"], skus),
+                      self.polygon(zm["entrance"], "zones.entrance", "metres"),
+                      self.polygon(zm["exit"], "zones.exit", "metres"))
+        first = cameras[0]
+        base = StoreConfig(
+            camera=Camera(first.width, first.height, first.fps),
+            detector=self.detector(top["detector"]), catalogue=catalogue, shelves=(),
+            zones=Zones(world.entrance, world.exit),
+            sensors=self.sensors(top.get("sensors", {})),
+            name=self.text(top["name"], "name") if "name" in top else "", path=path,
+            world=world)
+        return base.view(first.id)
+
+    def matrix(self, raw: Any, key: str, rows: int, cols: int) -> np.ndarray:
+        ok = isinstance(raw, list) and len(raw) == rows and all(
+            isinstance(r, list) and len(r) == cols for r in raw)
+        if not ok:
+            raise self.fail(key, f"expected a {rows}x{cols} list of numbers")
+        return np.array([[self.number(v, f"{key}[{i}][{j}]") for j, v in enumerate(r)]
+                         for i, r in enumerate(raw)])
+
+    def vector(self, raw: Any, key: str, n: int | tuple[int, ...]) -> np.ndarray:
+        sizes = (n,) if isinstance(n, int) else n
+        if not isinstance(raw, list) or len(raw) not in sizes:
+            want = " or ".join(str(k) for k in sizes)
+            raise self.fail(key, f"expected a list of {want} numbers, got {_kind(raw)}")
+        return np.array([self.number(v, f"{key}[{i}]") for i, v in enumerate(raw)])
+
+    def cameras(self, raw: Any) -> tuple[CameraSpec, ...]:
+        out, seen = [], set()
+        for i, item in enumerate(self.seq(raw, "cameras")):
+            key = f"cameras[{i}]"
+            m = self.mapping(item, key, ("id", "width", "height", "fps", "calibration"),
+                             ("source", "view"))
+            cid = self.text(m["id"], f"{key}.id")
+            if cid in seen:
+                raise self.fail(f"{key}.id", f"duplicate camera id {cid!r}")
+            seen.add(cid)
+            calib = self.calibration(m["calibration"], f"{key}.calibration")
+            view = self.text(m.get("view", "overhead"), f"{key}.view")
+            if view not in ("overhead", "oblique"):
+                raise self.fail(f"{key}.view", f"expected overhead or oblique, got {view!r}")
+            out.append(CameraSpec(
+                id=cid,
+                width=self.integer(m["width"], f"{key}.width", 1, MAX_FRAME_SIDE),
+                height=self.integer(m["height"], f"{key}.height", 1, MAX_FRAME_SIDE),
+                fps=self.number(m["fps"], f"{key}.fps", 0, strict=True, high=MAX_FPS),
+                calibration=calib,
+                source=self.text(m["source"], f"{key}.source") if "source" in m else None,
+                view=view,
+            ))
+        return tuple(out)
+
+    def calibration(self, raw: Any, key: str) -> Calibration:
+        """Either ``homography`` (image pixels -> floor metres), or ``K`` (pixels), ``R``
+        and ``t`` (camera -> world, metres) and optionally ``dist`` (OpenCV's order)."""
+        if isinstance(raw, dict) and "homography" in raw:
+            m = self.mapping(raw, key, ("homography",))
+            H = self.matrix(m["homography"], f"{key}.homography", 3, 3)
+            if abs(np.linalg.det(H)) < 1e-12:
+                raise self.fail(f"{key}.homography",
+                                "expected an invertible 3x3 matrix (determinant is 0)")
+            return Calibration.from_homography(H)
+        m = self.mapping(raw, key, ("K", "R", "t"), ("dist",))
+        K = self.matrix(m["K"], f"{key}.K", 3, 3)
+        if K[0, 0] <= 0 or K[1, 1] <= 0 or K[2].tolist() != [0.0, 0.0, 1.0]:
+            raise self.fail(f"{key}.K", "expected [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] with "
+                                        "fx, fy > 0 (pixels)")
+        R = self.matrix(m["R"], f"{key}.R", 3, 3)
+        if not np.allclose(R @ R.T, np.eye(3), atol=1e-4) or np.linalg.det(R) < 0:
+            raise self.fail(f"{key}.R", "expected a rotation (orthonormal rows, determinant "
+                                        "+1): the camera-to-world turn")
+        t = self.vector(m["t"], f"{key}.t", 3)
+        dist = (self.vector(m["dist"], f"{key}.dist", (4, 5, 8, 12, 14))
+                if "dist" in m else None)
+        # re-orthonormalise the rotation written to a few decimals
+        u, _, vt = np.linalg.svd(R)
+        return Calibration.pinhole(K, u @ vt, t, dist)
+
+    def shelf_boxes(self, raw: Any, skus: set[str]) -> tuple[ShelfBox, ...]:
+        out, shelf_ids, plate_ids = [], set(), set()
+        for i, item in enumerate(self.seq(raw, "shelves")):
+            key = f"shelves[{i}]"
+            m = self.mapping(item, key, ("id", "origin", "size", "plates"),
+                             ("gondola", "yaw_deg"))
+            sid = self.text(m["id"], f"{key}.id")
+            if sid in shelf_ids:
+                raise self.fail(f"{key}.id", f"duplicate shelf id {sid!r}")
+            shelf_ids.add(sid)
+            origin = self.vector(m["origin"], f"{key}.origin", 3)
+            size = self.vector(m["size"], f"{key}.size", 3)
+            if np.any(size <= 0):
+                raise self.fail(f"{key}.size", "expected [length, depth, height] in metres, "
+                                               f"each > 0, got {size.tolist()}")
+            praw = self.seq(m["plates"], f"{key}.plates")
+            plates = []
+            for j, pr in enumerate(praw):
+                pkey = f"{key}.plates[{j}]"
+                pm = self.mapping(pr, pkey, ("id", "sku"), ("units", "span"))
+                pid = self.text(pm["id"], f"{pkey}.id")
+                if pid in plate_ids:
+                    raise self.fail(f"{pkey}.id", f"duplicate plate id {pid!r}")
+                plate_ids.add(pid)
+                sku = self.text(pm["sku"], f"{pkey}.sku")
+                if sku not in skus:
+                    raise self.fail(f"{pkey}.sku", f"unknown sku {sku!r} (not in catalogue)")
+                if "span" in pm:   # metres along the front from the origin
+                    x0, x1 = self.vector(pm["span"], f"{pkey}.span", 2)
+                    if not 0 <= x0 < x1 <= size[0] + 1e-9:
+                        raise self.fail(f"{pkey}.span", f"expected [from, to] with 0 <= from "
+                                                        f"< to <= the shelf's length "
+                                                        f"{size[0]:g} m")
+                else:              # the plates share the shelf's length equally, in order
+                    x0, x1 = size[0] * j / len(praw), size[0] * (j + 1) / len(praw)
+                units = (self.integer(pm["units"], f"{pkey}.units", 0, MAX_UNITS)
+                         if "units" in pm else None)
+                for q in plates:   # two plates cannot hold one stretch of shelf
+                    if x0 < q.x1 - 1e-9 and q.x0 < x1 - 1e-9:
+                        raise self.fail(f"{pkey}.span" if "span" in pm else pkey,
+                                        f"overlaps plate {q.id!r} ({q.x0:g}-{q.x1:g} m): "
+                                        f"expected plates side by side along the shelf")
+                plates.append(PlateSpan(pid, sku, float(x0), float(x1), units))
+            out.append(ShelfBox(
+                id=sid, origin=tuple(origin.tolist()), size=tuple(size.tolist()),
+                yaw_deg=self.number(m.get("yaw_deg", 0.0), f"{key}.yaw_deg", -360, high=360),
+                plates=tuple(plates),
+                gondola=self.text(m["gondola"], f"{key}.gondola") if "gondola" in m else None,
+            ))
+        return tuple(out)
 
     def camera(self, raw: Any) -> Camera:
         m = self.mapping(raw, "camera", ("width", "height", "fps"), ("homography", "view"))
