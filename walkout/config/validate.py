@@ -246,6 +246,22 @@ class Validator:
         u, _, vt = np.linalg.svd(R)
         return Calibration.pinhole(K, u @ vt, t, dist)
 
+    def plate(self, raw: Any, key: str, where: str, skus: set[str], plate_ids: set[str]
+              ) -> tuple[dict, str, str, int | None]:
+        """A plate's mapping (``id``, ``sku``, optional ``units`` and ``where`` it lies),
+        its id (new to ``plate_ids``, added), its sku (in ``skus``) and its units."""
+        pm = self.mapping(raw, key, ("id", "sku"), ("units", where))
+        pid = self.text(pm["id"], f"{key}.id")
+        if pid in plate_ids:
+            raise self.fail(f"{key}.id", f"duplicate plate id {pid!r}")
+        plate_ids.add(pid)
+        sku = self.text(pm["sku"], f"{key}.sku")
+        if sku not in skus:
+            raise self.fail(f"{key}.sku", f"unknown sku {sku!r} (not in catalogue)")
+        units = self.integer(pm["units"], f"{key}.units", 0, MAX_UNITS) if "units" in pm \
+            else None
+        return pm, pid, sku, units
+
     def shelf_boxes(self, raw: Any, skus: set[str]) -> tuple[ShelfBox, ...]:
         out, shelf_ids, plate_ids = [], set(), set()
         for i, item in enumerate(self.seq(raw, "shelves")):
@@ -265,14 +281,7 @@ class Validator:
             plates = []
             for j, pr in enumerate(praw):
                 pkey = f"{key}.plates[{j}]"
-                pm = self.mapping(pr, pkey, ("id", "sku"), ("units", "span"))
-                pid = self.text(pm["id"], f"{pkey}.id")
-                if pid in plate_ids:
-                    raise self.fail(f"{pkey}.id", f"duplicate plate id {pid!r}")
-                plate_ids.add(pid)
-                sku = self.text(pm["sku"], f"{pkey}.sku")
-                if sku not in skus:
-                    raise self.fail(f"{pkey}.sku", f"unknown sku {sku!r} (not in catalogue)")
+                pm, pid, sku, units = self.plate(pr, pkey, "span", skus, plate_ids)
                 if "span" in pm:   # metres along the front from the origin
                     x0, x1 = self.vector(pm["span"], f"{pkey}.span", 2)
                     if not 0 <= x0 < x1 <= size[0] + 1e-9:
@@ -281,8 +290,6 @@ class Validator:
                                                         f"{size[0]:g} m")
                 else:              # the plates share the shelf's length equally, in order
                     x0, x1 = size[0] * j / len(praw), size[0] * (j + 1) / len(praw)
-                units = (self.integer(pm["units"], f"{pkey}.units", 0, MAX_UNITS)
-                         if "units" in pm else None)
                 for q in plates:   # two plates cannot hold one stretch of shelf
                     if x0 < q.x1 - 1e-9 and q.x0 < x1 - 1e-9:
                         raise self.fail(f"{pkey}.span" if "span" in pm else pkey,
@@ -395,16 +402,7 @@ class Validator:
             plates = []
             for j, praw in enumerate(self.seq(m["plates"], f"{key}.plates")):
                 pkey = f"{key}.plates[{j}]"
-                pm = self.mapping(praw, pkey, ("id", "sku"), ("units", "polygon"))
-                pid = self.text(pm["id"], f"{pkey}.id")
-                if pid in plate_ids:
-                    raise self.fail(f"{pkey}.id", f"duplicate plate id {pid!r}")
-                plate_ids.add(pid)
-                sku = self.text(pm["sku"], f"{pkey}.sku")
-                if sku not in skus:
-                    raise self.fail(f"{pkey}.sku", f"unknown sku {sku!r} (not in catalogue)")
-                units = (self.integer(pm["units"], f"{pkey}.units", 0, MAX_UNITS)
-                         if "units" in pm else None)
+                pm, pid, sku, units = self.plate(praw, pkey, "polygon", skus, plate_ids)
                 poly = self.polygon(pm["polygon"], f"{pkey}.polygon") if "polygon" in pm else None
                 plates.append(Plate(pid, sku, units, poly))
             out.append(Shelf(
