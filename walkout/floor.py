@@ -1,0 +1,246 @@
+"""Tracking on the floor: one tracker, in floor metres, fed by every calibrated camera.
+
+Each camera's person boxes become floor positions with an uncertainty
+(:func:`floor_measurement`):
+
+- a person is modelled as an upright cylinder (``BODY_RADIUS_M`` round, ``HEIGHT_M``
+  tall) whose image's bounding box is their box; the floor point is the one whose model
+  box matches what is read of the real one (Newton's method on the calibration);
+- an ``oblique`` camera reads the bottom middle of the box (the feet; the head may be cut
+  off by the frame), an ``overhead`` one its middle (from above a person's image stretches
+  away from the point below the lens, from the feet to the head);
+- people differ in height by ``HEIGHT_SPREAD_M`` either way, so a point read from above is
+  also uncertain along the line from the lens's foot point (parallax).
+
+The box's own jitter (``box_jitter`` of its size, in pixels) is carried to the floor by the
+model's Jacobian, so a box far from the camera counts less than one below it.
+
+:class:`FloorTracker` keeps one constant-velocity Kalman filter (filterpy) per person in
+floor metres. Each tick it predicts every track, then takes the cameras one after another:
+their measurements are matched to the tracks by the Hungarian method (scipy) on the
+Mahalanobis distance, gated at the 99% point of a chi-square with two degrees of freedom,
+and each match updates its track (sequential updates are exact for cameras whose errors are
+independent). A person one camera loses is kept by another. A measurement no track takes
+starts a tentative track, which the next camera of the same tick can already confirm; a
+track is confirmed after ``min_hits`` ticks with a measurement and dropped after ``max_age_s``
+without one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from filterpy.kalman import KalmanFilter
+from scipy.optimize import linear_sum_assignment
+
+from .config.world import CameraSpec
+
+# an adult of average height, give or take 0.2 m between a short and a tall one (the 5th
+# and 95th percentiles are about 1.50 and 1.90 m)
+HEIGHT_M = 1.7
+HEIGHT_SPREAD_M = 0.2
+# a standing body is modelled as an upright cylinder this wide around (half an adult's
+# shoulder width, 0.4-0.5 m)
+BODY_RADIUS_M = 0.22
+# chi-square, 2 degrees of freedom, 99%: a measurement further than this (in its own and
+# the track's uncertainty) is someone else
+GATE_CHI2 = 9.21
+
+
+@dataclass(frozen=True)
+class FloorParams:
+    """The floor tracker's settings, each a property of people or cameras."""
+
+    # a person walks at up to about 1.5 m/s and starts or stops within about half a second
+    # (turning to a shelf, stopping at it): accelerations of 2-3 m/s^2, the white-noise
+    # acceleration of the filter
+    accel_m_s2: float = 2.0
+    # a detector's box moves by about 5% of its size from frame to frame on a still person
+    box_jitter: float = 0.05
+    # a person unseen by every camera for a second has walked out of the modelled spot
+    # (1.5 m at a walking pace): the track ends
+    max_age_s: float = 1.0
+    # three ticks with a measurement before a track is reported: one-frame false boxes
+    # (a detector's flicker) never become people
+    min_hits: int = 3
+    # a new track starts with this speed uncertainty: anything up to a brisk walk
+    init_speed_m_s: float = 1.5
+
+
+def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams()
+                      ) -> tuple[np.ndarray, np.ndarray] | None:
+    """A person box (x1, y1, x2, y2 pixels) of ``cam`` as a floor position (x, y metres)
+    and its 2x2 covariance; None when no floor point explains it."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    sigma = params.box_jitter * max(x2 - x1, y2 - y1, 1.0)
+    calib = cam.calibration
+    if not calib.full:   # a floor homography alone: the box's middle, on the floor
+        centre = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
+        return calib.to_floor(centre[None])[0], calib.floor_cov(centre, 0.0, sigma)
+    oblique = cam.view == "oblique"
+    seen = _features(np.array([x1, y1, x2, y2]), oblique)
+    xy = _fit(calib, seen, oblique)
+    if xy is None:
+        return None
+    # the box's jitter, carried to the floor through the fitted model (its Jacobian)
+    J = _jacobian(calib, xy, oblique)
+    Ji = np.linalg.inv(J)
+    cov = Ji @ Ji.T * sigma**2
+    # the height spread: a shorter or taller person shifts the box's middle seen from above
+    # along the line from the lens's foot point (the feet do not move with it)
+    away = xy - calib.t[:2]
+    dist, lens_h = float(np.hypot(*away)), float(calib.t[2])
+    if not oblique and dist > 1e-6 and lens_h > HEIGHT_M:
+        shift = 0.5 * HEIGHT_SPREAD_M * dist / (lens_h - HEIGHT_M)
+        cov = cov + shift**2 * np.outer(away / dist, away / dist)
+    return xy, cov
+
+
+_ANGLES = np.linspace(0.0, 2 * np.pi, 12, endpoint=False)
+_RING = np.c_[np.cos(_ANGLES), np.sin(_ANGLES)] * BODY_RADIUS_M
+
+
+def _model_box(calib, xy: np.ndarray) -> np.ndarray:
+    """The box of a person of ``HEIGHT_M`` standing at ``xy``: the bounding box of the
+    image of an upright cylinder of ``BODY_RADIUS_M``; NaN if any of it is behind the lens."""
+    ring = _RING + xy
+    pts = np.r_[np.c_[ring, np.zeros(len(ring))], np.c_[ring, np.full(len(ring), HEIGHT_M)]]
+    px, front = calib.project(pts)
+    if not front.all():
+        return np.full(4, np.nan)
+    return np.r_[px.min(axis=0), px.max(axis=0)]
+
+
+def _features(box: np.ndarray, oblique: bool) -> np.ndarray:
+    """What is read of a box: its middle from above; at an angle, the middle of its bottom
+    (the feet; a head may be cut off by the top of the frame)."""
+    x1, y1, x2, y2 = box
+    return np.array([(x1 + x2) / 2, y2 if oblique else (y1 + y2) / 2])
+
+
+def _jacobian(calib, xy: np.ndarray, oblique: bool) -> np.ndarray:
+    """d(features)/d(floor point), by central differences of a centimetre."""
+    cols = []
+    for d in np.eye(2) * 0.01:
+        cols.append((_features(_model_box(calib, xy + d), oblique)
+                     - _features(_model_box(calib, xy - d), oblique)) / 0.02)
+    return np.column_stack(cols)
+
+
+def _fit(calib, seen: np.ndarray, oblique: bool, steps: int = 6) -> np.ndarray | None:
+    """The floor point whose model box (:func:`_model_box`) reads as ``seen``: Newton's
+    method from the ray through the read point at the feature's height."""
+    pixel = seen[None]
+    xy = calib.to_floor(pixel, 0.0 if oblique else HEIGHT_M / 2)[0]
+    for _ in range(steps):
+        if not np.isfinite(xy).all():
+            return None
+        J = _jacobian(calib, xy, oblique)
+        r = _features(_model_box(calib, xy), oblique) - seen
+        if not (np.isfinite(J).all() and np.isfinite(r).all()) \
+                or abs(np.linalg.det(J)) < 1e-12:
+            return None
+        xy = xy - np.linalg.solve(J, r)
+    return xy if np.isfinite(xy).all() else None
+
+
+@dataclass
+class _Track:
+    id: int
+    kf: KalmanFilter
+    hits: int = 1
+    last_seen: float = 0.0
+    confirmed: bool = False
+    seen_by: dict[str, int] = field(default_factory=dict)   # camera -> box index this tick
+
+
+class FloorTracker:
+    """People on the floor from every camera's boxes (see the module doc). ``update`` once
+    a tick with each camera's boxes; it returns the confirmed tracks."""
+
+    def __init__(self, cameras: tuple[CameraSpec, ...] | list[CameraSpec],
+                 params: FloorParams | None = None) -> None:
+        self.cameras = {c.id: c for c in cameras}
+        self.params = params or FloorParams()
+        self.tracks: list[_Track] = []
+        self._next_id = 1
+        self._t: float | None = None
+
+    def _new(self, t: float, xy: np.ndarray, cov: np.ndarray) -> _Track:
+        kf = KalmanFilter(dim_x=4, dim_z=2)
+        kf.x = np.array([xy[0], xy[1], 0.0, 0.0])
+        kf.P = np.diag([1.0, 1.0, self.params.init_speed_m_s**2,
+                        self.params.init_speed_m_s**2])
+        kf.P[:2, :2] = cov
+        kf.H = np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0]])
+        tr = _Track(self._next_id, kf, last_seen=t)
+        self._next_id += 1
+        self.tracks.append(tr)
+        return tr
+
+    def _predict(self, dt: float) -> None:
+        q = self.params.accel_m_s2**2
+        F = np.array([[1, 0, dt, 0], [0, 1, 0, dt], [0, 0, 1, 0], [0, 0, 0, 1]], float)
+        # white-noise acceleration, per axis: [dt^4/4, dt^3/2; dt^3/2, dt^2] q
+        g = np.array([[dt**4 / 4, dt**3 / 2], [dt**3 / 2, dt**2]]) * q
+        Q = np.zeros((4, 4))
+        Q[np.ix_([0, 2], [0, 2])] = g
+        Q[np.ix_([1, 3], [1, 3])] = g
+        for tr in self.tracks:
+            tr.kf.F, tr.kf.Q = F, Q
+            tr.kf.predict()
+
+    def update(self, t: float, boxes: dict[str, np.ndarray]) -> list[tuple[int, float, float]]:
+        """One tick at ``t`` seconds: each camera's person boxes (camera id -> (N, 4)
+        xyxy). Returns ``(track id, x, y)`` of the confirmed tracks; :attr:`tracks` holds,
+        per track, which box of each camera it took (``seen_by``)."""
+        p = self.params
+        if self._t is not None and t > self._t:
+            self._predict(t - self._t)
+        self._t = t
+        for tr in self.tracks:
+            tr.seen_by = {}
+        for cam_id, cam_boxes in boxes.items():
+            cam = self.cameras[cam_id]
+            meas = [(k, m) for k, b in enumerate(np.asarray(cam_boxes, float).reshape(-1, 4))
+                    if (m := floor_measurement(cam, b, p)) is not None]
+            if not meas:
+                continue
+            cost = np.full((len(self.tracks), len(meas)), 1e6)
+            for i, tr in enumerate(self.tracks):
+                if cam_id in tr.seen_by:
+                    continue   # one box per person per camera
+                x, P = tr.kf.x[:2], tr.kf.P[:2, :2]
+                for j, (_, (z, R)) in enumerate(meas):
+                    d = z - x
+                    S = P + R
+                    m2 = float(d @ np.linalg.solve(S, d))
+                    if m2 <= GATE_CHI2:
+                        cost[i, j] = m2
+            taken = set()
+            if len(self.tracks):
+                rows, cols = linear_sum_assignment(cost)
+                for i, j in zip(rows, cols, strict=True):
+                    if cost[i, j] >= 1e6:
+                        continue
+                    tr = self.tracks[i]
+                    k, (z, R) = meas[j]
+                    tr.kf.update(z, R=R)
+                    tr.seen_by[cam_id] = k
+                    taken.add(j)
+            for j, (k, (z, R)) in enumerate(meas):
+                if j not in taken:
+                    self._new(t, z, R).seen_by[cam_id] = k
+        out = []
+        for tr in self.tracks:
+            if tr.seen_by:
+                if tr.last_seen < t:
+                    tr.hits += 1
+                tr.last_seen = t
+                tr.confirmed = tr.confirmed or tr.hits >= p.min_hits
+        self.tracks = [tr for tr in self.tracks if t - tr.last_seen <= p.max_age_s]
+        for tr in self.tracks:
+            if tr.confirmed:
+                out.append((tr.id, float(tr.kf.x[0]), float(tr.kf.x[1])))
+        return out
