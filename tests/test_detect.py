@@ -202,6 +202,40 @@ def test_sim_model_finds_the_shoppers_of_the_sample_clips(clip):
     assert found / total >= 0.97 and extra <= 0.1 * total
 
 
+def test_frames_of_several_cameras_are_one_batch_with_the_same_boxes():
+    """The frames of one tick from several cameras go through the ONNX model as one batch
+    (those of one size in one run; a camera of another size in its own), and each gets the
+    boxes it gets alone, to a hundredth of a pixel."""
+    frames = []
+    for clip in ("single", "pair", "busy"):
+        src = iter(open_source(ROOT / "sample_videos" / clip))
+        for _ in range(80):   # 8 s in: shoppers are inside
+            frame = next(src)
+        frames.append(frame.image)
+    frames.append(cv2.resize(frames[2], (480, 300)))   # a camera of another shape
+    det = Detector(SIM_ONNX, imgsz=320)
+    alone = [det(f) for f in frames]
+    runs = []
+    model = det._model
+    real = model.session
+    real_run = real.run
+
+    class Counting:   # counts the model's runs and their batch sizes
+        def run(self, names, feed):
+            runs.append(next(iter(feed.values())).shape[0])
+            return real_run(names, feed)
+
+    model.session = Counting()
+    together = det(frames)
+    model.session = real
+    assert sorted(runs) == [1, 3]
+    assert sum(len(d) for d in alone) >= 4
+    for a, b in zip(alone, together, strict=True):
+        assert len(a) == len(b)
+        assert np.allclose(a.xyxy, b.xyxy, atol=0.01) and np.allclose(a.confidence,
+                                                                      b.confidence, atol=1e-4)
+
+
 def _precision_recall(gt: np.ndarray, pred: dict[int, np.ndarray]) -> tuple[float, float]:
     """Precision and recall at IoU 0.5 of ``pred`` (frame -> xyxy boxes) against the
     MOTChallenge rows ``gt`` of those frames, one-to-one by greedy IoU."""

@@ -221,8 +221,8 @@ class Detector:
 
     def _onnx(self, batch: list[np.ndarray]) -> list[Detections]:
         s = self.settings
-        return [self._model.detect(img, s.imgsz, s.conf, s.iou, self.classes, s.max_det)
-                for img in batch]
+        return self._model.detect_batch(batch, s.imgsz, s.conf, s.iou, self.classes,
+                                        s.max_det)
 
 
 # ---- ONNX Runtime backend ------------------------------------------------------------------
@@ -279,6 +279,8 @@ class _OnnxModel:
                              f"{first_words(str(exc))})") from None
         inp = self.session.get_inputs()[0]
         self.input = inp.name
+        # a model exported with a fixed batch of 1 takes one image a run
+        self.max_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
         self.shape = tuple(int(x) if isinstance(x, int) else 0 for x in inp.shape[2:4])
         meta = self.session.get_modelmeta().custom_metadata_map
         names = meta.get("names")
@@ -292,9 +294,35 @@ class _OnnxModel:
 
     def detect(self, img: np.ndarray, imgsz: int, conf: float, iou: float,
                classes: tuple[int, ...], max_det: int) -> Detections:
-        lb, r, (px, py) = letterbox(img, imgsz, self.shape if all(self.shape) else None)
-        x = cv2.dnn.blobFromImage(lb, 1 / 255.0, swapRB=True)  # NCHW float32 RGB
-        pred = self.session.run(None, {self.input: x})[0][0].T  # (anchors, 4 + classes)
+        return self.detect_batch([img], imgsz, conf, iou, classes, max_det)[0]
+
+    def detect_batch(self, imgs: list[np.ndarray], imgsz: int, conf: float, iou: float,
+                     classes: tuple[int, ...], max_det: int) -> list[Detections]:
+        """Detections of each image, with one model run per letterbox shape (the frames of
+        one tick from cameras of one size are one run): the same boxes as one image at a
+        time, since every image is letterboxed exactly as it would be alone."""
+        boxed = [letterbox(img, imgsz, self.shape if all(self.shape) else None)
+                 for img in imgs]
+        out: list[Detections | None] = [None] * len(imgs)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for k, (lb, _, _) in enumerate(boxed):
+            groups.setdefault(lb.shape, []).append(k)
+        step = self.max_batch or len(imgs)
+        runs = [ks[i:i + step] for ks in groups.values() for i in range(0, len(ks), step)]
+        for ks in runs:
+            x = cv2.dnn.blobFromImages([boxed[k][0] for k in ks], 1 / 255.0, swapRB=True)
+            preds = self.session.run(None, {self.input: x})[0]  # (batch, 4 + classes, anchors)
+            for k, pred in zip(ks, preds, strict=True):
+                _, r, pad = boxed[k]
+                out[k] = self._boxes(pred.T, r, pad, imgs[k].shape[:2], conf, iou, classes,
+                                     max_det)
+        return out
+
+    @staticmethod
+    def _boxes(pred: np.ndarray, r: float, pad: tuple[int, int], hw: tuple[int, int],
+               conf: float, iou: float, classes: tuple[int, ...], max_det: int) -> Detections:
+        """One image's raw predictions (anchors, 4 + classes) as its detections."""
+        px, py = pad
         # as ultralytics: each box takes its best class, then the classes are filtered
         best = pred[:, 4:].argmax(1)
         score = pred[np.arange(len(pred)), 4 + best]
@@ -304,7 +332,7 @@ class _OnnxModel:
         boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
         keep = nms(boxes, score, iou)[:max_det]
         boxes = (boxes[keep] - [px, py, px, py]) / r
-        H, W = img.shape[:2]
+        H, W = hw
         boxes = np.clip(boxes, 0, [W, H, W, H])
         return Detections(boxes, score[keep], best[keep].astype(np.int64))
 
