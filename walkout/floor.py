@@ -20,7 +20,9 @@ floor metres. Each tick it predicts every track, then takes the cameras one afte
 their measurements are matched to the tracks by the Hungarian method (scipy) on the
 Mahalanobis distance, gated at the 99% point of a chi-square with two degrees of freedom,
 and each match updates its track (sequential updates are exact for cameras whose errors are
-independent). A person one camera loses is kept by another. A measurement no track takes
+independent); a second pass gives a track left without a box the nearest one within
+``jump_m`` (an arm's reach: a box's middle jumps when an arm goes into a shelf). A person
+one camera loses is kept by another. A measurement no track takes
 starts a tentative track, which the next camera of the same tick can already confirm; a
 track is confirmed after ``min_hits`` ticks with a measurement and dropped after ``max_age_s``
 without one.
@@ -66,6 +68,10 @@ class FloorParams:
     min_hits: int = 3
     # a new track starts with this speed uncertainty: anything up to a brisk walk
     init_speed_m_s: float = 1.5
+    # how far a box's middle can jump from its track when the person does not move: an arm
+    # stretched into a shelf (0.7 m) or a bag swung out; a box that far off an unmatched
+    # track is still its person (second pass), counted with that much more uncertainty
+    jump_m: float = 0.8
 
 
 def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams()
@@ -191,6 +197,22 @@ class FloorTracker:
             tr.kf.F, tr.kf.Q = F, Q
             tr.kf.predict()
 
+    def _assign(self, cam_id: str, meas: list, cost: np.ndarray, taken: set[int],
+                extra_var: float) -> None:
+        """Hungarian on ``cost`` (1e6: not allowed); each match updates its track with its
+        measurement, its variance raised by ``extra_var`` (m^2) on both axes."""
+        if not cost.size:
+            return
+        rows, cols = linear_sum_assignment(cost)
+        for i, j in zip(rows, cols, strict=True):
+            if cost[i, j] >= 1e6:
+                continue
+            tr = self.tracks[i]
+            k, (z, R) = meas[j]
+            tr.kf.update(z, R=R + extra_var * np.eye(2))
+            tr.seen_by[cam_id] = k
+            taken.add(j)
+
     def update(self, t: float, boxes: dict[str, np.ndarray]) -> list[tuple[int, float, float]]:
         """One tick at ``t`` seconds: each camera's person boxes (camera id -> (N, 4)
         xyxy). Returns ``(track id, x, y)`` of the confirmed tracks; :attr:`tracks` holds,
@@ -218,17 +240,19 @@ class FloorTracker:
                     m2 = float(d @ np.linalg.solve(S, d))
                     if m2 <= GATE_CHI2:
                         cost[i, j] = m2
-            taken = set()
-            if len(self.tracks):
-                rows, cols = linear_sum_assignment(cost)
-                for i, j in zip(rows, cols, strict=True):
-                    if cost[i, j] >= 1e6:
-                        continue
-                    tr = self.tracks[i]
-                    k, (z, R) = meas[j]
-                    tr.kf.update(z, R=R)
-                    tr.seen_by[cam_id] = k
-                    taken.add(j)
+            taken: set[int] = set()
+            self._assign(cam_id, meas, cost, taken, 0.0)
+            # second pass: a box whose middle jumped (an arm stretched into a shelf, a
+            # bag swung out) still belongs to the track it left, within an arm's reach
+            near = np.full((len(self.tracks), len(meas)), 1e6)
+            for i, tr in enumerate(self.tracks):
+                if cam_id in tr.seen_by:
+                    continue
+                for j, (_, (z, _)) in enumerate(meas):
+                    d = float(np.hypot(*(z - tr.kf.x[:2])))
+                    if j not in taken and d <= p.jump_m:
+                        near[i, j] = d
+            self._assign(cam_id, meas, near, taken, (p.jump_m / 2) ** 2)
             for j, (k, (z, R)) in enumerate(meas):
                 if j not in taken:
                     self._new(t, z, R).seen_by[cam_id] = k

@@ -1,5 +1,6 @@
 """Commands that run one stage of the line on files: ``detect`` (video -> person boxes),
-``track`` (boxes -> tracks), ``weight-events`` (shelf weights -> weight and item events)."""
+``track`` (boxes -> tracks), ``floor`` (every camera of a multi-camera store -> people on
+the floor), ``weight-events`` (shelf weights -> weight and item events)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,48 @@ def cmd_track(args: argparse.Namespace) -> int:
     rate = n_frames / seconds if seconds > 0 else float("inf")
     print(f"{args.out}: {len(lines)} boxes, {len(ids)} tracks over {n_frames} frames "
           f"({rate:.0f} frames/s, preset {args.preset})")
+    return 0
+
+
+def cmd_floor(args: argparse.Namespace) -> int:
+    import time
+
+    from ..config import load_store
+    from ..io import check_out_dir, format_mot_row, write_lines_atomic
+    from ..multicam import floor_tracks, open_cameras
+    from .common import make_detector
+
+    folder = Path(args.folder)
+    out = check_out_dir(args.out)  # output paths first
+    store = load_store(args.store or folder / "store.yaml")
+    feeds = open_cameras(store, folder)
+    detector = make_detector(store, args.model, args.backend, args.device, args.trust_model)
+    floor = ["t,shopper,x,y\n"]
+    rows: dict[str, list[str]] = {f.spec.id: [] for f in feeds}
+    ids: set[int] = set()
+    n = 0
+
+    def stopped(cam: str, t: float) -> None:
+        print(f"camera {cam}: its video ended at {t:.2f} s; going on with the others",
+              file=sys.stderr)
+
+    t0 = time.perf_counter()
+    for t, people, seen in floor_tracks(store, feeds, detector, on_stop=stopped):
+        n += 1
+        for tid, x, y in people:
+            floor.append(f"{t:.3f},{tid},{x:.3f},{y:.3f}\n")
+            ids.add(tid)
+        for cam, (index, boxes) in seen.items():
+            rows[cam] += [format_mot_row(index + 1, tid, (b[0], b[1], b[2] - b[0], b[3] - b[1]))
+                          + "\n" for tid, b in boxes]
+    seconds = time.perf_counter() - t0
+    out.mkdir(parents=True, exist_ok=True)
+    write_lines_atomic(out / "tracks_floor.csv", floor)
+    for cam, lines in rows.items():
+        write_lines_atomic(out / f"tracks_{cam}.txt", lines)
+    print(f"{out}: {len(ids)} people on the floor over {n} ticks from {len(feeds)} cameras "
+          f"({n / seconds if seconds > 0 else 0:.1f} ticks/s): tracks_floor.csv, "
+          + ", ".join(f"tracks_{c}.txt" for c in rows))
     return 0
 
 
@@ -216,6 +259,18 @@ def add_parsers(sub) -> None:
     t.add_argument("--store", default=None,
                    help="store.yaml whose homography enables floor-metre gating")
     t.set_defaults(func=cmd_track)
+
+    f = sub.add_parser("floor", help="people on the floor from every camera of a "
+                                     "multi-camera store (tracks_floor.csv, tracks_<cam>.txt)")
+    f.add_argument("folder", help="a folder with a store.yaml that lists cameras: and each "
+                                  "camera's video (its source, or <id>.mp4)")
+    f.add_argument("--store", default=None, help="the store.yaml (default: FOLDER/store.yaml)")
+    f.add_argument("--out", required=True, help="folder for the outputs")
+    f.add_argument("--model", default=None, help="YOLO .pt or .onnx (default: the store's)")
+    backend_option(f)
+    trust_option(f)
+    f.add_argument("--device", default=None, help="cpu, cuda:0 ... (default: GPU if any)")
+    f.set_defaults(func=cmd_floor)
 
     w = sub.add_parser("weight-events", help="shelf weights -> weight and item events")
     w.add_argument("input", help="weights.csv, an AiFi plate_data .jsonl, a clip folder, or "

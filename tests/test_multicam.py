@@ -1,0 +1,124 @@
+"""`walkout floor` on a folder of several cameras' videos: frames merged by time, one
+detection batch a tick, one tracker on the floor, tracks per camera and on the floor; bad
+folders are one line and exit code 2 with nothing written. The cameras here are the shipped
+`pair` clip seen twice (its floor homography as both cameras' calibration), so the floor
+truth is its ground truth's box centres on the floor."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from conftest import ROOT
+from test_world_store import write
+
+from walkout.config import load_store
+from walkout.io import read_mot
+from walkout.multicam import Ticks, open_cameras
+
+CLIP = ROOT / "sample_videos" / "pair"
+
+
+def folder_of(tmp_path, sizes=None, cut: int | None = None):
+    """A two-camera folder: ``a.mp4`` and ``b.mp4`` both the pair clip (``b`` cut to its
+    first ``cut`` frames), calibrated by the clip's floor homography."""
+    base = load_store(CLIP / "store.yaml")
+    shutil.copy(CLIP / "video.mp4", tmp_path / "a.mp4")
+    if cut is None:
+        shutil.copy(CLIP / "video.mp4", tmp_path / "b.mp4")
+    else:
+        cap = cv2.VideoCapture(str(CLIP / "video.mp4"))
+        out = cv2.VideoWriter(str(tmp_path / "b.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0,
+                              (640, 480))
+        for _ in range(cut):
+            ok, img = cap.read()
+            assert ok
+            out.write(img)
+        out.release()
+        cap.release()
+    H = np.asarray(base.camera.homography).tolist()
+    sizes = sizes or {"a": (640, 480), "b": (640, 480)}
+    store = {
+        "cameras": [{"id": c, "width": w, "height": h, "fps": 10,
+                     "calibration": {"homography": H}} for c, (w, h) in sizes.items()],
+        "detector": {"model": str(ROOT / "models" / "walkout-sim.onnx"), "person_classes": [0],
+                     "confidence": base.detector.confidence, "imgsz": base.detector.imgsz},
+        "catalogue": [{"sku": "P1", "name": "one", "weight_g": 100, "weight_sd_g": 2,
+                       "price": 1}],
+        "shelves": [{"id": "S1", "origin": [1.0, 0.5, 0.5], "size": [1.0, 0.4, 0.4],
+                     "plates": [{"id": "S1P1", "sku": "P1"}]}],
+        "zones": {"entrance": [[0.0, 5.0], [1.0, 5.0], [1.0, 6.0], [0.0, 6.0]],
+                  "exit": [[7.0, 5.0], [8.0, 5.0], [8.0, 6.0], [7.0, 6.0]]},
+    }
+    write(tmp_path, store)
+    return tmp_path
+
+
+def walkout(*args):
+    return subprocess.run([sys.executable, "-m", "walkout", *map(str, args)],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_ticks_merge_cameras_by_time_and_note_one_that_stops(tmp_path):
+    folder = folder_of(tmp_path, cut=30)
+    ticks = Ticks(open_cameras(load_store(folder / "store.yaml"), folder))
+    seen = [(t, sorted(frames)) for t, frames in ticks]
+    n = len(read_frames := [t for t, _ in seen])
+    assert n == int(cv2.VideoCapture(str(folder / "a.mp4")).get(cv2.CAP_PROP_FRAME_COUNT))
+    assert read_frames == sorted(read_frames)
+    assert all(c == ["a", "b"] for _, c in seen[:30]) and all(c == ["a"] for _, c in seen[30:])
+    assert ticks.stopped["b"] == pytest.approx(2.9)
+
+
+def test_floor_tracks_follow_each_shopper_in_both_cameras(tmp_path):
+    folder = folder_of(tmp_path)
+    run = walkout("floor", folder, "--out", tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    assert "people on the floor" in run.stdout
+    rows = np.loadtxt(tmp_path / "out" / "tracks_floor.csv", delimiter=",", skiprows=1)
+    a = read_mot(tmp_path / "out" / "tracks_a.txt")
+    b = read_mot(tmp_path / "out" / "tracks_b.txt")
+    assert np.array_equal(a[:, :2], b[:, :2])   # the same video: the same people, same ids
+    # each true shopper is mostly one floor track, within 0.3 m of their box centre
+    H = np.asarray(load_store(CLIP / "store.yaml").camera.homography)
+    gt = read_mot(CLIP / "gt" / "tracks.txt")
+    for gid in np.unique(gt[:, 1]):
+        g = gt[gt[:, 1] == gid]
+        hits, errs = [], []
+        for f, _, x, y, w, h, *_ in g:
+            c = H @ [x + w / 2, y + h / 2, 1.0]
+            at = rows[np.isclose(rows[:, 0], (f - 1) / 10.0)]
+            if len(at):
+                d = np.hypot(at[:, 2] - c[0] / c[2], at[:, 3] - c[1] / c[2])
+                hits.append(int(at[np.argmin(d), 1]))
+                errs.append(float(d.min()))
+        main = max(set(hits), key=hits.count)
+        assert hits.count(main) >= 0.9 * len(g), (gid, sorted(set(hits)))
+        assert np.median(errs) < 0.3
+
+
+@pytest.mark.parametrize(("sizes", "cut", "message"), [
+    ({"a": (640, 480), "b": (800, 600)}, None, "b.mp4: 640x480 (expected 800x600"),
+    ({"a": (640, 480), "c": (640, 480)}, None, "c.mp4: not found"),
+])
+def test_a_bad_folder_is_one_line_and_writes_nothing(tmp_path, sizes, cut, message):
+    (tmp_path / "in").mkdir()
+    folder = folder_of(tmp_path / "in", sizes, cut)
+    run = walkout("floor", folder, "--out", tmp_path / "out")
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_camera_that_stops_is_reported_and_the_run_goes_on(tmp_path):
+    folder = folder_of(tmp_path, cut=30)
+    run = walkout("floor", folder, "--out", tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    assert "camera b: its video ended at 2.90 s; going on with the others" in run.stderr
+    a = read_mot(tmp_path / "out" / "tracks_a.txt")
+    b = read_mot(tmp_path / "out" / "tracks_b.txt")
+    assert a[:, 0].max() > 100 and (len(b) == 0 or b[:, 0].max() <= 30)
