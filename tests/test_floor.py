@@ -155,3 +155,49 @@ def test_one_camera_alone_loses_a_shopper_it_cannot_see(cameras):
     ids = [f["A"][0] for f in frames if "A" in f]
     assert len(set(ids)) == 2
     assert not any("A" in f for f in frames[int(5.5 * FPS):int(7.4 * FPS)])
+
+
+def test_floor_zones_follow_a_shopper_in_through_a_reach_and_out(tmp_path):
+    """Floor tracks through FloorZones: A walks in through the entrance, stands half a metre
+    in front of the shelves (within their reach zone in both views, and still in the corner
+    camera's while the top camera cannot see her), then leaves by the exit; B turns up in
+    the middle of the shop, so the cameras did not see him come in."""
+    from walkout.zones.floor import FloorZones
+
+    store = load_store(write(tmp_path, world_store()))
+    cams = {c.id: c for c in store.world.cameras}
+    zones = FloorZones(store)
+    tracker = FloorTracker(list(cams.values()))
+    crowd, n = people()
+    rng = np.random.default_rng(0)
+    hidden = ("top", "A", 5.0, 7.5)
+    entered, exited, appeared, near_a = [], [], [], {}
+    for f in range(n + 15):   # and 1.5 s of nobody seen at the end
+        t = f / FPS
+        boxes = {}
+        for cid, cam in cams.items():
+            rows = []
+            for who, (pos, h) in crowd.items():
+                if f >= n or (cid, who) == hidden[:2] and hidden[2] <= t < hidden[3]:
+                    continue
+                b = box_of(cam, pos[f], h, rng=rng)
+                if b is not None:
+                    rows.append(b)
+            boxes[cid] = np.array(rows).reshape(-1, 4)
+        people_now = tracker.update(t, boxes)
+        confirmed = {tid for tid, _, _ in people_now}
+        views = {cid: (None, [(tr.id, boxes[cid][tr.seen_by[cid]]) for tr in tracker.tracks
+                              if tr.id in confirmed and cid in tr.seen_by]) for cid in cams}
+        scene = zones.update(t, people_now, views)
+        entered += scene.entered
+        exited += scene.exited
+        appeared += scene.appeared
+        a = next((tid for tid, sid in zones.shopper_of.items() if sid == "1"), None)
+        near_a[round(t, 1)] = {nr.shelf for nr in scene.near if nr.track == a}
+    assert [s for s, _ in entered] == ["1"] and entered[0][1] < 0.5
+    assert [s for s, _ in appeared] == ["2"]
+    assert [s for s, _ in exited] == ["1"]
+    at_shelf = [near_a[round(k / FPS, 1)] for k in range(int(3.0 * FPS), int(5.5 * FPS))]
+    hidden_top = [near_a[round(k / FPS, 1)] for k in range(int(5.0 * FPS), int(5.5 * FPS))]
+    assert all(s == {"G1S1", "G1S2"} for s in at_shelf + hidden_top)
+    assert near_a[1.0] == set()   # walking in, far from the shelves

@@ -16,11 +16,21 @@ class Doors:
     """The entrance and exit zones of a store, and each shopper's way through them."""
 
     def __init__(self, store: StoreConfig, door_frames: int) -> None:
+        self.__init_polygons(store.zones.entrance, store.zones.exit, door_frames)
+
+    @classmethod
+    def on_floor(cls, entrance: np.ndarray, exit: np.ndarray, door_frames: int) -> Doors:
+        """Doors given as floor polygons (metres), for shoppers placed on the floor."""
+        doors = cls.__new__(cls)
+        doors.__init_polygons(entrance, exit, door_frames)
+        return doors
+
+    def __init_polygons(self, entrance: np.ndarray, exit: np.ndarray, door_frames: int) -> None:
         if door_frames < 1:
             raise ValueError(f"door_frames: expected >= 1, got {door_frames}")
         self.door_frames = door_frames
-        self.entrance = store.zones.entrance.astype(np.float32)
-        self.exit = store.zones.exit.astype(np.float32)
+        self.entrance = np.asarray(entrance, np.float32)
+        self.exit = np.asarray(exit, np.float32)
 
     @staticmethod
     def inside(poly: np.ndarray, xy) -> bool:
