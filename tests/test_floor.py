@@ -178,7 +178,7 @@ def test_floor_zones_follow_a_shopper_in_through_a_reach_and_out(tmp_path):
         for cid, cam in cams.items():
             rows = []
             for who, (pos, h) in crowd.items():
-                if f >= n or (cid, who) == hidden[:2] and hidden[2] <= t < hidden[3]:
+                if f >= n or ((cid, who) == hidden[:2] and hidden[2] <= t < hidden[3]):
                     continue
                 b = box_of(cam, pos[f], h, rng=rng)
                 if b is not None:

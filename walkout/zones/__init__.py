@@ -136,9 +136,7 @@ class Zones:
 
     def finish(self, t: float) -> Scene:
         """End of the stream: close open visits (shoppers still inside keep their carts)."""
-        scene = Scene(t, np.zeros(0, np.int64), np.zeros((0, 4)), [], [])
-        self.visits.close_all(scene)
-        return scene
+        return self.visits.last_scene(t)
 
     # ---- shoppers ----------------------------------------------------------------------------
     def _identify(self, t: float, centres: dict, scene: Scene, look_of,

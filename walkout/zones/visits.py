@@ -3,6 +3,8 @@ shorter than ``visit_gap_s``, reported when they end (at least ``min_visit_s`` l
 
 from __future__ import annotations
 
+import numpy as np
+
 from .scene import Scene, Visit, ZoneParams
 
 
@@ -35,6 +37,12 @@ class Visits:
         """End of the stream: every open visit ends."""
         for key in list(self._open):
             self._close(key, scene)
+
+    def last_scene(self, t: float) -> Scene:
+        """End of the stream at ``t``: a scene of no boxes holding every visit still open."""
+        scene = Scene(t, np.zeros(0, np.int64), np.zeros((0, 4)), [], [])
+        self.close_all(scene)
+        return scene
 
     def _close(self, key: tuple[str, str], scene: Scene) -> None:
         t0, t1, gap = self._open.pop(key)
