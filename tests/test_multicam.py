@@ -58,6 +58,12 @@ def folder_of(tmp_path, sizes=None, cut: int | None = None):
     return tmp_path
 
 
+def yaml_of(folder):
+    import yaml
+
+    return yaml.safe_load((folder / "store.yaml").read_text())
+
+
 def walkout(*args):
     return subprocess.run([sys.executable, "-m", "walkout", *map(str, args)],
                           capture_output=True, text=True, timeout=600)
@@ -122,3 +128,34 @@ def test_a_camera_that_stops_is_reported_and_the_run_goes_on(tmp_path):
     a = read_mot(tmp_path / "out" / "tracks_a.txt")
     b = read_mot(tmp_path / "out" / "tracks_b.txt")
     assert a[:, 0].max() > 100 and (len(b) == 0 or b[:, 0].max() <= 30)
+
+
+def test_walkout_run_on_two_cameras_gives_the_clips_receipts(tmp_path):
+    """`walkout run FOLDER` on a store of two cameras (the pair clip seen twice, the
+    simulator's store in world metres, its weights): the floor tracks, zones on the floor
+    and fusion give each shopper the receipt of the clip's ground truth, and the outputs of
+    several cameras are written."""
+    import json
+
+    from walkout.sim.layout import world_layout
+
+    (tmp_path / "in").mkdir()
+    folder = folder_of(tmp_path / "in")
+    base = load_store(CLIP / "store.yaml").to_dict()
+    raw = yaml_of(folder)
+    raw.update(world_layout({p.id: p.units for s in load_store(CLIP / "store.yaml").shelves
+                             for p in s.plates}))
+    raw["catalogue"], raw["sensors"] = base["catalogue"], base["sensors"]
+    write(folder, raw)
+    shutil.copy(CLIP / "weights.csv", folder / "weights.csv")
+    run = walkout("run", folder, "--out", tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    out = tmp_path / "out"
+    for name in ("receipts.json", "events.jsonl", "cart_ledger.jsonl", "tracks_floor.csv",
+                 "tracks_a.txt", "tracks_b.txt"):
+        assert (out / name).is_file(), name
+    got = sorted(sorted((x["sku"], x["qty"]) for x in r["lines"])
+                 for r in json.loads((out / "receipts.json").read_text())["receipts"])
+    truth = sorted(sorted(r["items"].items()) for r in
+                   json.loads((CLIP / "gt" / "receipts.json").read_text())["receipts"])
+    assert got == truth

@@ -1,4 +1,5 @@
-"""Several cameras' videos as one stream of ticks, and the floor tracks made from them.
+"""Several cameras' videos as one stream of ticks, the floor tracks made from them, and the
+line for a store seen by several cameras (:class:`CamerasPipeline`, :func:`run_cameras`).
 
 :func:`open_cameras` opens the video of each camera of a ``cameras:`` store.yaml (its
 ``source``, or ``<id>.mp4`` beside the store.yaml) and checks it against the camera's size
@@ -16,6 +17,8 @@ each camera saw of them.
 from __future__ import annotations
 
 import heapq
+import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +29,20 @@ from .config import StoreConfig
 from .config.world import CameraSpec
 from .errors import InputError
 from .floor import FloorTracker
+from .fusion import FusionParams
+from .io import (
+    RUN_JSON,
+    claim_run_folder,
+    format_mot_row,
+    remove_stray_temps,
+    write_lines_atomic,
+    write_text_atomic,
+)
+from .pipeline import Pipeline, RunResult, _Clock, by_time, weight_blocks
 from .sources import FrameSource, open_source
 from .types import Frame
+from .zones import Scene
+from .zones.floor import FloorZones
 
 
 @dataclass
@@ -135,3 +150,112 @@ def _still_running(feeds: list[CameraFeed], cid: str, t: float) -> bool:
     """Whether another camera's video goes on past ``t`` (so ``cid`` stopped early)."""
     return any(f.spec.id != cid and (len(f.source) - 1) / f.source.fps > t + 1e-6
                for f in feeds)
+
+
+# ---- the line for several cameras ------------------------------------------------------------
+@dataclass
+class Tick:
+    """The frames of every camera at one moment (``frames``: camera id -> frame)."""
+
+    t: float
+    frames: dict[str, Frame]
+
+
+class CamerasPipeline(Pipeline):
+    """The line for a store seen by several cameras: one detection batch a tick, one
+    tracker on the floor (:class:`walkout.floor.FloorTracker`), zones on the floor
+    (:class:`walkout.zones.floor.FloorZones`); weights, fusion and carts as for one camera.
+    Its tracks are written per camera (``tracks_<camera>.txt``, numbered by shopper) and on
+    the floor (``tracks_floor.csv``: t, shopper, x, y)."""
+
+    def __init__(self, store: StoreConfig, detector, out: str | Path | None = None,
+                 fusion: FusionParams | None = None) -> None:
+        super().__init__(store, detector, out, fusion)
+        self.zones = FloorZones(store)
+        self.floor = FloorTracker(store.world.cameras)
+        self.floor_rows: list[tuple[float, int, float, float]] = []
+        self.camera_rows: dict[str, list[tuple[int, int, tuple]]] = {
+            c.id: [] for c in store.world.cameras}
+
+    def tick(self, tick: Tick) -> Scene:
+        clock = _Clock(self.timing)
+        ids = list(tick.frames)
+        dets = self.detector([tick.frames[c].image for c in ids]) if ids else []
+        boxes = {c: d.xyxy for c, d in zip(ids, dets, strict=True)}
+        clock.lap("detect")
+        people = self.floor.update(tick.t, boxes)
+        clock.lap("track")
+        confirmed = {tid for tid, _, _ in people}
+        views = {c: (tick.frames[c].image,
+                     [(tr.id, tuple(boxes[c][tr.seen_by[c]])) for tr in self.floor.tracks
+                      if tr.id in confirmed and c in tr.seen_by]) for c in ids}
+        scene = self.zones.update(tick.t, people, views)
+        clock.lap("zones")
+        self.seen(scene, clock)
+        self.floor_rows += [(tick.t, tid, x, y) for tid, x, y in people]
+        for c, (_, seen) in views.items():
+            self.camera_rows[c] += [(tick.frames[c].index + 1, tid, b) for tid, b in seen]
+        return scene
+
+    def write_outputs(self, out: str | Path) -> None:
+        """events.jsonl, tracks_floor.csv and tracks_<camera>.txt (rows of shoppers only),
+        written whole (atomically), and receipts.json again."""
+        out = Path(out)
+        shopper = self.zones.shopper_of
+        write_text_atomic(out / "events.jsonl", self.events_text())
+        write_lines_atomic(out / "tracks_floor.csv", [
+            "t,shopper,x,y\n",
+            *(f"{t:.3f},{shopper[tid]},{x:.3f},{y:.3f}\n" for t, tid, x, y in self.floor_rows
+              if shopper.get(tid))])
+        for cam, rows in self.camera_rows.items():
+            write_lines_atomic(out / f"tracks_{cam}.txt", [
+                format_mot_row(f, int(shopper[tid]), (b[0], b[1], b[2] - b[0], b[3] - b[1]))
+                + "\n" for f, tid, b in rows if shopper.get(tid)])
+        self.track_rows.close()
+        self.carts.write_receipts()
+
+
+def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detector,
+                weights: str | Path | None = None, fusion: FusionParams | None = None,
+                settings: dict | None = None, on_stop=None) -> RunResult:
+    """Process the videos of a multi-camera store (a folder with its store.yaml, see
+    :func:`open_cameras`) and its weights into ``out``: ``receipts.json``, ``events.jsonl``,
+    ``cart_ledger.jsonl``, ``tracks_floor.csv`` and ``tracks_<camera>.txt`` (and ``run.json``
+    with ``settings``). Every input is checked before anything is written. ``on_stop(camera,
+    t)``: a camera's video ended before the others'."""
+    feeds = open_cameras(store, folder)
+    blocks, _, _ = weight_blocks(weights, store)
+    out = Path(out)
+    if settings is not None:
+        claim_run_folder(out, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    pipe = CamerasPipeline(store, detector, out, fusion)
+    remove_stray_temps(out)
+    if settings is not None:
+        write_text_atomic(out / RUN_JSON, json.dumps(settings, indent=2) + "\n")
+    ticks = Ticks(feeds)
+    told: set[str] = set()
+    t0 = time.perf_counter()
+    last_t = 0.0
+    try:
+        for item in by_time((Tick(t, frames) for t, frames in ticks), blocks):
+            if isinstance(item, Tick):
+                pipe.tick(item)
+                last_t = item.t
+                for cid in set(ticks.stopped) - told:
+                    if on_stop is not None and _still_running(feeds, cid, item.t):
+                        on_stop(cid, ticks.stopped[cid])
+                    told.add(cid)
+            else:
+                pipe.weights(item)
+        pipe.finish()
+    except BaseException:
+        pipe.carts.ledger.close_quietly()  # let the folder go
+        raise
+    wall = time.perf_counter() - t0
+    pipe.write_outputs(out)
+    outputs = [out / n for n in ("receipts.json", "events.jsonl", "tracks_floor.csv",
+                                 *(f"tracks_{f.spec.id}.txt" for f in feeds),
+                                 "cart_ledger.jsonl")]
+    return RunResult(pipe.carts.receipts, pipe.carts.open_carts(), pipe.timing.frames,
+                     last_t, wall, pipe.timing, outputs)

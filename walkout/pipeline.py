@@ -109,15 +109,20 @@ class Pipeline:
         clock.lap("track")
         scene = self.zones.update(frame.t, people, frame.image)
         clock.lap("zones")
+        self.seen(scene, clock)
+        self._keep(frame, scene)
+        return scene
+
+    def seen(self, scene: Scene, clock: _Clock) -> None:
+        """What the cameras saw at a moment (``scene``) goes to the doors, fusion and the
+        carts."""
         self._doors_in(scene)
         fused = self.fusion.update(scene, [], self.zones, self.carts)
         self._log(fused)
         self._doors_out(scene)
         clock.lap("fuse")
-        self._keep(frame, scene)
         self.timing.frames += 1
         self.last_scene = scene
-        return scene
 
     def weights(self, block: SampleBlock) -> None:
         """A block of samples already on the video clock (see :func:`on_video_clock`)."""
@@ -241,6 +246,21 @@ def on_video_clock(blocks: Iterable[SampleBlock], offset_s: float, step_s: float
             yield SampleBlock(t[lo:hi], b.grams[lo:hi], b.plate_ids)
 
 
+def weight_blocks(weights: str | Path | None, store: StoreConfig):
+    """A run's shelf weights: ``(blocks on the video clock, read statistics, the file's
+    time span)``, the whole file checked first; no blocks (and None, None) without one."""
+    from .sensors import ReadStats, check_plates, iter_weights, time_span
+
+    if weights is None:
+        return (), None, None
+    span = time_span(iter_weights(weights))  # the whole file, checked before any work
+    stats = ReadStats(str(weights))
+    blocks = on_video_clock(check_plates(iter_weights(weights, None, stats),
+                                         store.plate_ids, stats),
+                            store.sensors.clock_offset_s, WEIGHT_STEP_S)
+    return blocks, stats, span
+
+
 @dataclass
 class RunResult:
     receipts: list[Receipt]
@@ -273,7 +293,6 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
     ``fusion`` overrides the fusion defaults (:class:`walkout.fusion.FusionParams`), e.g.
     ``ambiguous_below``.
     """
-    from .sensors import ReadStats, check_plates, iter_weights, time_span
     from .sources import open_source, prefetch
 
     src = open_source(source)
@@ -286,14 +305,7 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
         raise InputError(f"{store.path or 'store.yaml'}: camera.width/height is "
                          f"{cam.width}x{cam.height} but {src.path} is {w}x{h} "
                          "(expected the store's camera size)")
-    blocks: Iterable[SampleBlock] = ()
-    stats = span = None
-    if weights is not None:
-        span = time_span(iter_weights(weights))  # the whole file, checked before any work
-        stats = ReadStats(str(weights))
-        blocks = on_video_clock(check_plates(iter_weights(weights, None, stats),
-                                             store.plate_ids, stats),
-                                store.sensors.clock_offset_s, WEIGHT_STEP_S)
+    blocks, stats, span = weight_blocks(weights, store)
     out = Path(out)
     if settings is not None:
         claim_run_folder(out, settings)

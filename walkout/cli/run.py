@@ -34,7 +34,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not (src.exists() or src.is_symlink()):
         raise WalkoutError(f"{src}: file not found (expected a clip folder, a video or an "
                            "image folder)")
-    if src.is_dir() and (src / "video.mp4").is_file():  # a labelled clip
+    several = src.is_dir() and not (src / "video.mp4").is_file() and \
+        (Path(store_path) if store_path else src / "store.yaml").is_file()
+    if src.is_dir() and ((src / "video.mp4").is_file() or several):  # a clip, or cameras
         store_path = store_path or src / "store.yaml"
         if weights is None and (src / "weights.csv").is_file():
             weights = src / "weights.csv"
@@ -46,14 +48,30 @@ def cmd_run(args: argparse.Namespace) -> int:
                            "weights.csv; --weights none runs on video only)")
     fusion = fusion_params(args)
     store = load_store(store_path)
+    if store.world is not None and not src.is_dir():
+        raise WalkoutError(f"{store_path}: a store of several cameras (expected the folder "
+                           f"of its videos, not {src})")
+    if store.world is not None and (args.save_video or args.show):
+        raise WalkoutError("--save-video and --show are not built yet for a store of "
+                           "several cameras")
     detector = make_detector(store, args.model, args.backend, args.device, args.trust_model)
     settings = run_settings(src, store_path, weights, detector, fusion)
     out = out or default_out(src, settings)
     detector.load()  # a bad model fails now, before anything is written
-    show = display_show("walkout") if args.show else None
-    res = run(src, store, out, detector, weights=weights, save_video=args.save_video,
-              show=show, progress=sys.stderr.isatty() and not args.quiet, fusion=fusion,
-              settings=settings)
+    if store.world is not None:
+        from ..multicam import run_cameras
+
+        def stopped(cam: str, t: float) -> None:
+            print(f"walkout: warning: camera {cam}: its video ended at {t:.2f} s; going on "
+                  "with the others", file=sys.stderr)
+
+        res = run_cameras(src, store, out, detector, weights=weights, fusion=fusion,
+                          settings=settings, on_stop=stopped)
+    else:
+        show = display_show("walkout") if args.show else None
+        res = run(src, store, out, detector, weights=weights, save_video=args.save_video,
+                  show=show, progress=sys.stderr.isatty() and not args.quiet, fusion=fusion,
+                  settings=settings)
     for line in res.warnings:
         print(f"walkout: warning: {line}", file=sys.stderr)
     if not weights:

@@ -165,6 +165,48 @@ class View:
         return np.array([[s, 0, -self.ox * s], [0, s, -self.oy * s], [0, 0, 1.0]])
 
 
+# the yaw (degrees) of a shelf box whose aisle lies toward each face direction: a box at
+# yaw 0 has its front along +x with the aisle toward -y (see walkout.config.world)
+_FACE_YAW = {"N": 0.0, "E": 90.0, "S": 180.0, "W": -90.0}
+SHELF_Z = (0.4, 1.1)      # metres: the boards of the two shelf levels
+SHELF_CLEAR_M = 0.5       # metres of clear height above each board
+
+
+def world_layout(units: dict[str, int] | None = None) -> dict:
+    """The simulated store's shelves and doors in world metres, as a ``cameras:`` store.yaml
+    holds them (``shelves``, ``zones``): each gondola level a box facing its aisle, its
+    plates spans along the face in the simulator's order."""
+    spots = plate_spots()
+    shelves = []
+    for g in GONDOLAS:
+        a, b = g.face_segment()
+        yaw = _FACE_YAW[g.face]
+        length = float(np.hypot(*(b - a)))
+        depth = float(abs((g.rect()[2] - g.rect()[0]) @ g.normal))
+        # the box's origin is the left end of its front seen from the aisle
+        start = a if yaw in (0.0, 90.0) else b
+        forward = yaw in (0.0, 90.0)   # plates numbered along the box's own x
+        w = length / g.n_plates
+        for s in range(1, g.n_shelves + 1):
+            shelf_id = f"{g.id}S{s}"
+            plates = []
+            for sp in spots:
+                if sp.shelf_id != shelf_id:
+                    continue
+                k = sp.k if forward else g.n_plates - 1 - sp.k
+                plate = {"id": sp.plate_id, "sku": sp.sku,
+                         "span": [round(k * w, 6), round((k + 1) * w, 6)]}
+                if units is not None:
+                    plate["units"] = units[sp.plate_id]
+                plates.append(plate)
+            shelves.append({"id": shelf_id, "gondola": g.id,
+                            "origin": [float(start[0]), float(start[1]), SHELF_Z[s - 1]],
+                            "size": [length, depth, SHELF_CLEAR_M], "yaw_deg": yaw,
+                            "plates": plates})
+    return {"shelves": shelves,
+            "zones": {"entrance": entrance_zone().tolist(), "exit": exit_zone().tolist()}}
+
+
 def store_config(view: View, fps: float, units: dict[str, int], name: str,
                  clock_offset_s: float = 0.0) -> StoreConfig:
     """The store.yaml of the simulated store, in image pixels; ``clock_offset_s`` is the
