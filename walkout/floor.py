@@ -21,8 +21,11 @@ their measurements are matched to the tracks by the Hungarian method (scipy) on 
 Mahalanobis distance, gated at the 99% point of a chi-square with two degrees of freedom,
 and each match updates its track (sequential updates are exact for cameras whose errors are
 independent); a second pass gives a track left without a box the nearest one within
-``jump_m`` (an arm's reach: a box's middle jumps when an arm goes into a shelf). A person
-one camera loses is kept by another. A measurement no track takes
+``jump_m`` (an arm's reach: a box's middle jumps when an arm goes into a shelf). With the
+cameras' images, each track also keeps a colour model (:mod:`walkout.zones.looks`), learnt
+from its boxes that stand apart, and a match's cost adds the colour distance: where two
+people's boxes merged and part again, their clothes say who is who. A person one camera
+loses is kept by another. A measurement no track takes
 starts a tentative track, which the next camera of the same tick can already confirm; a
 track is confirmed after ``min_hits`` ticks with a measurement and dropped after ``max_age_s``
 without one.
@@ -37,6 +40,7 @@ from filterpy.kalman import KalmanFilter
 from scipy.optimize import linear_sum_assignment
 
 from .config.world import CameraSpec
+from .zones.looks import distance, look
 
 # an adult of average height, give or take 0.2 m between a short and a tall one (the 5th
 # and 95th percentiles are about 1.50 and 1.90 m)
@@ -45,6 +49,10 @@ HEIGHT_SPREAD_M = 0.2
 # a standing body is modelled as an upright cylinder this wide around (half an adult's
 # shoulder width, 0.4-0.5 m)
 BODY_RADIUS_M = 0.22
+# a track's colour model counts once 10 looks of it standing apart are averaged (a second
+# at 10 fps), then follows it by 5% a look: clothing does not change, light and pose do
+SETTLED_LOOKS = 10
+LOOK_RATE = 0.05
 # chi-square, 2 degrees of freedom, 99%: a measurement further than this (in its own and
 # the track's uncertainty) is someone else
 GATE_CHI2 = 9.21
@@ -159,6 +167,8 @@ class _Track:
     last_seen: float = 0.0
     confirmed: bool = False
     seen_by: dict[str, int] = field(default_factory=dict)   # camera -> box index this tick
+    look: np.ndarray | None = None    # colour model (walkout.zones.looks), None: no image yet
+    looks: int = 0                    # looks learnt into it
 
 
 class FloorTracker:
@@ -197,6 +207,36 @@ class FloorTracker:
             tr.kf.F, tr.kf.Q = F, Q
             tr.kf.predict()
 
+    def _colour(self, tr: _Track, seen: np.ndarray | None) -> float:
+        """The colour part of a match's cost: the colour distance (0 same .. 1 disjoint)
+        weighed so that nothing in common counts as much as a position at the edge of the
+        gate; 0 until the track's model is settled or without an image."""
+        if seen is None or tr.look is None or tr.looks < SETTLED_LOOKS:
+            return 0.0
+        return GATE_CHI2 * distance(tr.look, seen)
+
+    def _learn(self, cam_id: str, boxes: np.ndarray, meas: list, seen: list) -> None:
+        """Each track's colour model takes this camera's look of it, when its box stands
+        apart (a box touching another holds some of that person): the mean of the first
+        ``SETTLED_LOOKS``, then following at ``LOOK_RATE``."""
+        index = {k: j for j, (k, _) in enumerate(meas)}
+        grown = boxes + np.c_[-(w := 0.1 * (boxes[:, 2:] - boxes[:, :2])), w]
+        for tr in self.tracks:
+            k = tr.seen_by.get(cam_id)
+            if k is None or seen[index[k]] is None:
+                continue
+            others = np.delete(grown, k, axis=0)
+            b = grown[k]
+            if len(others) and np.any((others[:, 0] < b[2]) & (others[:, 2] > b[0])
+                                      & (others[:, 1] < b[3]) & (others[:, 3] > b[1])):
+                continue
+            x = seen[index[k]]
+            if tr.look is None or tr.looks < SETTLED_LOOKS:
+                tr.look = x if tr.look is None else (tr.look * tr.looks + x) / (tr.looks + 1)
+            else:
+                tr.look = (1 - LOOK_RATE) * tr.look + LOOK_RATE * x
+            tr.looks += 1
+
     def _assign(self, cam_id: str, meas: list, cost: np.ndarray, taken: set[int],
                 extra_var: float) -> None:
         """Hungarian on ``cost`` (1e6: not allowed); each match updates its track with its
@@ -213,11 +253,14 @@ class FloorTracker:
             tr.seen_by[cam_id] = k
             taken.add(j)
 
-    def update(self, t: float, boxes: dict[str, np.ndarray]) -> list[tuple[int, float, float]]:
+    def update(self, t: float, boxes: dict[str, np.ndarray],
+               images: dict[str, np.ndarray] | None = None) -> list[tuple[int, float, float]]:
         """One tick at ``t`` seconds: each camera's person boxes (camera id -> (N, 4)
-        xyxy). Returns ``(track id, x, y)`` of the confirmed tracks; :attr:`tracks` holds,
-        per track, which box of each camera it took (``seen_by``)."""
+        xyxy), and its image when given (for the colour models). Returns ``(track id, x,
+        y)`` of the confirmed tracks; :attr:`tracks` holds, per track, which box of each
+        camera it took (``seen_by``)."""
         p = self.params
+        images = images or {}
         if self._t is not None and t > self._t:
             self._predict(t - self._t)
         self._t = t
@@ -225,10 +268,13 @@ class FloorTracker:
             tr.seen_by = {}
         for cam_id, cam_boxes in boxes.items():
             cam = self.cameras[cam_id]
-            meas = [(k, m) for k, b in enumerate(np.asarray(cam_boxes, float).reshape(-1, 4))
+            cam_boxes = np.asarray(cam_boxes, float).reshape(-1, 4)
+            meas = [(k, m) for k, b in enumerate(cam_boxes)
                     if (m := floor_measurement(cam, b, p)) is not None]
             if not meas:
                 continue
+            image = images.get(cam_id)
+            seen = [look(image, cam_boxes[k]) if image is not None else None for k, _ in meas]
             cost = np.full((len(self.tracks), len(meas)), 1e6)
             for i, tr in enumerate(self.tracks):
                 if cam_id in tr.seen_by:
@@ -239,7 +285,7 @@ class FloorTracker:
                     S = P + R
                     m2 = float(d @ np.linalg.solve(S, d))
                     if m2 <= GATE_CHI2:
-                        cost[i, j] = m2
+                        cost[i, j] = m2 + self._colour(tr, seen[j])
             taken: set[int] = set()
             self._assign(cam_id, meas, cost, taken, 0.0)
             # second pass: a box whose middle jumped (an arm stretched into a shelf, a
@@ -251,11 +297,12 @@ class FloorTracker:
                 for j, (_, (z, _)) in enumerate(meas):
                     d = float(np.hypot(*(z - tr.kf.x[:2])))
                     if j not in taken and d <= p.jump_m:
-                        near[i, j] = d
+                        near[i, j] = d / p.jump_m * GATE_CHI2 + self._colour(tr, seen[j])
             self._assign(cam_id, meas, near, taken, (p.jump_m / 2) ** 2)
             for j, (k, (z, R)) in enumerate(meas):
                 if j not in taken:
                     self._new(t, z, R).seen_by[cam_id] = k
+            self._learn(cam_id, cam_boxes, meas, seen)
         out = []
         for tr in self.tracks:
             if tr.seen_by:

@@ -131,7 +131,7 @@ def floor_tracks(store: StoreConfig, feeds: list[CameraFeed], detector, on_stop=
         ids = list(frames)
         dets = detector([frames[c].image for c in ids]) if ids else []
         boxes = {c: d.xyxy for c, d in zip(ids, dets, strict=True)}
-        people = tracker.update(t, boxes)
+        people = tracker.update(t, boxes, {c: frames[c].image for c in ids})
         confirmed = {tid for tid, _, _ in people}
         seen: dict[str, tuple[int, list[tuple[int, tuple]]]] = {
             c: (frames[c].index, []) for c in ids}
@@ -183,7 +183,7 @@ class CamerasPipeline(Pipeline):
         dets = self.detector([tick.frames[c].image for c in ids]) if ids else []
         boxes = {c: d.xyxy for c, d in zip(ids, dets, strict=True)}
         clock.lap("detect")
-        people = self.floor.update(tick.t, boxes)
+        people = self.floor.update(tick.t, boxes, {c: tick.frames[c].image for c in ids})
         clock.lap("track")
         confirmed = {tid for tid, _, _ in people}
         views = {c: (tick.frames[c].image,
