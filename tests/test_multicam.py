@@ -151,12 +151,20 @@ def test_walkout_run_on_two_cameras_gives_the_clips_receipts(tmp_path, clip):
     raw["catalogue"], raw["sensors"] = base["catalogue"], base["sensors"]
     write(folder, raw)
     shutil.copy(src / "weights.csv", folder / "weights.csv")
-    run = walkout("run", folder, "--out", tmp_path / "out")
+    video = ["--save-video"] if clip == "pair" else []
+    run = walkout("run", folder, "--out", tmp_path / "out", *video)
     assert run.returncode == 0, run.stderr
     out = tmp_path / "out"
     for name in ("receipts.json", "events.jsonl", "cart_ledger.jsonl", "tracks_floor.csv",
                  "tracks_a.txt", "tracks_b.txt"):
         assert (out / name).is_file(), name
+    if video:   # the two cameras and the floor plan, in a 2 x 2 grid, a frame a tick
+        cap = cv2.VideoCapture(str(out / "annotated.mp4"))
+        size = (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        frames = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        cap.release()
+        assert size == (1280, 960)
+        assert frames == cv2.VideoCapture(str(src / "video.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)
     got = sorted(sorted((x["sku"], x["qty"]) for x in r["lines"])
                  for r in json.loads((out / "receipts.json").read_text())["receipts"])
     truth = sorted(sorted(r["items"].items()) for r in

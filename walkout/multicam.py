@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 
+from .annotate import Overlay
 from .config import StoreConfig
 from .config.world import CameraSpec
 from .errors import InputError
@@ -174,6 +176,8 @@ class CamerasPipeline(Pipeline):
         self.zones = FloorZones(store)
         self.floor = FloorTracker(store.world.cameras)
         self.floor_rows: list[tuple[float, int, float, float]] = []
+        self.last_people: list[tuple[int, float, float]] = []
+        self.last_views: dict[str, tuple] = {}
         self.camera_rows: dict[str, list[tuple[int, int, tuple]]] = {
             c.id: [] for c in store.world.cameras}
 
@@ -195,7 +199,27 @@ class CamerasPipeline(Pipeline):
         self.floor_rows += [(tick.t, tid, x, y) for tid, x, y in people]
         for c, (_, seen) in views.items():
             self.camera_rows[c] += [(tick.frames[c].index + 1, tid, b) for tid, b in seen]
+        self.last_people, self.last_views = people, views
         return scene
+
+    def overlays(self, receipt) -> dict[str, Overlay]:
+        """What each camera's tile of the annotated video shows for the last tick."""
+        shopper = self.zones.shopper_of
+        carts, scene = self.carts.open_carts(), self.last_scene
+        flags = {s: self.carts.flags(s) for s in carts}
+        reaching = scene.reaching() if scene is not None else {}
+        out = {}
+        for c, (_, seen) in self.last_views.items():
+            boxes = np.array([b for _, b in seen], float).reshape(-1, 4)
+            out[c] = Overlay(t=scene.t if scene is not None else 0.0, boxes=boxes,
+                             labels=[shopper.get(tid, "") for tid, _ in seen],
+                             reaching=reaching, carts=carts, receipt=receipt, flags=flags)
+        return out
+
+    def floor_now(self) -> list[tuple[str, float, float]]:
+        """The shoppers on the floor at the last tick: (shopper, x, y)."""
+        shopper = self.zones.shopper_of
+        return [(shopper[tid], x, y) for tid, x, y in self.last_people if shopper.get(tid)]
 
     def write_outputs(self, out: str | Path) -> None:
         """events.jsonl, tracks_floor.csv and tracks_<camera>.txt (rows of shoppers only),
@@ -217,12 +241,14 @@ class CamerasPipeline(Pipeline):
 
 def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detector,
                 weights: str | Path | None = None, fusion: FusionParams | None = None,
-                settings: dict | None = None, on_stop=None) -> RunResult:
+                settings: dict | None = None, on_stop=None, save_video: bool = False
+                ) -> RunResult:
     """Process the videos of a multi-camera store (a folder with its store.yaml, see
     :func:`open_cameras`) and its weights into ``out``: ``receipts.json``, ``events.jsonl``,
     ``cart_ledger.jsonl``, ``tracks_floor.csv`` and ``tracks_<camera>.txt`` (and ``run.json``
-    with ``settings``). Every input is checked before anything is written. ``on_stop(camera,
-    t)``: a camera's video ended before the others'."""
+    with ``settings``; ``annotated.mp4`` with ``save_video``: every camera and a floor plan,
+    :class:`walkout.mosaic.Mosaic`). Every input is checked before anything is written.
+    ``on_stop(camera, t)``: a camera's video ended before the others'."""
     feeds = open_cameras(store, folder)
     blocks, _, _ = weight_blocks(weights, store)
     out = Path(out)
@@ -233,15 +259,30 @@ def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detecto
     remove_stray_temps(out)
     if settings is not None:
         write_text_atomic(out / RUN_JSON, json.dumps(settings, indent=2) + "\n")
+    mosaic = video_out = None
+    if save_video:
+        from .annotate import VideoOut
+        from .mosaic import Mosaic
+
+        mosaic = Mosaic(store)
+        video_out = VideoOut(out / "annotated.mp4", max(f.source.fps for f in feeds),
+                             mosaic.size)
     ticks = Ticks(feeds)
     told: set[str] = set()
     t0 = time.perf_counter()
-    last_t = 0.0
+    last_t, last_receipt, receipt_until = 0.0, None, -1.0
     try:
         for item in by_time((Tick(t, frames) for t, frames in ticks), blocks):
             if isinstance(item, Tick):
-                pipe.tick(item)
+                scene = pipe.tick(item)
                 last_t = item.t
+                if mosaic is not None:
+                    if pipe.new_receipts:
+                        last_receipt, receipt_until = pipe.new_receipts[-1], item.t + 4.0
+                    video_out.write(mosaic.draw(
+                        item.t, {c: f.image for c, f in item.frames.items()},
+                        pipe.overlays(last_receipt if item.t <= receipt_until else None),
+                        pipe.floor_now(), scene.reaching()))
                 for cid in set(ticks.stopped) - told:
                     if on_stop is not None and _still_running(feeds, cid, item.t):
                         on_stop(cid, ticks.stopped[cid])
@@ -250,6 +291,8 @@ def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detecto
                 pipe.weights(item)
         pipe.finish()
     except BaseException:
+        if video_out is not None:
+            video_out.abort()
         pipe.carts.ledger.close_quietly()  # let the folder go
         raise
     wall = time.perf_counter() - t0
@@ -257,5 +300,7 @@ def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detecto
     outputs = [out / n for n in ("receipts.json", "events.jsonl", "tracks_floor.csv",
                                  *(f"tracks_{f.spec.id}.txt" for f in feeds),
                                  "cart_ledger.jsonl")]
+    if video_out is not None:
+        outputs.append(video_out.close())
     return RunResult(pipe.carts.receipts, pipe.carts.open_carts(), pipe.timing.frames,
                      last_t, wall, pipe.timing, outputs)

@@ -51,9 +51,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if store.world is not None and not src.is_dir():
         raise WalkoutError(f"{store_path}: a store of several cameras (expected the folder "
                            f"of its videos, not {src})")
-    if store.world is not None and (args.save_video or args.show):
-        raise WalkoutError("--save-video and --show are not built yet for a store of "
-                           "several cameras")
+    if store.world is not None and args.show:
+        raise WalkoutError("--show is not built yet for a store of several cameras "
+                           "(--save-video writes their annotated video)")
     detector = make_detector(store, args.model, args.backend, args.device, args.trust_model)
     settings = run_settings(src, store_path, weights, detector, fusion)
     out = out or default_out(src, settings)
@@ -66,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                   "with the others", file=sys.stderr)
 
         res = run_cameras(src, store, out, detector, weights=weights, fusion=fusion,
-                          settings=settings, on_stop=stopped)
+                          settings=settings, on_stop=stopped, save_video=args.save_video)
     else:
         show = display_show("walkout") if args.show else None
         res = run(src, store, out, detector, weights=weights, save_video=args.save_video,
