@@ -201,3 +201,33 @@ def test_floor_zones_follow_a_shopper_in_through_a_reach_and_out(tmp_path):
     hidden_top = [near_a[round(k / FPS, 1)] for k in range(int(5.0 * FPS), int(5.5 * FPS))]
     assert all(s == {"G1S1", "G1S2"} for s in at_shelf + hidden_top)
     assert near_a[1.0] == set()   # walking in, far from the shelves
+
+
+def test_a_box_cut_by_the_frame_is_read_from_its_uncut_sides(cameras, monkeypatch):
+    """A person partly out of the frame gets a box cut at the frame's edge (detectors clip
+    to the image). Their floor position is read from the sides the frame did not cut:
+    within 25 cm (half a body), and closer than reading the cut box as if it were whole."""
+    import walkout.floor as floor
+
+    cases = []
+    for cam in cameras.values():
+        for x in np.arange(-1.0, 7.0, 0.25):
+            for y in np.arange(-1.0, 5.0, 0.25):
+                box = box_of(cam, (x, y), HEIGHT_M)
+                if box is None:
+                    continue
+                cut = np.clip(box, 0, [cam.width - 1, cam.height - 1] * 2)
+                lost = 1 - np.prod(cut[2:] - cut[:2]) / np.prod(box[2:] - box[:2])
+                if 0.05 < lost < 0.2:
+                    cases.append((cam, np.array([x, y]), cut))
+    assert len(cases) >= 20
+
+    def errors():
+        return np.array([np.hypot(*(floor_measurement(cam, cut)[0] - xy))
+                         for cam, xy, cut in cases])
+
+    read = errors()
+    monkeypatch.setattr(floor, "CUT_PX", -1e9)   # no side counts as cut
+    whole = errors()
+    assert read.max() < 0.25, read.max()
+    assert np.mean(read) < 0.8 * np.mean(whole), (np.mean(read), np.mean(whole))

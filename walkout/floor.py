@@ -8,7 +8,8 @@ Each camera's person boxes become floor positions with an uncertainty
   box matches what is read of the real one (Newton's method on the calibration);
 - an ``oblique`` camera reads the bottom middle of the box (the feet; the head may be cut
   off by the frame), an ``overhead`` one its middle (from above a person's image stretches
-  away from the point below the lens, from the feet to the head);
+  away from the point below the lens, from the feet to the head); a side of the box cut by
+  the frame's edge is not read, the opposite edge is;
 - people differ in height by ``HEIGHT_SPREAD_M`` either way, so a point read from above is
   also uncertain along the line from the lens's foot point (parallax).
 
@@ -93,12 +94,18 @@ def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams()
         centre = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
         return calib.to_floor(centre[None])[0], calib.floor_cov(centre, 0.0, sigma)
     oblique = cam.view == "oblique"
-    seen = _features(np.array([x1, y1, x2, y2]), oblique)
-    xy = _fit(calib, seen, oblique)
+    how = _reading(np.array([x1, y1, x2, y2]), cam, oblique)
+    if how is None:
+        return None
+    seen = _features(np.array([x1, y1, x2, y2]), how)
+    # Newton starts on the ray through the read point at the height it shows: a head (the
+    # top of an oblique view's box), the feet (its bottom), or a body's middle from above
+    start_h = 0.0 if how[1] == "hi" else HEIGHT_M
+    xy = _fit(calib, seen, how, start_h if oblique else HEIGHT_M / 2)
     if xy is None:
         return None
     # the box's jitter, carried to the floor through the fitted model (its Jacobian)
-    J = _jacobian(calib, xy, oblique)
+    J = _jacobian(calib, xy, how)
     Ji = np.linalg.inv(J)
     cov = Ji @ Ji.T * sigma**2
     # the height spread: a shorter or taller person shifts the box's middle seen from above
@@ -126,32 +133,58 @@ def _model_box(calib, xy: np.ndarray) -> np.ndarray:
     return np.r_[px.min(axis=0), px.max(axis=0)]
 
 
-def _features(box: np.ndarray, oblique: bool) -> np.ndarray:
-    """What is read of a box: its middle from above; at an angle, the middle of its bottom
-    (the feet; a head may be cut off by the top of the frame)."""
+# a box edge within this many pixels of the frame's edge is cut by the frame
+CUT_PX = 2.0
+
+
+def _reading(box: np.ndarray, cam: CameraSpec, oblique: bool) -> tuple[str, str] | None:
+    """What to read of a box along x and along y: its middle (``mid``), or one edge
+    (``lo`` the left/top one, ``hi`` the right/bottom one). From above the middle; at an
+    angle the bottom along y (the feet; a head may be out of the frame). A side cut by the
+    frame's edge says nothing of where the person ends: the other edge is read instead;
+    None when both sides of an axis are cut."""
     x1, y1, x2, y2 = box
-    return np.array([(x1 + x2) / 2, y2 if oblique else (y1 + y2) / 2])
+    lo_x, lo_y = x1 <= CUT_PX, y1 <= CUT_PX
+    hi_x, hi_y = x2 >= cam.width - 1 - CUT_PX, y2 >= cam.height - 1 - CUT_PX
+
+    def axis(lo: bool, hi: bool, prefer: str) -> str | None:
+        if lo and hi:
+            return None
+        if lo or hi:
+            return "hi" if lo else "lo"
+        return prefer
+
+    ax, ay = axis(lo_x, hi_x, "mid"), axis(lo_y, hi_y, "hi" if oblique else "mid")
+    return None if ax is None or ay is None else (ax, ay)
 
 
-def _jacobian(calib, xy: np.ndarray, oblique: bool) -> np.ndarray:
+def _features(box: np.ndarray, how: tuple[str, str]) -> np.ndarray:
+    """The reading ``how`` (:func:`_reading`) of a box."""
+    x1, y1, x2, y2 = box
+    pick = {"lo": lambda a, b: a, "hi": lambda a, b: b, "mid": lambda a, b: (a + b) / 2}
+    return np.array([pick[how[0]](x1, x2), pick[how[1]](y1, y2)])
+
+
+def _jacobian(calib, xy: np.ndarray, how: tuple[str, str]) -> np.ndarray:
     """d(features)/d(floor point), by central differences of a centimetre."""
     cols = []
     for d in np.eye(2) * 0.01:
-        cols.append((_features(_model_box(calib, xy + d), oblique)
-                     - _features(_model_box(calib, xy - d), oblique)) / 0.02)
+        cols.append((_features(_model_box(calib, xy + d), how)
+                     - _features(_model_box(calib, xy - d), how)) / 0.02)
     return np.column_stack(cols)
 
 
-def _fit(calib, seen: np.ndarray, oblique: bool, steps: int = 6) -> np.ndarray | None:
+def _fit(calib, seen: np.ndarray, how: tuple[str, str], start_h: float,
+         steps: int = 6) -> np.ndarray | None:
     """The floor point whose model box (:func:`_model_box`) reads as ``seen``: Newton's
-    method from the ray through the read point at the feature's height."""
+    method from the ray through the read point at ``start_h`` metres up."""
     pixel = seen[None]
-    xy = calib.to_floor(pixel, 0.0 if oblique else HEIGHT_M / 2)[0]
+    xy = calib.to_floor(pixel, start_h)[0]
     for _ in range(steps):
         if not np.isfinite(xy).all():
             return None
-        J = _jacobian(calib, xy, oblique)
-        r = _features(_model_box(calib, xy), oblique) - seen
+        J = _jacobian(calib, xy, how)
+        r = _features(_model_box(calib, xy), how) - seen
         if not (np.isfinite(J).all() and np.isfinite(r).all()) \
                 or abs(np.linalg.det(J)) < 1e-12:
             return None
