@@ -110,7 +110,7 @@ def whole_line(counts: list[int]) -> list[dict]:
 
     from walkout.config import load_store
     from walkout.multicam import run_cameras
-    from walkout.sim.layout import world_layout
+    from walkout.sim.layout import SIM_TO_WORLD, world_layout
 
     clip = ROOT / "sample_videos" / "busy"
     base = load_store(clip / "store.yaml")
@@ -125,8 +125,8 @@ def whole_line(counts: list[int]) -> list[dict]:
                 shutil.copy(clip / "video.mp4", folder / f"c{k}.mp4")
                 cams.append({"id": f"c{k}", "width": base.camera.width,
                              "height": base.camera.height, "fps": base.camera.fps,
-                             "calibration": {"homography":
-                                             np.asarray(base.camera.homography).tolist()}})
+                             "calibration": {"homography": (
+                                 SIM_TO_WORLD @ np.asarray(base.camera.homography)).tolist()}})
             d = base.to_dict()
             raw = {"cameras": cams, "detector": d["detector"], "catalogue": d["catalogue"],
                    "sensors": d["sensors"],

@@ -19,6 +19,7 @@ from test_world_store import write
 from walkout.config import load_store
 from walkout.io import read_mot
 from walkout.multicam import Ticks, open_cameras
+from walkout.sim.layout import SIM_TO_WORLD
 
 CLIP = ROOT / "sample_videos" / "pair"
 
@@ -40,7 +41,7 @@ def folder_of(tmp_path, sizes=None, cut: int | None = None, clip=CLIP):
             out.write(img)
         out.release()
         cap.release()
-    H = np.asarray(base.camera.homography).tolist()
+    H = (SIM_TO_WORLD @ np.asarray(base.camera.homography)).tolist()
     sizes = sizes or {"a": (640, 480), "b": (640, 480)}
     store = {
         "cameras": [{"id": c, "width": w, "height": h, "fps": 10,
@@ -49,10 +50,10 @@ def folder_of(tmp_path, sizes=None, cut: int | None = None, clip=CLIP):
                      "confidence": base.detector.confidence, "imgsz": base.detector.imgsz},
         "catalogue": [{"sku": "P1", "name": "one", "weight_g": 100, "weight_sd_g": 2,
                        "price": 1}],
-        "shelves": [{"id": "S1", "origin": [1.0, 0.5, 0.5], "size": [1.0, 0.4, 0.4],
+        "shelves": [{"id": "S1", "origin": [1.0, 5.5, 0.5], "size": [1.0, 0.4, 0.4],
                      "plates": [{"id": "S1P1", "sku": "P1"}]}],
-        "zones": {"entrance": [[0.0, 5.0], [1.0, 5.0], [1.0, 6.0], [0.0, 6.0]],
-                  "exit": [[7.0, 5.0], [8.0, 5.0], [8.0, 6.0], [7.0, 6.0]]},
+        "zones": {"entrance": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
+                  "exit": [[7.0, 0.0], [8.0, 0.0], [8.0, 1.0], [7.0, 1.0]]},
     }
     write(tmp_path, store)
     return tmp_path
@@ -90,7 +91,7 @@ def test_floor_tracks_follow_each_shopper_in_both_cameras(tmp_path):
     b = read_mot(tmp_path / "out" / "tracks_b.txt")
     assert np.array_equal(a[:, :2], b[:, :2])   # the same video: the same people, same ids
     # each true shopper is mostly one floor track, within 0.3 m of their box centre
-    H = np.asarray(load_store(CLIP / "store.yaml").camera.homography)
+    H = SIM_TO_WORLD @ np.asarray(load_store(CLIP / "store.yaml").camera.homography)
     gt = read_mot(CLIP / "gt" / "tracks.txt")
     for gid in np.unique(gt[:, 1]):
         g = gt[gt[:, 1] == gid]

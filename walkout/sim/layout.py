@@ -10,6 +10,7 @@ entrance on the left, the exit on the right.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,27 +166,35 @@ class View:
         return np.array([[s, 0, -self.ox * s], [0, s, -self.oy * s], [0, 0, 1.0]])
 
 
-# the yaw (degrees) of a shelf box whose aisle lies toward each face direction: a box at
-# yaw 0 has its front along +x with the aisle toward -y (see walkout.config.world)
-_FACE_YAW = {"N": 0.0, "E": 90.0, "S": 180.0, "W": -90.0}
 SHELF_Z = (0.4, 1.1)      # metres: the boards of the two shelf levels
 SHELF_CLEAR_M = 0.5       # metres of clear height above each board
 
 
+def to_world(p, z=0.0) -> np.ndarray:
+    """Simulator floor points (N, 2) at height ``z`` -> right-handed world metres (N, 3),
+    z up: ``X = x`` and ``Y = FLOOR_H - y`` (the simulator's y runs from the back wall
+    toward the doors, as its single camera's image rows do), so the door wall is ``Y = 0``.
+    """
+    p = np.asarray(p, float).reshape(-1, 2)
+    zz = np.broadcast_to(np.asarray(z, float), (len(p),))
+    return np.c_[p[:, 0], FLOOR_H - p[:, 1], zz]
+
+
 def world_layout(units: dict[str, int] | None = None) -> dict:
-    """The simulated store's shelves and doors in world metres, as a ``cameras:`` store.yaml
-    holds them (``shelves``, ``zones``): each gondola level a box facing its aisle, its
-    plates spans along the face in the simulator's order."""
+    """The simulated store's shelves and doors in world metres (:func:`to_world`), as a
+    ``cameras:`` store.yaml holds them (``shelves``, ``zones``): each gondola level a box
+    facing its aisle, its plates spans along the face in the simulator's order."""
     spots = plate_spots()
     shelves = []
     for g in GONDOLAS:
-        a, b = g.face_segment()
-        yaw = _FACE_YAW[g.face]
+        a, b = (to_world(p)[0, :2] for p in g.face_segment())
+        aisle = to_world(g.normal)[0, :2] - to_world([0.0, 0.0])[0, :2]
+        # a box's own x runs along its front with the aisle on its right (walkout.config.world)
+        along = np.array([-aisle[1], aisle[0]])
+        yaw = math.degrees(math.atan2(along[1], along[0]))
+        start = a if (b - a) @ along > 0 else b
         length = float(np.hypot(*(b - a)))
         depth = float(abs((g.rect()[2] - g.rect()[0]) @ g.normal))
-        # the box's origin is the left end of its front seen from the aisle
-        start = a if yaw in (0.0, 90.0) else b
-        forward = yaw in (0.0, 90.0)   # plates numbered along the box's own x
         w = length / g.n_plates
         for s in range(1, g.n_shelves + 1):
             shelf_id = f"{g.id}S{s}"
@@ -193,18 +202,24 @@ def world_layout(units: dict[str, int] | None = None) -> dict:
             for sp in spots:
                 if sp.shelf_id != shelf_id:
                     continue
-                k = sp.k if forward else g.n_plates - 1 - sp.k
+                mid = float((to_world(g.plate_face_point(sp.k))[0, :2] - start) @ along)
                 plate = {"id": sp.plate_id, "sku": sp.sku,
-                         "span": [round(k * w, 6), round((k + 1) * w, 6)]}
+                         "span": [round(mid - w / 2, 6), round(mid + w / 2, 6)]}
                 if units is not None:
                     plate["units"] = units[sp.plate_id]
                 plates.append(plate)
             shelves.append({"id": shelf_id, "gondola": g.id,
-                            "origin": [float(start[0]), float(start[1]), SHELF_Z[s - 1]],
-                            "size": [length, depth, SHELF_CLEAR_M], "yaw_deg": yaw,
+                            "origin": [round(float(start[0]), 6), round(float(start[1]), 6),
+                                       SHELF_Z[s - 1]],
+                            "size": [length, depth, SHELF_CLEAR_M], "yaw_deg": round(yaw, 6),
                             "plates": plates})
     return {"shelves": shelves,
-            "zones": {"entrance": entrance_zone().tolist(), "exit": exit_zone().tolist()}}
+            "zones": {"entrance": to_world(entrance_zone())[:, :2].tolist(),
+                      "exit": to_world(exit_zone())[:, :2].tolist()}}
+
+
+# image pixels -> world floor metres, for a floor homography of the simulator's floor
+SIM_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, FLOOR_H], [0.0, 0.0, 1.0]])
 
 
 def store_config(view: View, fps: float, units: dict[str, int], name: str,
