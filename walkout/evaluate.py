@@ -35,7 +35,11 @@ right when its cart event's shopper is the one matched to the true shopper.
 there are none).
 
 **Tracking**: HOTA, IDF1 and MOTA of ``tracks.txt`` against ``gt/tracks.txt``
-(:mod:`walkout.mot`).
+(:mod:`walkout.mot`). A store of several cameras is scored on the floor: ``tracks_floor.csv``
+against ``gt/tracks_floor.csv`` (the true rows of moments when some camera sees the
+shopper), each point a ``FLOOR_BOX_M`` square matched at IoU ``FLOOR_IOU``: a point matches
+one within 0.41 m (diagonally) to 0.5 m (along an axis), about the 0.5 m radius that
+floor-plane benchmarks such as WILDTRACK use.
 
 Every figure is computed per clip, per tag and overall from summed counts (micro averages,
 not means of per-clip ratios). A clip's tag is its store name, or else its folder name, less
@@ -71,6 +75,8 @@ EVENT_WINDOW_S = 1.5
 PRICE_TOLERANCE = 0.005
 UNEXPLAINED = "unexplained"
 PRED_FILES = ("receipts.json", "events.jsonl", "tracks.txt")
+FLOOR_BOX_M = 1.0
+FLOOR_IOU = 1.0 / 3.0
 FLAT_KEYS = ("receipt_precision", "receipt_recall", "receipt_f1", "exact_receipt_rate",
              "event_precision", "event_recall", "flagged_rate", "hota", "idf1", "mota")
 
@@ -88,6 +94,8 @@ class Truth:
     events: list[dict]                 # {"t", "shopper", "shelf", "sku", "qty"}
     tracks: np.ndarray
     prices: dict[str, float]
+    floor: bool = False                # tracks are floor squares (a store of several cameras)
+    fps: float = 10.0                  # frames of the floor tracks per second
 
 
 @dataclass
@@ -201,16 +209,58 @@ def load_truth(root: str | Path) -> Truth:
                        "sku": str(_get(e, "sku", where)),
                        "qty": _qty(_get(e, "qty", where), where, nonzero=True)})
     name = clip.root.resolve().name
+    floor = store.world is not None
+    if floor:
+        tracks = _true_floor(clip.root / "gt", store)
+    else:
+        tracks = read_mot(clip.gt_tracks)
+    fps = store.world.cameras[0].fps if floor else store.camera.fps
     return Truth(name, clip_tag(store.name or name), clip.root, items, exited, events,
-                 read_mot(clip.gt_tracks), prices)
+                 tracks, prices, floor, fps)
 
 
-def load_prediction(root: str | Path) -> Prediction:
+def floor_rows(path: Path, fps: float) -> np.ndarray:
+    """``tracks_floor.csv`` (t, shopper, x, y) as MOT rows of ``FLOOR_BOX_M`` squares, the
+    frame numbered from time at ``fps`` (frame 1 at t = 0)."""
+    try:
+        rows = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a floor track file (expected rows t,shopper,x,y): "
+                         f"{cut(str(exc), 80)}") from None
+    if rows.size == 0:
+        return np.zeros((0, 6))
+    if rows.shape[1] != 4:
+        raise InputError(f"{path}: {rows.shape[1]} columns (expected t,shopper,x,y)")
+    half = FLOOR_BOX_M / 2
+    frame = np.round(rows[:, 0] * fps) + 1
+    return np.c_[frame, rows[:, 1], rows[:, 2] - half, rows[:, 3] - half,
+                 np.full(len(rows), FLOOR_BOX_M), np.full(len(rows), FLOOR_BOX_M)]
+
+
+def _true_floor(gt: Path, store) -> np.ndarray:
+    """The true floor rows of the moments when at least one camera sees the shopper."""
+    cams = store.world.cameras
+    rows = floor_rows(gt / "tracks_floor.csv", cams[0].fps)
+    return rows[_seen(gt, store, rows)] if len(rows) else rows
+
+
+def _seen(gt: Path, store, rows: np.ndarray) -> np.ndarray:
+    """Which floor rows (MOT rows) fall on a frame where some camera's truth has them."""
+    seen = set()
+    for cam in store.world.cameras:
+        seen |= {(int(f), int(i)) for f, i in read_mot(gt / f"tracks_{cam.id}.txt")[:, :2]}
+    return np.array([(int(f), int(i)) in seen for f, i in rows[:, :2]], bool)
+
+
+def load_prediction(root: str | Path, fps: float = 10.0) -> Prediction:
+    """The outputs of ``walkout run`` in ``root``; floor tracks (a store of several
+    cameras) are numbered in frames of ``fps``."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: prediction folder not found (expected the `walkout run` "
                          f"outputs {', '.join(PRED_FILES)})")
-    for f in PRED_FILES:
+    floor = not (root / "tracks.txt").is_file() and (root / "tracks_floor.csv").is_file()
+    for f in PRED_FILES[:2] if floor else PRED_FILES:
         if not (root / f).is_file():
             raise InputError(f"{root / f}: file not found (a prediction folder holds "
                              f"{', '.join(PRED_FILES)})")
@@ -253,7 +303,7 @@ def load_prediction(root: str | Path) -> Prediction:
             rec["shelf"] = str(e["shelf_id"]) if e.get("shelf_id") else None
             rec["shopper"] = str(_get(e, "shopper_id", where))
             cart_events.append(rec)
-    tracks = read_mot(root / "tracks.txt")
+    tracks = floor_rows(root / "tracks_floor.csv", fps) if floor else read_mot(root / "tracks.txt")
     return Prediction(root, items, totals, exited, flagged, item_events, cart_events, tracks)
 
 
@@ -419,7 +469,7 @@ def evaluate_clip(truth: Truth, pred: Prediction) -> ClipResult:
                        for i, j in cart_pairs)
     r.timeline = {"true": truth.events, "pred": pred.cart_events, "shoppers": match}
     # tracking
-    r.mot = evaluate_mot(truth.tracks, pred.tracks)
+    r.mot = evaluate_mot(truth.tracks, pred.tracks, FLOOR_IOU if truth.floor else 0.5)
     return r
 
 
@@ -480,7 +530,8 @@ def evaluate(clips: list[str | Path], pred_root: str | Path) -> Evaluation:
     results = []
     for root in find_clips(clips):
         truth = load_truth(root)
-        results.append(evaluate_clip(truth, load_prediction(Path(pred_root) / root.name)))
+        results.append(evaluate_clip(truth, load_prediction(Path(pred_root) / root.name,
+                                                                   truth.fps)))
     return Evaluation(results)
 
 
@@ -510,5 +561,12 @@ def write_oracle_prediction(clip: str | Path, out: str | Path) -> Path:
                      "shelf_id": e["shelf"], "sku": e["sku"], "qty": e["qty"],
                      "confidence": 1.0})
     write_text_atomic(out / "events.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    write_text_atomic(out / "tracks.txt", ClipPaths(Path(clip)).gt_tracks.read_text())
+    if truth.floor:   # a store of several cameras: its floor tracks while seen
+        gt = Path(clip) / "gt"
+        lines = (gt / "tracks_floor.csv").read_text().splitlines(keepends=True)
+        keep = _seen(gt, store, floor_rows(gt / "tracks_floor.csv", truth.fps))
+        write_text_atomic(out / "tracks_floor.csv",
+                          lines[0] + "".join(ln for ln, k in zip(lines[1:], keep) if k))
+    else:
+        write_text_atomic(out / "tracks.txt", ClipPaths(Path(clip)).gt_tracks.read_text())
     return out

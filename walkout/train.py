@@ -32,7 +32,7 @@ def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
                       size: tuple[int, int] = (640, 480), per_scenario: int = 12,
                       val_share: float = 0.1, crowd_share: float = 0.0,
                       reach_share: float = 0.0, world_share: float = 0.0,
-                      progress: bool = False) -> Path:
+                      cameras: int = 1, progress: bool = False) -> Path:
     """Write ``frames`` labelled simulator frames as a YOLO dataset; returns its yaml.
 
     ``crowd_share`` of the frames are picked among the moments when two shoppers are
@@ -41,7 +41,10 @@ def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
     a shelf, with someone beside them when there is (boxes within 20 px): the box must
     take in the arm, and the arm must not go to the neighbour's box. ``world_share`` of the
     scenarios happen in a drawn world (camera height and lens, light, blur, noise, JPEG,
-    bodies) rather than the presets' one.
+    bodies) rather than the presets' one. ``cameras`` > 1 takes the frames of the
+    simulator's several perspective views of one scene (:mod:`walkout.sim.views`), every
+    camera's frame of a moment (no crowd or reach picking there: the oblique views see
+    people side by side and hidden behind one another all the time).
     """
     from .sim.render import Renderer, gt_boxes
     from .sim.scenario import PRESETS, make_scenario
@@ -66,8 +69,15 @@ def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
                  else PRESET_WORLD)  # no draw without worlds: older datasets stay as made
         sc = make_scenario(preset, number, world=world)
         view = camera_view(world, *size)
-        renderer = Renderer(sc, view, np.random.default_rng([seed, s]))
         split = "val" if rng.random() < val_share else "train"
+        if cameras > 1:
+            k = _views_frames(root / "images" / split, root / "labels" / split, sc,
+                              cameras, size, np.random.default_rng([seed, s]), rng,
+                              min(per_scenario, frames - k), f"{preset}-{s:05d}", k, bar)
+            if k >= frames:
+                break
+            continue
+        renderer = Renderer(sc, view, np.random.default_rng([seed, s]))
         n = min(per_scenario, frames - k)
         times = rng.uniform(0, sc.duration, n)
         n_crowd = int(round(crowd_share * n))
@@ -83,16 +93,8 @@ def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
             times[n_crowd:n_crowd + len(picked)] = picked
         for t in np.sort(times):
             img, boxes = renderer.frame(float(t))
-            name = f"{preset}-{s:05d}-{k:06d}"
-            quality = int(rng.integers(35, 90))
-            cv2.imwrite(str(root / "images" / split / f"{name}.jpg"), img,
-                        [cv2.IMWRITE_JPEG_QUALITY, quality])
-            lines = []
-            for x0, y0, x1, y1 in boxes.values():
-                cx, cy = (x0 + x1) / 2 / view.width, (y0 + y1) / 2 / view.height
-                w, h = (x1 - x0) / view.width, (y1 - y0) / view.height
-                lines.append(f"0 {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
-            (root / "labels" / split / f"{name}.txt").write_text("\n".join(lines))
+            _write_frame(root / "images" / split, root / "labels" / split,
+                         f"{preset}-{s:05d}-{k:06d}", img, boxes, int(rng.integers(35, 90)))
             k += 1
             if bar is not None:
                 bar.update(1)
@@ -109,6 +111,35 @@ def make_yolo_dataset(root: str | Path, frames: int, seed: int = 0,
     yaml_path.write_text(f"path: {root.resolve()}\ntrain: images/train\nval: images/val\n"
                          "names:\n  0: person\n")
     return yaml_path
+
+
+def _write_frame(images: Path, labels: Path, name: str, img: np.ndarray, boxes: dict,
+                 quality: int) -> None:
+    h, w = img.shape[:2]
+    cv2.imwrite(str(images / f"{name}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    lines = []
+    for x0, y0, x1, y1 in boxes.values():
+        cx, cy = (x0 + x1) / 2 / w, (y0 + y1) / 2 / h
+        lines.append(f"0 {cx:.6f} {cy:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}")
+    (labels / f"{name}.txt").write_text("\n".join(lines))
+
+
+def _views_frames(images: Path, labels: Path, sc, cameras: int, size: tuple[int, int],
+                  draw_rng: np.random.Generator, rng: np.random.Generator, n: int, stem: str,
+                  k: int, bar) -> int:
+    """Write about ``n`` frames of the ``cameras`` views of ``sc`` (every view of a few
+    moments); returns the running frame count."""
+    from .sim.views import ViewsRenderer, rig
+
+    renderer = ViewsRenderer(sc, rig(cameras, sc.world, *size), draw_rng)
+    for t in np.sort(rng.uniform(0, sc.duration, max(1, n // cameras))):
+        for img, boxes in renderer.frames(float(t)):
+            _write_frame(images, labels, f"{stem}-{k:06d}", img, boxes,
+                         int(rng.integers(35, 90)))
+            k += 1
+            if bar is not None:
+                bar.update(1)
+    return k
 
 
 def _reach_times(sc, view, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -155,7 +186,7 @@ def train_detector(out: str | Path, frames: int = 1500, epochs: int = 30, imgsz:
                    device: str | None = None, batch: int = 16, seed: int = 0,
                    workdir: str | Path | None = None, init: str | Path | None = None,
                    crowd_share: float = 0.0, reach_share: float = 0.0,
-                   world_share: float = 0.0, progress: bool = False) -> Path:
+                   world_share: float = 0.0, cameras: int = 1, progress: bool = False) -> Path:
     """Simulate, train and export; returns the path of the trained ``.pt``. The data and
     the training runs go to ``workdir`` (kept), or to a scratch folder removed at the end."""
     out = Path(out)
@@ -163,11 +194,15 @@ def train_detector(out: str | Path, frames: int = 1500, epochs: int = 30, imgsz:
         raise InputError(f"--out: expected a .pt path, got {out}")
     if frames < 2 or epochs < 1 or imgsz < 32:
         raise InputError("expected --frames >= 2, --epochs >= 1 and --imgsz >= 32")
+    from .sim.views import CAMERAS_MAX
+
+    if not 1 <= cameras <= CAMERAS_MAX:
+        raise InputError(f"--cameras: expected 1 to {CAMERAS_MAX}, got {cameras}")
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="walkout-train-"))
     try:
         return _train(out, work, frames, epochs, imgsz, device, batch, seed, init,
-                      crowd_share, reach_share, world_share, progress)
+                      crowd_share, reach_share, world_share, cameras, progress)
     finally:
         if workdir is None:  # our own scratch folder: the data and runs go with it
             shutil.rmtree(work, ignore_errors=True)
@@ -175,12 +210,12 @@ def train_detector(out: str | Path, frames: int = 1500, epochs: int = 30, imgsz:
 
 def _train(out: Path, work: Path, frames: int, epochs: int, imgsz: int, device: str | None,
            batch: int, seed: int, init: str | Path | None, crowd_share: float,
-           reach_share: float, world_share: float, progress: bool) -> Path:
+           reach_share: float, world_share: float, cameras: int, progress: bool) -> Path:
     from .detect import pick_device, ultralytics_offline
 
     data = make_yolo_dataset(work / "data", frames, seed, crowd_share=crowd_share,
                              reach_share=reach_share, world_share=world_share,
-                             progress=progress)
+                             cameras=cameras, progress=progress)
     YOLO = ultralytics_offline()
     device = device or pick_device()
     if init is not None:  # fine-tune a trained model rather than start from scratch
@@ -193,7 +228,10 @@ def _train(out: Path, work: Path, frames: int, epochs: int, imgsz: int, device: 
                 seed=seed,
                 deterministic=True, workers=2, plots=False, verbose=progress,
                 amp=device != "cpu", patience=max(10, epochs // 3),
-                mosaic=1.0, close_mosaic=max(1, epochs // 5), fliplr=0.5, flipud=0.5,
+                mosaic=1.0, close_mosaic=max(1, epochs // 5), fliplr=0.5,
+                # seen from above a person may lie any way round in the frame; an oblique
+                # camera always sees them upright
+                flipud=0.5 if cameras == 1 else 0.0,
                 degrees=0.0, hsv_v=0.3)
     best = work / "run" / "weights" / "best.pt"
     if not best.is_file():

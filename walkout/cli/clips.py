@@ -21,8 +21,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     check_out_dir(args.out)  # output paths first
     clip = simulate(args.preset, args.seed, args.out, duration=args.duration,
                     shoppers=args.shoppers, fps=args.fps, size=args.size,
-                    progress=sys.stderr.isatty() and not args.quiet, world=world)
-    print(f"wrote labelled clip {clip.root}")
+                    progress=sys.stderr.isatty() and not args.quiet, world=world,
+                    cameras=args.cameras)
+    if args.cameras > 1:
+        print(f"wrote labelled store of {args.cameras} cameras {clip} "
+              f"(walkout run {clip} reads it)")
+    else:
+        print(f"wrote labelled clip {clip.root}")
     return 0
 
 
@@ -70,7 +75,8 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
     out = train_detector(args.out, frames=args.frames, epochs=args.epochs, imgsz=args.imgsz,
                          device=args.device, batch=args.batch, seed=args.seed,
                          init=args.init, crowd_share=args.crowd, reach_share=args.reach,
-                         world_share=args.worlds, progress=not args.quiet)
+                         world_share=args.worlds, cameras=args.cameras,
+                         progress=not args.quiet)
     print(f"wrote {out} and {out.with_suffix('.onnx')}")
     return 0
 
@@ -90,6 +96,11 @@ def add_parsers(sub) -> None:
                         "quality, load cells, clock offset) from wide ranges: 'random' draws "
                         "the world numbered like --seed, N draws world N; recorded in "
                         "gt/world.json (default: the presets' fixed world)")
+    s.add_argument("--cameras", type=int, default=1, metavar="N",
+                   help="1: the single top-down clip (default); 2-4: the scene seen by N "
+                        "cameras in perspective, one straight down and the others oblique "
+                        "from the corners: a folder of N videos and a store.yaml in world "
+                        "metres, for `walkout run FOLDER`")
     s.add_argument("--fps", type=float, default=10.0, help="video frame rate (default 10)")
     s.add_argument("--size", type=size, default=(640, 480), help="WIDTHxHEIGHT (640x480)")
     s.add_argument("--out", required=True, help="output clip folder")
@@ -122,4 +133,7 @@ def add_parsers(sub) -> None:
     tr.add_argument("--worlds", type=float, default=0.0,
                     help="share of scenarios in drawn worlds (other cameras, light, image "
                          "quality, bodies; 0)")
+    tr.add_argument("--cameras", type=int, default=1, metavar="N",
+                    help="1: the single top-down view (default); 2-4: every view of the "
+                         "simulator's store of N cameras, in perspective")
     tr.set_defaults(func=cmd_train_detector)

@@ -175,8 +175,10 @@ def draw_person(img: np.ndarray, p: PersonShapes, sh: Shopper, view: View) -> No
 FLOORS = [(200, 200, 196), (182, 198, 214), (204, 192, 172), (168, 182, 196), (150, 160, 165)]
 
 
-def background(view: View, rng: np.random.Generator, units: dict) -> np.ndarray:
-    """Floor tiles, walls, door mats and gondolas with their top-shelf products."""
+def background(view: View, rng: np.random.Generator, units: dict,
+               fixtures: bool = True) -> np.ndarray:
+    """Floor tiles, walls, door mats and (``fixtures``) gondolas with their top-shelf
+    products."""
     H, W, ppm = view.height, view.width, view.ppm
     base = np.array(FLOORS[int(rng.integers(len(FLOORS)))], np.float32)
     tile = rng.uniform(0.45, 0.65) * ppm
@@ -209,7 +211,7 @@ def background(view: View, rng: np.random.Generator, units: dict) -> np.ndarray:
     for a, b in zip(xs[0::2], xs[1::2]):
         rect(a, FLOOR_H - t, b, FLOOR_H, wall)
     spots = plate_spots()
-    for g in GONDOLAS:
+    for g in GONDOLAS if fixtures else ():
         rect(g.x0 + 0.04, g.y0 + 0.05, g.x1 + 0.04, g.y1 + 0.05, (60, 62, 64))  # shadow
         rect(g.x0, g.y0, g.x1, g.y1, (92, 94, 98))
         rect(g.x0 + 0.03, g.y0 + 0.03, g.x1 - 0.03, g.y1 - 0.03, (150, 152, 156))

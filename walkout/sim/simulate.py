@@ -112,16 +112,21 @@ def world_record(sc: Scenario, view: View) -> dict:
 
 def simulate(preset: str, seed: int, out: str | Path, duration: float | None = None,
              shoppers: int | None = None, fps: float = 10.0, size: tuple[int, int] = (640, 480),
-             progress: bool = False, world: int | World | None = None) -> ClipPaths:
+             progress: bool = False, world: int | World | None = None,
+             cameras: int = 1) -> ClipPaths | Path:
     """Simulate ``preset`` with ``seed`` and write a labelled clip into ``out``; ``world``
     None is the presets' world, a number draws that world (:func:`.world.draw_world`),
-    recorded in ``gt/world.json``.
+    recorded in ``gt/world.json``. ``cameras`` > 1 writes the scene seen by that many
+    cameras (:func:`simulate_cameras`) and returns the folder.
 
     Files are first written to a temp folder inside ``out`` and moved into place only when
     all of them are complete, so a failure never leaves a half-written clip behind.
     """
     if not fps > 0:
         raise InputError(f"--fps: expected frames per second > 0, got {fps:g}")
+    if cameras != 1:
+        return simulate_cameras(preset, seed, out, cameras, duration, shoppers, fps, size,
+                                progress, world)
     world = _world(world)
     sc = make_scenario(preset, seed, duration, shoppers, world)
     w_rng, r_rng = _streams(preset, seed)
@@ -194,3 +199,129 @@ def _render(sc: Scenario, view: View, fps: float, rng: np.random.Generator, vide
     finally:
         writer.release()
     return rows
+
+
+# the detector for the simulator's perspective views (models/README.md)
+VIEWS_MODEL = "models/walkout-sim-views.onnx"
+
+
+def simulate_cameras(preset: str, seed: int, out: str | Path, cameras: int,
+                     duration: float | None = None, shoppers: int | None = None,
+                     fps: float = 10.0, size: tuple[int, int] = (640, 480),
+                     progress: bool = False, world: int | World | None = None) -> Path:
+    """The scene of ``preset`` and ``seed`` (the same shoppers, items and weights as the
+    single-camera clip) seen by ``cameras`` perspective cameras (:mod:`.views`): a folder
+    ``walkout run`` reads as a store of several cameras.
+
+    It holds ``store.yaml`` (the cameras' calibrations, the shelves and doors in world
+    metres), ``weights.csv``, ``<camera>.mp4`` per camera, and under ``gt/`` the events and
+    receipts, ``tracks_<camera>.txt`` (MOT rows of each camera's seen shoppers) and
+    ``tracks_floor.csv`` (t, shopper, x, y in world metres, every shopper in the store).
+    Written to a temp folder inside ``out`` and moved into place when complete.
+    """
+    from ..config import load_store
+    from .layout import to_world, world_layout
+    from .views import CAMERAS_MAX, rig
+
+    if not 1 <= cameras <= CAMERAS_MAX:
+        raise InputError(f"--cameras: expected 1 to {CAMERAS_MAX}, got {cameras}")
+    world = _world(world)
+    sc = make_scenario(preset, seed, duration, shoppers, world)
+    w_rng, r_rng = _streams(preset, seed)
+    cams = rig(cameras, world, *size)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder (expected an output folder)")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".walkout-sim-", dir=out))
+    try:
+        units = {pid: len(u) for pid, u in sc.units.items()}
+        single = store_config(View(*size), fps, units, name=_name(preset, seed, world),
+                              clock_offset_s=world.stated_offset_s)
+        flat = single.to_dict()
+        detector = {**flat["detector"], "model": VIEWS_MODEL}
+        raw = {"name": f"{single.name}-cameras{cameras}",
+               "cameras": [{**c.to_yaml(), "fps": fps} for c in cams],
+               "detector": detector, "catalogue": flat["catalogue"],
+               **world_layout(units), "sensors": flat["sensors"]}
+        write_text_atomic(tmp / "store.yaml", _yaml(raw))
+        load_store(tmp / "store.yaml")   # what it writes is what walkout reads
+        t, grams = synthesize(sc, w_rng, single.plate_ids, world.noise_model())
+        write_text_atomic(tmp / "weights.csv",
+                          format_weights_csv(_sensor_clock(t, world), grams, single.plate_ids))
+        (tmp / "gt").mkdir()
+        events = gt_events(sc)
+        write_text_atomic(tmp / "gt" / "events.jsonl",
+                          "".join(json.dumps(e) + "\n" for e in events))
+        write_text_atomic(tmp / "gt" / "receipts.json",
+                          json.dumps(gt_receipts(sc, events), indent=2) + "\n")
+        rows, floor = _render_views(sc, cams, fps, r_rng, tmp, progress, to_world)
+        for cam in cams:
+            write_text_atomic(tmp / "gt" / f"tracks_{cam.id}.txt",
+                              "".join(r + "\n" for r in rows[cam.id]))
+        write_text_atomic(tmp / "gt" / "tracks_floor.csv", "t,shopper,x,y\n" + "".join(floor))
+        if world.number is not None:
+            write_text_atomic(tmp / "gt" / "world.json",
+                              json.dumps(world_record(sc, View(*size)), indent=2) + "\n")
+        for path in sorted(tmp.rglob("*")):
+            if path.is_file():
+                dest = out / path.relative_to(tmp)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                path.replace(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("wrote %s: %d cameras, %d shoppers, %d events, %.0f s", out, cameras,
+             len(sc.shoppers), len(events), sc.duration)
+    return out
+
+
+def _yaml(raw: dict) -> str:
+    import yaml
+
+    class Plain(yaml.SafeDumper):
+        def ignore_aliases(self, data):
+            return True
+
+    def rows(dumper, data):   # a point or a matrix row on one line
+        flow = all(isinstance(v, (int, float)) for v in data)
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+    Plain.add_representer(list, rows)
+    return yaml.dump(raw, Dumper=Plain, sort_keys=False)
+
+
+def _render_views(sc: Scenario, cams, fps: float, rng: np.random.Generator, folder: Path,
+                  progress: bool, to_world) -> tuple[dict[str, list[str]], list[str]]:
+    from .views import ViewsRenderer
+
+    n_frames = int(round(sc.duration * fps))
+    size = (cams[0].width, cams[0].height)
+    writers = {c.id: cv2.VideoWriter(str(folder / f"{c.id}.mp4"),
+                                     cv2.VideoWriter_fourcc(*"mp4v"), fps, size) for c in cams}
+    if not all(w.isOpened() for w in writers.values()):
+        raise InputError(f"{folder}: OpenCV cannot write mp4v video here")
+    renderer = ViewsRenderer(sc, cams, rng)
+    rows: dict[str, list[str]] = {c.id: [] for c in cams}
+    floor = []
+    frames = range(n_frames)
+    if progress:
+        from tqdm import tqdm
+
+        frames = tqdm(frames, desc="render", unit="frame")
+    try:
+        for k in frames:
+            t = k / fps
+            for cam, (img, boxes) in zip(cams, renderer.frames(t)):
+                writers[cam.id].write(img)
+                for sid in sorted(boxes):
+                    x0, y0, x1, y1 = boxes[sid]
+                    rows[cam.id].append(format_mot_row(k + 1, sid, (x0, y0, x1 - x0, y1 - y0)))
+            for sh in sorted(sc.shoppers, key=lambda s: s.id):
+                state = sh.position(t)
+                if state is not None:
+                    x, y, _ = to_world(state[0])[0]
+                    floor.append(f"{t:.3f},{sh.id},{x:.3f},{y:.3f}\n")
+    finally:
+        for w in writers.values():
+            w.release()
+    return rows, floor

@@ -1,0 +1,144 @@
+"""`walkout simulate --cameras N`: one scene seen by several perspective cameras. The views
+agree with their calibrations (a person's box in every view reads back to where the
+simulator has them on the floor), the scene is the single clip's scene (same receipts and
+weights), a shopper hidden behind a gondola is not in that camera's truth, and the folder
+is a store that `walkout run` reads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from walkout.config import load_store
+from walkout.floor import floor_measurement
+from walkout.io import read_mot
+from walkout.sim import simulate
+from walkout.sim.layout import FLOOR_H, FLOOR_W, to_world
+from walkout.sim.scenario import make_scenario
+from walkout.sim.views import ViewsRenderer, rig
+from walkout.sim.world import PRESET_WORLD
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    """The `single` scene of seed 2 (35 s), seen by 2 cameras and by the usual one."""
+    root = tmp_path_factory.mktemp("views")
+    simulate("single", 2, root / "two", cameras=2)
+    simulate("single", 2, root / "one")
+    return root
+
+
+def test_every_camera_sees_the_middle_of_the_floor():
+    """The fields of view overlap: the floor's middle is in every camera's frame, c1 looks
+    straight down and the others at an angle."""
+    cams = rig(4, PRESET_WORLD)
+    mid = to_world([[FLOOR_W / 2, FLOOR_H / 2]])[0]
+    for cam in cams:
+        px, depth = cam.project(mid[None])
+        assert depth[0] > 0 and 0 <= px[0, 0] < cam.width and 0 <= px[0, 1] < cam.height
+    assert [c.view for c in cams] == ["overhead", "oblique", "oblique", "oblique"]
+    assert np.allclose(cams[0].calib.R[:, 2], [0, 0, -1])
+
+
+def test_boxes_in_every_view_read_back_to_the_true_floor_position(scene):
+    """Each camera's true boxes, read by walkout's floor model through the calibration
+    written to store.yaml, land where the simulator had the shopper: the views, the
+    calibrations and the world coordinates agree."""
+    folder = scene / "two"
+    store = load_store(folder / "store.yaml")
+    floor = np.loadtxt(folder / "gt" / "tracks_floor.csv", delimiter=",", skiprows=1)
+    for cam in store.world.cameras:
+        gt = read_mot(folder / "gt" / f"tracks_{cam.id}.txt")
+        assert len(gt) > 100, cam.id
+        errs = []
+        for f, sid, x, y, w, h, *_ in gt:
+            m = floor_measurement(cam, (x, y, x + w, y + h))
+            true = floor[np.isclose(floor[:, 0], (f - 1) / 10) & (floor[:, 1] == sid)]
+            if m is not None:
+                errs.append(float(np.hypot(*(m[0] - true[0, 2:]))))
+        assert len(errs) > 0.9 * len(gt), cam.id
+        # a body is 0.4-0.5 m across and an arm in a shelf stretches its box by 0.7 m
+        assert np.median(errs) < 0.2 and np.percentile(errs, 90) < 0.45, (cam.id, errs)
+
+
+def test_the_scene_is_the_single_clips_scene(scene):
+    """Same shoppers, items and shelf weights as the one-camera clip of the seed."""
+    one, two = scene / "one", scene / "two"
+    assert (json.loads((two / "gt" / "receipts.json").read_text())
+            == json.loads((one / "gt" / "receipts.json").read_text()))
+    assert (two / "weights.csv").read_bytes() == (one / "weights.csv").read_bytes()
+    assert (two / "gt" / "events.jsonl").read_bytes() == (one / "gt" / "events.jsonl").read_bytes()
+
+
+def test_someone_behind_a_gondola_is_not_in_that_cameras_truth():
+    """In the oblique corner views gondolas hide shoppers: there are moments when a shopper
+    whose whole body projects into the frame is not in that camera's truth, and in each such
+    moment a gondola stands between the lens and them."""
+    sc = make_scenario("busy", 3)
+    cams = rig(2, PRESET_WORLD)
+    r = ViewsRenderer(sc, cams, np.random.default_rng(0))
+    hidden = 0
+    for t in np.arange(5.0, sc.duration - 5.0, 4.0):
+        _, boxes = r.frames(float(t))[1]
+        for sh in sc.shoppers:
+            state = sh.position(float(t))
+            if state is None or sh.id in boxes:
+                continue
+            feet = to_world(state[0][None], 0.0)
+            head = to_world(state[0][None], 1.6)
+            px, depth = cams[1].project(np.r_[feet, head])
+            inside = (depth > 0).all() and (px >= 0).all() and (px[:, 0] < 640).all() \
+                and (px[:, 1] < 480).all()
+            if inside:
+                hidden += 1
+                assert _behind_a_gondola(cams[1], state[0]), (t, sh.id)
+    assert hidden > 0
+
+
+def _behind_a_gondola(cam, xy) -> bool:
+    """Whether the sight line from the lens to the shopper's chest passes through a
+    gondola (its footprint, below its top)."""
+    from walkout.sim.layout import GONDOLAS
+    from walkout.sim.views import GONDOLA_H_M
+
+    eye = cam.calib.t
+    for z in (1.0, 1.3):
+        chest = to_world(xy[None], z)[0]
+        for s in np.linspace(0.0, 1.0, 200):
+            p = eye + (chest - eye) * s
+            sim = np.array([p[0], FLOOR_H - p[1]])
+            if p[2] < GONDOLA_H_M and any(g.x0 <= sim[0] <= g.x1 and g.y0 <= sim[1] <= g.y1
+                                          for g in GONDOLAS):
+                return True
+    return False
+
+
+def test_too_many_cameras_is_one_line_and_exit_2(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "walkout", "simulate", "--preset", "single",
+                          "--seed", "1", "--cameras", "5", "--out", tmp_path / "x"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 2
+    assert "--cameras" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(("shift_m", "idf1"), [(0.0, 1.0), (0.3, 1.0), (0.7, 0.0)])
+def test_eval_scores_a_store_of_cameras_on_the_floor(scene, tmp_path, shift_m, idf1):
+    """`walkout eval` scores a store of several cameras by its floor tracks: the true ones
+    score 1, moved by 0.3 m they still match (within WILDTRACK's 0.5 m), by 0.7 m not."""
+    from walkout.evaluate import evaluate, write_oracle_prediction
+
+    pred = write_oracle_prediction(scene / "two", tmp_path / "pred" / "two")
+    path = pred / "tracks_floor.csv"
+    lines = path.read_text().splitlines()
+    moved = [lines[0]] + [",".join([*v[:2], f"{float(v[2]) + shift_m:.3f}", v[3]])
+                          for v in (ln.split(",") for ln in lines[1:])]
+    path.write_text("\n".join(moved) + "\n")
+    got = evaluate([scene / "two"], tmp_path / "pred").summary()
+    assert got["receipt_f1"] == 1.0 and got["exact_receipt_rate"] == 1.0
+    assert got["idf1"] == pytest.approx(idf1)
