@@ -126,12 +126,18 @@ def test_a_floor_homography_camera_places_things_at_their_footprint(tmp_path):
         top.project([[0.0, 0.0, 0.0]])[0][0][0], abs=1e-6)
 
 
-def test_a_shelf_out_of_a_cameras_sight_is_not_in_its_view(tmp_path):
+def test_a_shelf_out_of_a_cameras_sight_lies_outside_its_frame(tmp_path):
+    """A shelf a camera does not see is in its view outside the frame: nobody reaches it
+    there, and its plates still weigh (every view has every plate)."""
+    from walkout.config.world import OUTSIDE
+
     raw = world_store()
     raw["shelves"].append({"id": "BACK", "origin": [2.0, -9.0, 0.5], "size": [1.0, 0.4, 0.4],
                            "yaw_deg": 180, "plates": [{"id": "BACKP1", "sku": "P0"}]})
     store = load_store(write(tmp_path, raw))
-    assert "BACK" not in [s.id for s in store.shelves]          # 9 m behind the top view
+    back = store.shelf("BACK")                                   # 9 m behind the top view
+    assert np.array_equal(back.polygon, OUTSIDE) and np.array_equal(back.reach_zone, OUTSIDE)
+    assert "BACKP1" in store.plate_ids
     assert [s.id for s in store.world.shelves][-1] == "BACK"
 
 

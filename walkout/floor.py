@@ -97,25 +97,49 @@ def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams()
     how = _reading(np.array([x1, y1, x2, y2]), cam, oblique)
     if how is None:
         return None
-    seen = _features(np.array([x1, y1, x2, y2]), how)
-    # Newton starts on the ray through the read point at the height it shows: a head (the
-    # top of an oblique view's box), the feet (its bottom), or a body's middle from above
-    start_h = 0.0 if how[1] == "hi" else HEIGHT_M
-    xy = _fit(calib, seen, how, start_h if oblique else HEIGHT_M / 2)
+    xy = _read(calib, np.array([x1, y1, x2, y2]), how, oblique)
     if xy is None:
         return None
+    doubt = np.zeros((2, 2))
+    if oblique and how[1] == "hi" and y1 > CUT_PX:
+        # the feet may be hidden (behind a shelf, or a nearer shopper: the box then ends
+        # above them) where the head rarely is: read from the head too, and where the two
+        # disagree by more than people's heights explain, the head is right
+        head_how = (how[0], "lo")
+        head = _read(calib, np.array([x1, y1, x2, y2]), head_how, oblique)
+        if head is not None:
+            dist = float(np.hypot(*(head - calib.t[:2])))
+            lens_h = float(calib.t[2])
+            spread = HEIGHT_SPREAD_M * dist / max(lens_h - HEIGHT_M, 0.1)
+            gap = float(np.hypot(*(head - xy)))
+            if gap > spread + HIDDEN_SLACK_M:
+                how, xy = head_how, head
+            elif gap > HIDDEN_SLACK_M:   # either may be right: as uncertain as they differ
+                doubt = np.outer(head - xy, head - xy)
     # the box's jitter, carried to the floor through the fitted model (its Jacobian)
     J = _jacobian(calib, xy, how)
     Ji = np.linalg.inv(J)
-    cov = Ji @ Ji.T * sigma**2
+    # a body is no point: where it stands is known to within a hand's width of its middle
+    # (arms, a bag, a turned torso move the box's middle that far without a step)
+    cov = Ji @ Ji.T * sigma**2 + doubt + np.eye(2) * BODY_SD_M**2
     # the height spread: a shorter or taller person shifts the box's middle seen from above
     # along the line from the lens's foot point (the feet do not move with it)
+    # (half the spread for the middle of a box, all of it for a head)
     away = xy - calib.t[:2]
     dist, lens_h = float(np.hypot(*away)), float(calib.t[2])
-    if not oblique and dist > 1e-6 and lens_h > HEIGHT_M:
-        shift = 0.5 * HEIGHT_SPREAD_M * dist / (lens_h - HEIGHT_M)
+    share = 0.0 if how[1] == "hi" and oblique else 1.0 if oblique else 0.5
+    if share and dist > 1e-6 and lens_h > HEIGHT_M:
+        shift = share * HEIGHT_SPREAD_M * dist / (lens_h - HEIGHT_M)
         cov = cov + shift**2 * np.outer(away / dist, away / dist)
     return xy, cov
+
+
+def _read(calib, box: np.ndarray, how: tuple[str, str], oblique: bool) -> np.ndarray | None:
+    """The floor point of a box read as ``how``. Newton starts on the ray through the read
+    point at the height it shows: the feet (the bottom of an oblique view's box), a head
+    (its top), or a body's middle from above."""
+    start_h = (0.0 if how[1] == "hi" else HEIGHT_M) if oblique else HEIGHT_M / 2
+    return _fit(calib, _features(box, how), how, start_h)
 
 
 _ANGLES = np.linspace(0.0, 2 * np.pi, 12, endpoint=False)
@@ -135,6 +159,12 @@ def _model_box(calib, xy: np.ndarray) -> np.ndarray:
 
 # a box edge within this many pixels of the frame's edge is cut by the frame
 CUT_PX = 2.0
+# how far a body's box middle strays from where the body stands, without a step: a hand's
+# width (arms, a bag, a turned torso)
+BODY_SD_M = 0.1
+# beyond what people's heights explain, a head and the feet of one box may disagree by a
+# body's width (a leg stepping out, a bag) before the feet count as hidden
+HIDDEN_SLACK_M = 0.45
 
 
 def _reading(box: np.ndarray, cam: CameraSpec, oblique: bool) -> tuple[str, str] | None:

@@ -57,16 +57,19 @@ class _Footprint:
         x0, y0 = np.floor(poly.min(0)).astype(int)
         x1, y1 = np.ceil(poly.max(0)).astype(int) + 1
         self.x0, self.y0 = max(int(x0), 0), max(int(y0), 0)
-        self.x1, self.y1 = min(int(x1), w), min(int(y1), h)
+        # a polygon outside the frame (a shelf this camera does not see) covers nothing
+        self.x1, self.y1 = max(min(int(x1), w), self.x0), max(min(int(y1), h), self.y0)
         inside = np.zeros((self.y1 - self.y0, self.x1 - self.x0), np.uint8)
         if inside.size:
             cv2.fillPoly(inside, [np.round(poly - [self.x0, self.y0]).astype(np.int32)], 1)
         self.inside = inside.astype(bool)
         # depth = distance to the nearest pixel outside the polygon; the frame of zeros
         # keeps a polygon that fills its rectangle from having no outside at all
-        framed = cv2.copyMakeBorder(inside, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-        self.depth = cv2.distanceTransform(framed, cv2.DIST_L2, 3)[1:-1, 1:-1] \
-            if inside.size else np.zeros(inside.shape, np.float32)
+        if inside.size:
+            framed = cv2.copyMakeBorder(inside, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+            self.depth = cv2.distanceTransform(framed, cv2.DIST_L2, 3)[1:-1, 1:-1]
+        else:
+            self.depth = np.zeros(inside.shape, np.float32)
         self.background: np.ndarray | None = None
 
     def clip(self, box: np.ndarray, grow: float = 0.0) -> tuple[slice, slice] | None:

@@ -78,7 +78,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                                          ("exit", view.zones.exit))
                  if not np.array_equal(poly, OUTSIDE)]
         print(f"  camera {cam.id}: {cam.width}x{cam.height} @ {cam.fps:g} fps, {cam.view}, "
-              f"sees {len(view.shelves)} of {len(world.shelves)} shelves"
+              f"sees {sum(not np.array_equal(s.polygon, OUTSIDE) for s in view.shelves)} of "
+              f"{len(world.shelves)} shelves"
               f"{', the ' + ' and the '.join(doors) if doors else ', no door'}")
     return 0
 

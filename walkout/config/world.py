@@ -102,6 +102,13 @@ class ShelfBox:
                       [0.0, 0.0, 1.0]])
         return np.asarray(local, float) @ R.T + np.asarray(self.origin, float)
 
+    def to_local(self, xy) -> np.ndarray:
+        """World floor points (N, 2) -> local (along, into) metres (into < 0: the aisle)."""
+        a = math.radians(self.yaw_deg)
+        d = np.asarray(xy, float).reshape(-1, 2) - np.asarray(self.origin[:2], float)
+        return np.c_[d[:, 0] * math.cos(a) + d[:, 1] * math.sin(a),
+                     -d[:, 0] * math.sin(a) + d[:, 1] * math.cos(a)]
+
     def box(self, x0: float = 0.0, x1: float | None = None) -> np.ndarray:
         """Sampled edges (world) of the part of the box from ``x0`` to ``x1`` along it."""
         L, D, Hh = self.size
@@ -207,7 +214,9 @@ def camera_view(store: StoreConfig, camera_id: str) -> StoreConfig:
     for s in world.shelves:
         poly, reach = outline(cam, s.box()), standing(cam, s.reach_floor())
         if poly is None or reach is None:
-            continue
+            # a shelf this camera does not see lies outside its frame (its plates still
+            # weigh, and every view of the store has every plate)
+            poly = reach = OUTSIDE
         plates = tuple(Plate(p.id, p.sku, p.units, outline(cam, s.box(p.x0, p.x1)))
                        for p in s.plates)
         shelves.append(Shelf(s.id, poly, reach, plates, s.gondola))

@@ -12,11 +12,15 @@ a track on the floor, in metres, kept by every camera that sees them:
   since they were seen, the nearest), else becomes a new shopper the cameras did not see
   come in (``appeared``: their receipt is flagged ``lost_track``). Unseen by every camera
   for ``lost_after_s`` a shopper is lost, and after ``reid_window_s`` gone.
-- **Reach** is judged in every camera that sees the shopper, with that camera's view of the
-  shelves (:class:`walkout.zones.reach.Reach` on :meth:`walkout.config.StoreConfig.view`):
-  per shelf the reach that comes closest (the least gap, in box sizes) is kept, so a
-  shopper hidden from one camera by a neighbour still reaches in another. The colour at the
-  tip of a reach comes from a camera looking down.
+- **Reach** is judged on the floor: a shopper standing within ``REACH_M`` of a shelf's
+  front (an arm's length and half a body), along it or up to half that past its ends, is
+  near it; the gap fusion weighs is from the front of their body (``BODY_DEPTH_M`` before
+  their middle) to the shelf, and to each plate along the front, in box sizes (``BOX_M``).
+  The floor position comes from every camera that sees the shopper, so a shopper hidden
+  from one camera by a neighbour or a shelf is still placed; a reach into a shelf moves a
+  box's middle toward it, and with it the floor position. (Judging reach in each camera's
+  pixels, as one camera does, fails in perspective views: a standing body's box overlaps
+  every shelf behind it. docs/notes.md has the figures.)
 
 Floor tracks do not change hands, so nothing is repaired here (``repairs`` stays empty and
 nobody is ``busy``); telling people apart is the floor tracker's job.
@@ -28,10 +32,16 @@ import cv2
 import numpy as np
 
 from ..config import StoreConfig
+from ..config.world import REACH_M
 from .doors import Doors
-from .reach import Reach
 from .scene import Near, Scene, Shopper, ZoneParams
 from .visits import Visits
+
+# half a body's depth, chest to back: from a shopper's middle to the front of their body
+BODY_DEPTH_M = 0.15
+# a person's box seen from above is about this long (shoulders and arms): the unit of the
+# gaps fusion weighs (walkout.fusion.params.gap_scale)
+BOX_M = 0.55
 
 
 class FloorZones:
@@ -43,7 +53,7 @@ class FloorZones:
         self.store = store
         self.params = p = params or ZoneParams()
         world = store.world
-        self.reach = {c.id: Reach(store.view(c.id)) for c in world.cameras}
+        self.cameras = [c.id for c in world.cameras]
         fps = max(c.fps for c in world.cameras)
         self.doors = Doors.on_floor(world.entrance, world.exit, p.frames(p.door_s, fps))
         self.visits = Visits(p)
@@ -70,21 +80,12 @@ class FloorZones:
         where = {tid: (x, y) for tid, x, y in people}
         boxes = np.full((len(ids), 4), np.nan)
         row = {tid: k for k, tid in enumerate(ids.tolist())}
-        best: dict[tuple[int, str], Near] = {}
-        for cam_id, reach in self.reach.items():
-            image, seen = views.get(cam_id, (None, []))
-            mine = [(tid, np.asarray(b, float)) for tid, b in seen if tid in row]
-            tips = image is not None and reach.tips
-            if tips:
-                reach.update(image, np.array([b for _, b in mine]).reshape(-1, 4))
-            for tid, box in mine:
-                if np.isnan(boxes[row[tid], 0]):
-                    boxes[row[tid]] = box
-                for n in reach.near(tid, box, image=image if tips else None):
-                    old = best.get((tid, n.shelf))
-                    if old is None or n.gap < old.gap or (n.gap == old.gap and old.hand is None):
-                        best[tid, n.shelf] = n
-        scene = Scene(t, ids, boxes, [], list(best.values()))
+        for cam_id in self.cameras:
+            for tid, b in views.get(cam_id, (None, []))[1]:
+                if tid in row and np.isnan(boxes[row[tid], 0]):
+                    boxes[row[tid]] = b
+        near = [n for tid, xy in where.items() for n in self._floor_near(tid, xy)]
+        scene = Scene(t, ids, boxes, [], near)
         self._identify(t, where, scene)
         scene.shoppers = [self.shopper_of.get(tid, "") for tid in ids.tolist()]
         for tid, xy in where.items():
@@ -95,6 +96,20 @@ class FloorZones:
         self._lose(t, scene)
         self.visits.update(t, scene, self.shopper_of)
         return scene
+
+    def _floor_near(self, tid: int, xy) -> list[Near]:
+        """The shelves a shopper at floor ``xy`` could reach into (module doc)."""
+        out = []
+        for s in self.store.world.shelves:
+            along, into = s.to_local([xy])[0]
+            away = -into
+            if not (0.0 <= away <= REACH_M and -REACH_M / 2 <= along <= s.size[0] + REACH_M / 2):
+                continue
+            gap = max(0.0, away - BODY_DEPTH_M)
+            plates = {p.id: float(np.hypot(max(0.0, p.x0 - along, along - p.x1), gap)) / BOX_M
+                      for p in s.plates}
+            out.append(Near(tid, s.id, gap / BOX_M, plates))
+        return out
 
     def finish(self, t: float) -> Scene:
         """End of the stream: close open visits (shoppers still inside keep their carts)."""
