@@ -231,3 +231,54 @@ def test_a_box_cut_by_the_frame_is_read_from_its_uncut_sides(cameras, monkeypatc
     whole = errors()
     assert read.max() < 0.25, read.max()
     assert np.mean(read) < 0.8 * np.mean(whole), (np.mean(read), np.mean(whole))
+
+
+def test_an_oblique_box_whose_feet_are_hidden_is_read_from_the_head(cameras, monkeypatch):
+    """Behind a shelf or a nearer shopper an oblique camera sees only the top of a person:
+    their box ends above their feet. Read as feet, its bottom puts them metres further off;
+    read from the head (the two readings disagree by more than people's heights explain),
+    within 0.5 m."""
+    import walkout.floor as floor
+
+    corner = cameras["corner"]
+    cases = []
+    for xy in ([2.5, 3.0], [4.0, 2.0], [3.0, 3.5], [1.5, 2.5]):
+        x1, y1, x2, y2 = box_of(corner, xy, 1.75)
+        cases.append((np.array(xy), np.array([x1, y1, x2, y1 + 0.5 * (y2 - y1)])))
+    head = [np.hypot(*(floor_measurement(corner, b)[0] - xy)) for xy, b in cases]
+    monkeypatch.setattr(floor, "HIDDEN_SLACK_M", np.inf)   # always the feet
+    feet = [np.hypot(*(floor_measurement(corner, b)[0] - xy)) for xy, b in cases]
+    assert max(head) < 0.5, head
+    assert min(feet) > 1.0, feet
+
+
+def test_a_person_seen_twice_by_one_camera_is_one_track(cameras):
+    """A detector that boxes one person twice (a split box, 6 px off) does not make a
+    second person: nobody stands closer to someone than two bodies allow."""
+    top = cameras["top"]
+    tracker = FloorTracker([top])
+    for f in range(40):
+        xy = np.array([2.0 + 0.05 * f, 2.0])
+        b = box_of(top, xy, HEIGHT_M)
+        people_now = tracker.update(f / FPS, {"top": np.array([b, b + 6.0])})
+    assert len(people_now) == 1
+    assert len({tr.id for tr in tracker.tracks}) == 1
+
+
+def test_floor_zones_judge_reach_on_the_floor(tmp_path):
+    """On the floor, a shopper standing at a shelf's front is near it, closest to the plate
+    in front of them; one 1.5 m off is near nothing."""
+    from walkout.zones.floor import FloorZones
+
+    store = load_store(write(tmp_path, world_store()))
+    zones = FloorZones(store)
+    shelf = store.world.shelves[0]
+    mid = shelf.plates[1]
+    at = shelf.to_world(np.array([[(mid.x0 + mid.x1) / 2, -0.35, 0.0]]))[0, :2]
+    off = shelf.to_world(np.array([[(mid.x0 + mid.x1) / 2, -1.5, 0.0]]))[0, :2]
+    near = zones._floor_near(7, at)
+    assert {n.shelf for n in near} == {s.id for s in store.world.shelves
+                                       if np.allclose(s.origin[:2], shelf.origin[:2])}
+    gaps = next(n for n in near if n.shelf == shelf.id).plate_gaps
+    assert min(gaps, key=gaps.get) == mid.id
+    assert zones._floor_near(7, off) == []

@@ -81,6 +81,9 @@ class FloorParams:
     # stretched into a shelf (0.7 m) or a bag swung out; a box that far off an unmatched
     # track is still its person (second pass), counted with that much more uncertainty
     jump_m: float = 0.8
+    # two tracks closer than two people can stand for a second (ten frames of a person
+    # walking past another, which takes a fraction of that) are one person followed twice
+    merge_s: float = 1.0
 
 
 def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams()
@@ -159,6 +162,9 @@ def _model_box(calib, xy: np.ndarray) -> np.ndarray:
 
 # a box edge within this many pixels of the frame's edge is cut by the frame
 CUT_PX = 2.0
+# two people's middles are never closer than this: chest to back, pressed in a crowd, 0.25
+# to 0.3 m; side by side, shoulders touching, 0.4 m and more
+PERSON_GAP_M = 0.3
 # how far a body's box middle strays from where the body stands, without a step: a hand's
 # width (arms, a bag, a turned torso)
 BODY_SD_M = 0.1
@@ -230,6 +236,7 @@ class _Track:
     last_seen: float = 0.0
     confirmed: bool = False
     seen_by: dict[str, int] = field(default_factory=dict)   # camera -> box index this tick
+    doubled_since: float | None = None   # when another track came as close as this one
     look: np.ndarray | None = None    # colour model (walkout.zones.looks), None: no image yet
     looks: int = 0                    # looks learnt into it
 
@@ -316,6 +323,30 @@ class FloorTracker:
             tr.seen_by[cam_id] = k
             taken.add(j)
 
+    def _occupied(self, z: np.ndarray) -> bool:
+        """Whether a confirmed track stands where ``z`` is: closer than two people can be
+        (a box there is that person seen again, not someone new)."""
+        return any(tr.confirmed and np.hypot(*(tr.kf.x[:2] - z)) < PERSON_GAP_M
+                   for tr in self.tracks)
+
+    def _merge(self, t: float) -> None:
+        """Two confirmed tracks closer than two people can be for ``merge_s`` are one
+        person followed twice: the younger goes."""
+        live = [tr for tr in self.tracks if tr.confirmed]
+        gone = set()
+        for tr in live:
+            other = min((o for o in live if o.id < tr.id and o.id not in gone),
+                        key=lambda o: np.hypot(*(o.kf.x[:2] - tr.kf.x[:2])), default=None)
+            if other is None or np.hypot(*(other.kf.x[:2] - tr.kf.x[:2])) >= PERSON_GAP_M:
+                tr.doubled_since = None
+                continue
+            if tr.doubled_since is None:
+                tr.doubled_since = t
+            if t - tr.doubled_since >= self.params.merge_s:
+                gone.add(tr.id)
+        if gone:
+            self.tracks = [tr for tr in self.tracks if tr.id not in gone]
+
     def update(self, t: float, boxes: dict[str, np.ndarray],
                images: dict[str, np.ndarray] | None = None) -> list[tuple[int, float, float]]:
         """One tick at ``t`` seconds: each camera's person boxes (camera id -> (N, 4)
@@ -363,7 +394,7 @@ class FloorTracker:
                         near[i, j] = d / p.jump_m * GATE_CHI2 + self._colour(tr, seen[j])
             self._assign(cam_id, meas, near, taken, (p.jump_m / 2) ** 2)
             for j, (k, (z, R)) in enumerate(meas):
-                if j not in taken:
+                if j not in taken and not self._occupied(z):
                     self._new(t, z, R).seen_by[cam_id] = k
             self._learn(cam_id, cam_boxes, meas, seen)
         out = []
@@ -374,7 +405,8 @@ class FloorTracker:
                 tr.last_seen = t
                 tr.confirmed = tr.confirmed or tr.hits >= p.min_hits
         self.tracks = [tr for tr in self.tracks if t - tr.last_seen <= p.max_age_s]
+        self._merge(t)
         for tr in self.tracks:
-            if tr.confirmed:
+            if tr.confirmed and tr.doubled_since is None:   # a double is not reported
                 out.append((tr.id, float(tr.kf.x[0]), float(tr.kf.x[1])))
         return out
