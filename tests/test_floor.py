@@ -282,3 +282,24 @@ def test_floor_zones_judge_reach_on_the_floor(tmp_path):
     gaps = next(n for n in near if n.shelf == shelf.id).plate_gaps
     assert min(gaps, key=gaps.get) == mid.id
     assert zones._floor_near(7, off) == []
+
+
+def test_a_weak_box_keeps_a_track_but_never_starts_one(cameras):
+    """Boxes under the detector's counting confidence (ByteTrack's low ones) keep a person's
+    track going but start nobody; a box lying inside one a track took (a head or an arm
+    boxed again) starts nobody either."""
+    top = cameras["top"]
+    tracker = FloorTracker([top], start_confidence=0.45)
+    a, b = np.array([2.0, 2.0]), np.array([4.0, 2.5])
+    for f in range(20):
+        box_a, box_b = box_of(top, a, HEIGHT_M), box_of(top, b, HEIGHT_M)
+        part = np.r_[box_a[:2], (box_a[:2] + box_a[2:]) / 2]   # the top-left quarter of A
+        score_b = 0.9 if f < 5 else 0.3                          # B: sure, then weak
+        people_now = tracker.update(f / FPS, {"top": np.array([box_a, box_b, part])},
+                                    scores={"top": np.array([0.9, score_b, 0.9])})
+    assert len(people_now) == 2          # A and B; B kept by weak boxes; no third
+    weak = FloorTracker([top], start_confidence=0.45)
+    for f in range(20):
+        out = weak.update(f / FPS, {"top": box_of(top, b, HEIGHT_M)[None]},
+                          scores={"top": np.array([0.3])})
+    assert out == [] and weak.tracks == []

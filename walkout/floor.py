@@ -228,6 +228,24 @@ def _fit(calib, seen: np.ndarray, how: tuple[str, str], start_h: float,
     return xy if np.isfinite(xy).all() else None
 
 
+# a box lying this much inside a box a track already took is part of that person (a
+# detector's second box on one body: a head, legs, an arm stretched out)
+PART_SHARE = 0.6
+
+
+def _part_of(boxes: np.ndarray, k: int, held: list[int]) -> bool:
+    """Whether box ``k`` lies ``PART_SHARE`` or more inside one of the ``held`` boxes."""
+    b = boxes[k]
+    area = max((b[2] - b[0]) * (b[3] - b[1]), 1e-9)
+    for h in held:
+        o = boxes[h]
+        w = min(b[2], o[2]) - max(b[0], o[0])
+        ht = min(b[3], o[3]) - max(b[1], o[1])
+        if w > 0 and ht > 0 and w * ht >= PART_SHARE * area:
+            return True
+    return False
+
+
 @dataclass
 class _Track:
     id: int
@@ -246,8 +264,11 @@ class FloorTracker:
     a tick with each camera's boxes; it returns the confirmed tracks."""
 
     def __init__(self, cameras: tuple[CameraSpec, ...] | list[CameraSpec],
-                 params: FloorParams | None = None) -> None:
+                 params: FloorParams | None = None, start_confidence: float = 0.0) -> None:
+        """``start_confidence``: the least detector score of a box that starts a track
+        (weaker ones only keep tracks going, as ByteTrack's second pass)."""
         self.cameras = {c.id: c for c in cameras}
+        self.start_confidence = start_confidence
         self.params = params or FloorParams()
         self.tracks: list[_Track] = []
         self._next_id = 1
@@ -348,11 +369,13 @@ class FloorTracker:
             self.tracks = [tr for tr in self.tracks if tr.id not in gone]
 
     def update(self, t: float, boxes: dict[str, np.ndarray],
-               images: dict[str, np.ndarray] | None = None) -> list[tuple[int, float, float]]:
+               images: dict[str, np.ndarray] | None = None,
+               scores: dict[str, np.ndarray] | None = None) -> list[tuple[int, float, float]]:
         """One tick at ``t`` seconds: each camera's person boxes (camera id -> (N, 4)
         xyxy), and its image when given (for the colour models). Returns ``(track id, x,
         y)`` of the confirmed tracks; :attr:`tracks` holds, per track, which box of each
-        camera it took (``seen_by``)."""
+        camera it took (``seen_by``). ``scores`` (camera id -> (N,)): the boxes' detector
+        scores, for ``start_confidence``."""
         p = self.params
         images = images or {}
         if self._t is not None and t > self._t:
@@ -393,8 +416,12 @@ class FloorTracker:
                     if j not in taken and d <= p.jump_m:
                         near[i, j] = d / p.jump_m * GATE_CHI2 + self._colour(tr, seen[j])
             self._assign(cam_id, meas, near, taken, (p.jump_m / 2) ** 2)
+            score = None if scores is None else np.asarray(scores[cam_id], float)
+            held = [tr.seen_by[cam_id] for tr in self.tracks if cam_id in tr.seen_by]
             for j, (k, (z, R)) in enumerate(meas):
-                if j not in taken and not self._occupied(z):
+                if j in taken or self._occupied(z) or _part_of(cam_boxes, k, held):
+                    continue
+                if score is None or score[k] >= self.start_confidence:
                     self._new(t, z, R).seen_by[cam_id] = k
             self._learn(cam_id, cam_boxes, meas, seen)
         out = []

@@ -126,14 +126,15 @@ def floor_tracks(store: StoreConfig, feeds: list[CameraFeed], detector, on_stop=
     y)], {camera: (frame index, [(track, box xyxy)])})`` for the confirmed tracks.
     ``on_stop(camera, t)`` is called once for a camera whose video ends before the
     others'."""
-    tracker = FloorTracker([f.spec for f in feeds])
+    tracker = FloorTracker([f.spec for f in feeds], start_confidence=store.detector.confidence)
     ticks = Ticks(feeds)
     told: set[str] = set()
     for t, frames in ticks:
         ids = list(frames)
         dets = detector([frames[c].image for c in ids]) if ids else []
         boxes = {c: d.xyxy for c, d in zip(ids, dets, strict=True)}
-        people = tracker.update(t, boxes, {c: frames[c].image for c in ids})
+        scores = {c: d.confidence for c, d in zip(ids, dets, strict=True)}
+        people = tracker.update(t, boxes, {c: frames[c].image for c in ids}, scores)
         confirmed = {tid for tid, _, _ in people}
         seen: dict[str, tuple[int, list[tuple[int, tuple]]]] = {
             c: (frames[c].index, []) for c in ids}
@@ -174,7 +175,9 @@ class CamerasPipeline(Pipeline):
                  fusion: FusionParams | None = None) -> None:
         super().__init__(store, detector, out, fusion)
         self.zones = FloorZones(store)
-        self.floor = FloorTracker(store.world.cameras)
+        # a box the detector is sure of starts a person; a weaker one keeps one going
+        self.floor = FloorTracker(store.world.cameras,
+                                  start_confidence=store.detector.confidence)
         self.floor_rows: list[tuple[float, int, float, float]] = []
         self.last_people: list[tuple[int, float, float]] = []
         self.last_views: dict[str, tuple] = {}
@@ -186,8 +189,10 @@ class CamerasPipeline(Pipeline):
         ids = list(tick.frames)
         dets = self.detector([tick.frames[c].image for c in ids]) if ids else []
         boxes = {c: d.xyxy for c, d in zip(ids, dets, strict=True)}
+        scores = {c: d.confidence for c, d in zip(ids, dets, strict=True)}
         clock.lap("detect")
-        people = self.floor.update(tick.t, boxes, {c: tick.frames[c].image for c in ids})
+        people = self.floor.update(tick.t, boxes, {c: tick.frames[c].image for c in ids},
+                                   scores)
         clock.lap("track")
         confirmed = {tid for tid, _, _ in people}
         views = {c: (tick.frames[c].image,
