@@ -154,7 +154,13 @@ def _model_box(calib, xy: np.ndarray) -> np.ndarray:
     image of an upright cylinder of ``BODY_RADIUS_M``; NaN if any of it is behind the lens."""
     ring = _RING + xy
     pts = np.r_[np.c_[ring, np.zeros(len(ring))], np.c_[ring, np.full(len(ring), HEIGHT_M)]]
-    px, front = calib.project(pts)
+    if np.any(calib.dist):
+        px, front = calib.project(pts)
+    else:   # a distortion-free pinhole, without OpenCV's per-call overhead
+        cam = (pts - calib.t) @ calib.R
+        front = cam[:, 2] > 1e-9
+        px = (cam[:, :2] / np.where(front, cam[:, 2], 1.0)[:, None]) @ calib.K[:2, :2].T \
+            + calib.K[:2, 2]
     if not front.all():
         return np.full(4, np.nan)
     return np.r_[px.min(axis=0), px.max(axis=0)]
@@ -224,7 +230,10 @@ def _fit(calib, seen: np.ndarray, how: tuple[str, str], start_h: float,
         if not (np.isfinite(J).all() and np.isfinite(r).all()) \
                 or abs(np.linalg.det(J)) < 1e-12:
             return None
-        xy = xy - np.linalg.solve(J, r)
+        step = np.linalg.solve(J, r)
+        xy = xy - step
+        if float(np.hypot(*step)) < 1e-3:   # a millimetre: converged
+            break
     return xy if np.isfinite(xy).all() else None
 
 
