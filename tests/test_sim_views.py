@@ -142,3 +142,18 @@ def test_eval_scores_a_store_of_cameras_on_the_floor(scene, tmp_path, shift_m, i
     got = evaluate([scene / "two"], tmp_path / "pred").summary()
     assert got["receipt_f1"] == 1.0 and got["exact_receipt_rate"] == 1.0
     assert got["idf1"] == pytest.approx(idf1)
+
+
+def test_walkout_run_reads_the_simulated_store_of_two_cameras(scene, tmp_path):
+    """The folder is a store `walkout run` runs end to end with its shipped views model:
+    the one shopper of `single` seed 2 is followed on the floor from the door to the exit
+    and gets the clip's receipt."""
+    run = subprocess.run([sys.executable, "-m", "walkout", "-q", "run", scene / "two",
+                          "--out", tmp_path / "out"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    got = json.loads((tmp_path / "out" / "receipts.json").read_text())["receipts"]
+    truth = json.loads((scene / "two" / "gt" / "receipts.json").read_text())["receipts"]
+    bought = [sorted((x["sku"], x["qty"]) for x in r["lines"]) for r in got]
+    assert sorted(truth[0]["items"].items()) in bought
+    floor = np.loadtxt(tmp_path / "out" / "tracks_floor.csv", delimiter=",", skiprows=1)
+    assert len(floor) > 200
