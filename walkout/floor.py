@@ -152,8 +152,15 @@ _RING = np.c_[np.cos(_ANGLES), np.sin(_ANGLES)] * BODY_RADIUS_M
 def _model_box(calib, xy: np.ndarray) -> np.ndarray:
     """The box of a person of ``HEIGHT_M`` standing at ``xy``: the bounding box of the
     image of an upright cylinder of ``BODY_RADIUS_M``; NaN if any of it is behind the lens."""
-    ring = _RING + xy
-    pts = np.r_[np.c_[ring, np.zeros(len(ring))], np.c_[ring, np.full(len(ring), HEIGHT_M)]]
+    return _model_boxes(calib, np.asarray(xy, float)[None])[0]
+
+
+_CYLINDER = np.r_[np.c_[_RING, np.zeros(len(_RING))], np.c_[_RING, np.full(len(_RING), HEIGHT_M)]]
+
+
+def _model_boxes(calib, xys: np.ndarray) -> np.ndarray:
+    """:func:`_model_box` of each floor point of ``xys`` (M, 2), in one projection."""
+    pts = (_CYLINDER[None] + np.c_[xys, np.zeros(len(xys))][:, None]).reshape(-1, 3)
     if np.any(calib.dist):
         px, front = calib.project(pts)
     else:   # a distortion-free pinhole, without OpenCV's per-call overhead
@@ -161,9 +168,10 @@ def _model_box(calib, xy: np.ndarray) -> np.ndarray:
         front = cam[:, 2] > 1e-9
         px = (cam[:, :2] / np.where(front, cam[:, 2], 1.0)[:, None]) @ calib.K[:2, :2].T \
             + calib.K[:2, 2]
-    if not front.all():
-        return np.full(4, np.nan)
-    return np.r_[px.min(axis=0), px.max(axis=0)]
+    px = px.reshape(len(xys), len(_CYLINDER), 2)
+    out = np.c_[px.min(axis=1), px.max(axis=1)]
+    out[~front.reshape(len(xys), -1).all(axis=1)] = np.nan
+    return out
 
 
 # a box edge within this many pixels of the frame's edge is cut by the frame
@@ -207,13 +215,20 @@ def _features(box: np.ndarray, how: tuple[str, str]) -> np.ndarray:
     return np.array([pick[how[0]](x1, x2), pick[how[1]](y1, y2)])
 
 
+_STEPS = np.array([[0.0, 0.0], [0.01, 0.0], [-0.01, 0.0], [0.0, 0.01], [0.0, -0.01]])
+
+
+def _model_and_jacobian(calib, xy: np.ndarray, how: tuple[str, str]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """The features of the model box at ``xy`` and their derivative by the floor point
+    (central differences of a centimetre), from one projection of five model boxes."""
+    f = [_features(b, how) for b in _model_boxes(calib, xy + _STEPS)]
+    return f[0], np.column_stack([(f[1] - f[2]) / 0.02, (f[3] - f[4]) / 0.02])
+
+
 def _jacobian(calib, xy: np.ndarray, how: tuple[str, str]) -> np.ndarray:
-    """d(features)/d(floor point), by central differences of a centimetre."""
-    cols = []
-    for d in np.eye(2) * 0.01:
-        cols.append((_features(_model_box(calib, xy + d), how)
-                     - _features(_model_box(calib, xy - d), how)) / 0.02)
-    return np.column_stack(cols)
+    """d(features)/d(floor point) at ``xy``."""
+    return _model_and_jacobian(calib, xy, how)[1]
 
 
 def _fit(calib, seen: np.ndarray, how: tuple[str, str], start_h: float,
@@ -225,8 +240,8 @@ def _fit(calib, seen: np.ndarray, how: tuple[str, str], start_h: float,
     for _ in range(steps):
         if not np.isfinite(xy).all():
             return None
-        J = _jacobian(calib, xy, how)
-        r = _features(_model_box(calib, xy), how) - seen
+        model, J = _model_and_jacobian(calib, xy, how)
+        r = model - seen
         if not (np.isfinite(J).all() and np.isfinite(r).all()) \
                 or abs(np.linalg.det(J)) < 1e-12:
             return None
