@@ -303,34 +303,3 @@ def test_a_weak_box_keeps_a_track_but_never_starts_one(cameras):
         out = weak.update(f / FPS, {"top": box_of(top, b, HEIGHT_M)[None]},
                           scores={"top": np.array([0.3])})
     assert out == [] and weak.tracks == []
-
-
-def test_a_box_cut_by_the_frame_keeps_a_track_but_starts_none(cameras):
-    """A person half out of the frame (box cut at its edge) starts no track: read from one
-    edge, two cameras could place them apart and make two people. Once they are in view
-    whole a track starts, and it goes on while they step partly out again."""
-    top = cameras["top"]
-
-    def cut_box(xy):
-        b = box_of(top, xy, HEIGHT_M)
-        return np.clip(b, 0, [top.width - 1, top.height - 1] * 2)
-
-    edge = None
-    for x in np.arange(3.0, 7.0, 0.05):   # walk right until the frame cuts the box
-        b = box_of(top, (x, 2.0), HEIGHT_M)
-        if b is not None and b[2] >= top.width - 1:
-            edge = x
-            break
-    assert edge is not None
-    tracker = FloorTracker([top])
-    out = []
-    for f in range(10):   # cut: nobody
-        out = tracker.update(f / FPS, {"top": cut_box((edge + 0.02, 2.0))[None]})
-    assert out == [] and tracker.tracks == []
-    for f in range(10, 20):   # whole: a track
-        out = tracker.update(f / FPS, {"top": cut_box((edge - 0.3, 2.0))[None]})
-    assert len(out) == 1
-    tid = out[0][0]
-    for f in range(20, 30):   # cut again: the same track goes on
-        out = tracker.update(f / FPS, {"top": cut_box((edge + 0.02, 2.0))[None]})
-    assert [o[0] for o in out] == [tid]

@@ -208,15 +208,6 @@ def _reading(box: np.ndarray, cam: CameraSpec, oblique: bool) -> tuple[str, str]
     return None if ax is None or ay is None else (ax, ay)
 
 
-def _cut(box: np.ndarray, cam: CameraSpec) -> bool:
-    """Whether the frame's edge cuts the box: a person half out of view, read from one
-    edge, keeps a track going but starts none (the next frame, or another camera, sees
-    them whole)."""
-    x1, y1, x2, y2 = box
-    return bool(x1 <= CUT_PX or y1 <= CUT_PX or x2 >= cam.width - 1 - CUT_PX
-                or y2 >= cam.height - 1 - CUT_PX)
-
-
 def _features(box: np.ndarray, how: tuple[str, str]) -> np.ndarray:
     """The reading ``how`` (:func:`_reading`) of a box."""
     x1, y1, x2, y2 = box
@@ -452,8 +443,7 @@ class FloorTracker:
             score = None if scores is None else np.asarray(scores[cam_id], float)
             held = [tr.seen_by[cam_id] for tr in self.tracks if cam_id in tr.seen_by]
             for j, (k, (z, R)) in enumerate(meas):
-                if j in taken or self._occupied(z) or _part_of(cam_boxes, k, held) \
-                        or _cut(cam_boxes[k], cam):
+                if j in taken or self._occupied(z) or _part_of(cam_boxes, k, held):
                     continue
                 if score is None or score[k] >= self.start_confidence:
                     self._new(t, z, R).seen_by[cam_id] = k
