@@ -205,6 +205,19 @@ def _render(sc: Scenario, view: View, fps: float, rng: np.random.Generator, vide
 VIEWS_MODEL = "models/walkout-sim-views.onnx"
 
 
+def cameras_store(single, cams, fps: float, units: dict[str, int]) -> dict:
+    """The ``cameras:`` store.yaml (as a dict) of the simulated store seen by ``cams``
+    (:func:`.views.rig`): the one-camera store ``single``'s catalogue and sensors, the
+    shelves and doors in world metres, the views' detector."""
+    from .layout import world_layout
+
+    flat = single.to_dict()
+    return {"name": f"{single.name}-cameras{len(cams)}",
+            "cameras": [{**c.to_yaml(), "fps": fps} for c in cams],
+            "detector": {**flat["detector"], "model": VIEWS_MODEL},
+            "catalogue": flat["catalogue"], **world_layout(units), "sensors": flat["sensors"]}
+
+
 def simulate_cameras(preset: str, seed: int, out: str | Path, cameras: int,
                      duration: float | None = None, shoppers: int | None = None,
                      fps: float = 10.0, size: tuple[int, int] = (640, 480),
@@ -220,7 +233,7 @@ def simulate_cameras(preset: str, seed: int, out: str | Path, cameras: int,
     Written to a temp folder inside ``out`` and moved into place when complete.
     """
     from ..config import load_store
-    from .layout import to_world, world_layout
+    from .layout import to_world
     from .views import CAMERAS_MAX, rig
 
     if not 1 <= cameras <= CAMERAS_MAX:
@@ -238,13 +251,7 @@ def simulate_cameras(preset: str, seed: int, out: str | Path, cameras: int,
         units = {pid: len(u) for pid, u in sc.units.items()}
         single = store_config(View(*size), fps, units, name=_name(preset, seed, world),
                               clock_offset_s=world.stated_offset_s)
-        flat = single.to_dict()
-        detector = {**flat["detector"], "model": VIEWS_MODEL}
-        raw = {"name": f"{single.name}-cameras{cameras}",
-               "cameras": [{**c.to_yaml(), "fps": fps} for c in cams],
-               "detector": detector, "catalogue": flat["catalogue"],
-               **world_layout(units), "sensors": flat["sensors"]}
-        write_text_atomic(tmp / "store.yaml", _yaml(raw))
+        write_text_atomic(tmp / "store.yaml", _yaml(cameras_store(single, cams, fps, units)))
         load_store(tmp / "store.yaml")   # what it writes is what walkout reads
         t, grams = synthesize(sc, w_rng, single.plate_ids, world.noise_model())
         write_text_atomic(tmp / "weights.csv",

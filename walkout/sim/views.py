@@ -95,9 +95,16 @@ def rig(n: int, world: World, width: int = 640, height: int = 480) -> list[SimCa
     """The store's ``n`` cameras (1-4), all at the world's ceiling height: ``c1`` straight
     down over the middle of the floor, its lens just wide enough for the floor and 0.5 m
     beyond the walls (the doors' steps); ``c2``-``c4`` where two walls meet the ceiling
-    (the door wall's right corner, then the back corners left and right), 0.2 m in from
-    each wall, aimed at the floor past the store's middle, with a 90 degree lens (a common
-    wide security camera). Positions are in world metres (:func:`.layout.to_world`)."""
+    (the back wall's left corner, then the door wall's right corner and the back wall's
+    right), 0.2 m in from each wall, aimed at the floor past the store's middle, with a 90
+    degree lens (a common wide security camera). Positions are in world metres
+    (:func:`.layout.to_world`).
+
+    The order is the order of need, as a store fitter places cameras: from above, the
+    island's top (1.6 m, 1.5 m below a 3 m ceiling) hides the whole aisle along the left
+    wall, so the second camera is the corner that looks down that aisle; with it, a
+    person at every shelf's front is at least 70% in view of some camera
+    (``tests/test_sim_views.py``)."""
     if not 1 <= n <= CAMERAS_MAX:
         raise ValueError(f"cameras: expected 1 to {CAMERAS_MAX}, got {n}")
     h = world.camera_h_m
@@ -109,8 +116,8 @@ def rig(n: int, world: World, width: int = 640, height: int = 480) -> list[SimCa
                                                    mid, up=(0.0, 1.0, 0.0)),
                       width, height, "overhead")]
     f = width / 2 / math.tan(math.radians(90.0) / 2)
-    corners = [((FLOOR_W - 0.2, 0.2), (0.35, 0.6)),
-               ((0.2, FLOOR_H - 0.2), (0.6, 0.4)),
+    corners = [((0.2, FLOOR_H - 0.2), (0.6, 0.4)),
+               ((FLOOR_W - 0.2, 0.2), (0.35, 0.6)),
                ((FLOOR_W - 0.2, FLOOR_H - 0.2), (0.4, 0.4))]
     for i, (eye, aim) in enumerate(corners[: n - 1]):
         eye3 = np.array([eye[0], eye[1], h])
