@@ -60,6 +60,48 @@ GATE_CHI2 = 9.21
 
 
 @dataclass(frozen=True)
+class Fixtures:
+    """The store's shelving units as solids, each from the floor to the top of its highest
+    shelf (a gondola's base and sides are closed): what hides a person's feet or body
+    from a camera. One solid per footprint; ``solids`` rows are (x, y, yaw radians,
+    length, depth, top), in the frame of :class:`walkout.config.world.ShelfBox`."""
+
+    solids: np.ndarray   # (N, 6)
+
+    @classmethod
+    def of(cls, world) -> Fixtures:
+        tops: dict[tuple, float] = {}
+        for s in world.shelves:
+            key = (round(s.origin[0], 3), round(s.origin[1], 3), round(s.yaw_deg, 3),
+                   round(s.size[0], 3), round(s.size[1], 3))
+            tops[key] = max(tops.get(key, 0.0), s.origin[2] + s.size[2])
+        rows = [(x, y, np.radians(yaw), L, D, top) for (x, y, yaw, L, D), top in tops.items()]
+        return cls(np.array(rows, float).reshape(-1, 6))
+
+    def hit(self, origin: np.ndarray, direction: np.ndarray) -> np.ndarray | None:
+        """Where the ray from ``origin`` along ``direction`` (world) first enters a solid,
+        or None."""
+        best = np.inf
+        for x, y, yaw, L, D, top in self.solids:
+            c, s = np.cos(yaw), np.sin(yaw)
+            ox, oy = origin[0] - x, origin[1] - y
+            o = np.array([ox * c + oy * s, -ox * s + oy * c, origin[2]])
+            d = np.array([direction[0] * c + direction[1] * s,
+                          -direction[0] * s + direction[1] * c, direction[2]])
+            lo, hi = np.zeros(3), np.array([L, D, top])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                a, b = (lo - o) / d, (hi - o) / d
+            near = np.where(d == 0, np.where((o >= lo) & (o <= hi), -np.inf, np.inf),
+                            np.minimum(a, b))
+            far = np.where(d == 0, np.where((o >= lo) & (o <= hi), np.inf, -np.inf),
+                           np.maximum(a, b))
+            t0, t1 = float(near.max()), float(far.min())
+            if t1 >= max(t0, 0.0) and max(t0, 0.0) < best:
+                best = max(t0, 0.0)
+        return None if not np.isfinite(best) else origin + best * direction
+
+
+@dataclass(frozen=True)
 class FloorParams:
     """The floor tracker's settings, each a property of people or cameras."""
 
@@ -86,10 +128,14 @@ class FloorParams:
     merge_s: float = 1.0
 
 
-def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams()
+def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams(),
+                      fixtures: Fixtures | None = None
                       ) -> tuple[np.ndarray, np.ndarray] | None:
     """A person box (x1, y1, x2, y2 pixels) of ``cam`` as a floor position (x, y metres)
-    and its 2x2 covariance; None when no floor point explains it."""
+    and its 2x2 covariance; None when no floor point explains it. With the store's
+    ``fixtures``, an oblique box whose bottom ends on a shelving unit standing in front of
+    the person (the feet behind a gondola) is read from its top, as one cut by the frame's
+    bottom is."""
     x1, y1, x2, y2 = (float(v) for v in box)
     sigma = params.box_jitter * max(x2 - x1, y2 - y1, 1.0)
     calib = cam.calibration
@@ -104,18 +150,31 @@ def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams()
     if xy is None:
         return None
     doubt = np.zeros((2, 2))
+    box = np.array([x1, y1, x2, y2])
+    hidden = fixtures is not None and oblique and how[1] == "hi" \
+        and _feet_hidden(calib, box, xy, fixtures)
+    if hidden and y1 <= CUT_PX:   # the feet behind a fixture, the head cut by the frame
+        return None
     if oblique and how[1] == "hi" and y1 > CUT_PX:
         # the feet may be hidden (behind a shelf, or a nearer shopper: the box then ends
-        # above them) where the head rarely is: read from the head too, and where the two
-        # disagree by more than people's heights explain, the head is right
+        # above them) where the head rarely is: read from the head too
         head_how = (how[0], "lo")
-        head = _read(calib, np.array([x1, y1, x2, y2]), head_how, oblique)
+        head = _read(calib, box, head_how, oblique)
         if head is not None:
-            dist = float(np.hypot(*(head - calib.t[:2])))
+            foot = calib.t[:2]
+            dist = float(np.hypot(*(head - foot)))
             lens_h = float(calib.t[2])
             spread = HEIGHT_SPREAD_M * dist / max(lens_h - HEIGHT_M, 0.1)
             gap = float(np.hypot(*(head - xy)))
-            if gap > spread + HIDDEN_SLACK_M:
+            if hidden:
+                # the bottom is a fixture's edge: the ray through it passes over the
+                # fixture and meets the floor behind the person, so the feet are nearer
+                # than it reads, and the head (within people's heights) says how much
+                if dist < float(np.hypot(*(xy - foot))):
+                    how, xy, head = head_how, head, xy
+                doubt = np.outer(head - xy, head - xy)
+            elif gap > spread + HIDDEN_SLACK_M:
+                # they disagree by more than people's heights explain: the head is right
                 how, xy = head_how, head
             elif gap > HIDDEN_SLACK_M:   # either may be right: as uncertain as they differ
                 doubt = np.outer(head - xy, head - xy)
@@ -125,6 +184,13 @@ def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams()
     # a body is no point: where it stands is known to within a hand's width of its middle
     # (arms, a bag, a turned torso move the box's middle that far without a step)
     cov = Ji @ Ji.T * sigma**2 + doubt + np.eye(2) * BODY_SD_M**2
+    # a box shorter than a whole body there is part of one (the rest hidden by a shelf or
+    # a neighbour, on a side nothing says): a middle read of it may be off by half of what
+    # is missing
+    model = _model_box(calib, xy)
+    short = np.array([model[2] - model[0] - (x2 - x1), model[3] - model[1] - (y2 - y1)])
+    short = np.where([h == "mid" for h in how] & np.isfinite(short), np.maximum(short, 0), 0)
+    cov = cov + Ji @ np.diag((short / 2) ** 2) @ Ji.T
     # the height spread: a shorter or taller person shifts the box's middle seen from above
     # along the line from the lens's foot point (the feet do not move with it)
     # (half the spread for the middle of a box, all of it for a head)
@@ -208,6 +274,28 @@ def _reading(box: np.ndarray, cam: CameraSpec, oblique: bool) -> tuple[str, str]
     return None if ax is None or ay is None else (ax, ay)
 
 
+# how far below a box to look for what ends it: a few pixels, or a twentieth of the box
+# (a detector's box edge is that loose)
+PAST_PX = 3.0
+PAST_SHARE = 0.05
+
+
+def _feet_hidden(calib, box: np.ndarray, xy: np.ndarray, fixtures: Fixtures) -> bool:
+    """Whether an oblique box's bottom ends on a fixture standing between the lens and the
+    person read at ``xy``: the pixel just below the bottom's middle looks at a solid
+    nearer the lens (along the floor) than the person's near edge, so the bottom is where
+    the fixture starts, not where the feet are. (From above the same test says little: a
+    person stands at a fixture's edge, their box touching its top, with nothing hidden.)"""
+    x1, y1, x2, y2 = box
+    below = max(PAST_PX, PAST_SHARE * (y2 - y1))
+    o, d = calib.rays(np.array([[(x1 + x2) / 2, y2 + below]]))
+    hit = fixtures.hit(o[0], d[0])
+    if hit is None:
+        return False
+    foot = calib.t[:2]
+    return float(np.hypot(*(hit[:2] - foot))) < float(np.hypot(*(xy - foot))) - BODY_RADIUS_M
+
+
 def _features(box: np.ndarray, how: tuple[str, str]) -> np.ndarray:
     """The reading ``how`` (:func:`_reading`) of a box."""
     x1, y1, x2, y2 = box
@@ -288,10 +376,13 @@ class FloorTracker:
     a tick with each camera's boxes; it returns the confirmed tracks."""
 
     def __init__(self, cameras: tuple[CameraSpec, ...] | list[CameraSpec],
-                 params: FloorParams | None = None, start_confidence: float = 0.0) -> None:
+                 params: FloorParams | None = None, start_confidence: float = 0.0,
+                 fixtures: Fixtures | None = None) -> None:
         """``start_confidence``: the least detector score of a box that starts a track
-        (weaker ones only keep tracks going, as ByteTrack's second pass)."""
+        (weaker ones only keep tracks going, as ByteTrack's second pass). ``fixtures``:
+        the store's shelving units, for boxes a fixture cuts (:func:`floor_measurement`)."""
         self.cameras = {c.id: c for c in cameras}
+        self.fixtures = fixtures
         self.start_confidence = start_confidence
         self.params = params or FloorParams()
         self.tracks: list[_Track] = []
@@ -411,7 +502,7 @@ class FloorTracker:
             cam = self.cameras[cam_id]
             cam_boxes = np.asarray(cam_boxes, float).reshape(-1, 4)
             meas = [(k, m) for k, b in enumerate(cam_boxes)
-                    if (m := floor_measurement(cam, b, p)) is not None]
+                    if (m := floor_measurement(cam, b, p, self.fixtures)) is not None]
             if not meas:
                 continue
             image = images.get(cam_id)

@@ -30,7 +30,7 @@ from .annotate import Overlay
 from .config import StoreConfig
 from .config.world import CameraSpec
 from .errors import InputError
-from .floor import FloorTracker
+from .floor import Fixtures, FloorTracker
 from .fusion import FusionParams
 from .io import (
     RUN_JSON,
@@ -126,7 +126,8 @@ def floor_tracks(store: StoreConfig, feeds: list[CameraFeed], detector, on_stop=
     y)], {camera: (frame index, [(track, box xyxy)])})`` for the confirmed tracks.
     ``on_stop(camera, t)`` is called once for a camera whose video ends before the
     others'."""
-    tracker = FloorTracker([f.spec for f in feeds], start_confidence=store.detector.confidence)
+    tracker = FloorTracker([f.spec for f in feeds], start_confidence=store.detector.confidence,
+                           fixtures=Fixtures.of(store.world))
     ticks = Ticks(feeds)
     told: set[str] = set()
     for t, frames in ticks:
@@ -177,7 +178,8 @@ class CamerasPipeline(Pipeline):
         self.zones = FloorZones(store)
         # a box the detector is sure of starts a person; a weaker one keeps one going
         self.floor = FloorTracker(store.world.cameras,
-                                  start_confidence=store.detector.confidence)
+                                  start_confidence=store.detector.confidence,
+                                  fixtures=Fixtures.of(store.world))
         self.floor_rows: list[tuple[float, int, float, float]] = []
         self.last_people: list[tuple[int, float, float]] = []
         self.last_views: dict[str, tuple] = {}
