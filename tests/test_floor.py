@@ -303,3 +303,133 @@ def test_a_weak_box_keeps_a_track_but_never_starts_one(cameras):
         out = weak.update(f / FPS, {"top": box_of(top, b, HEIGHT_M)[None]},
                           scores={"top": np.array([0.3])})
     assert out == [] and weak.tracks == []
+
+
+def test_someone_first_seen_outside_the_door_is_not_a_shopper_until_they_come_in(tmp_path):
+    """A camera that looks through a door sees the street. A floor track first reported
+    beyond the entrance's wall becomes a shopper who enters when they cross the entrance
+    (not one who `appeared` inside, whose receipt is flagged); one that only walks past
+    outside never enters; one first reported in the middle of the shop still appeared."""
+    from walkout.zones.floor import FloorZones
+
+    store = load_store(write(tmp_path, world_store()))
+    zones = FloorZones(store)
+    walk_in = path([(0.5, -1.5), (0.5, 2.0)])        # through the entrance (x 0-1, y 0-0.8)
+    walk_by = path([(2.0, -1.0), (6.5, -1.0)])       # along the street, past both doors
+    entered, appeared = [], []
+    for f in range(max(len(walk_in), len(walk_by))):
+        people = [(k, *p[min(f, len(p) - 1)]) for k, p in ((1, walk_in), (2, walk_by))]
+        if f >= 10:
+            people.append((3, 3.0, 2.5))           # standing in the shop
+        scene = zones.update(f / FPS, people, {})
+        entered += [s for s, _ in scene.entered]
+        appeared += [s for s, _ in scene.appeared]
+    assert entered == ["1"]
+    assert appeared == ["3"]
+    assert zones.shoppers["2"].state == "outside"
+
+
+def visible_box(cam, xy, height, fixtures):
+    """The box of what ``cam`` sees of a person (a 0.4 m column of ``height``) at floor
+    ``xy``: the parts no shelving unit hides."""
+    a = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    pts = np.concatenate([np.c_[xy[0] + 0.2 * np.cos(a), xy[1] + 0.2 * np.sin(a),
+                                np.full(16, z)] for z in np.linspace(0.0, height, 18)])
+    eye = cam.calibration.t
+    seen = []
+    for p in pts:
+        d = float(np.linalg.norm(p - eye))
+        hit = fixtures.hit(eye, (p - eye) / d)
+        seen.append(hit is None or np.linalg.norm(hit - eye) >= d - 1e-6)
+    px, _ = cam.calibration.project(pts[np.array(seen)])
+    return np.r_[px.min(axis=0), px.max(axis=0)], float(np.mean(seen))
+
+
+def test_an_oblique_box_whose_feet_a_shelf_hides_is_read_above_it(tmp_path):
+    """From the back right ceiling corner of the simulated store, the back wall's gondola
+    hides the feet of people in the aisle in front of it: their box ends on the gondola's
+    top edge, and that bottom, read as feet, lands behind them, with heads and feet too
+    close to tell. Given the store's fixtures the reader knows the bottom is the
+    gondola's edge, that the feet are nearer, and reads the head: within 0.25 m, where
+    the bottom puts some of them 0.7 m off."""
+    from test_sim_views import rig_store
+
+    from walkout.floor import Fixtures
+
+    store = rig_store(tmp_path, 4)
+    cam, fixtures = store.world.camera("c4"), Fixtures.of(store.world)
+    read, bottom = [], []
+    for x in (2.6, 3.1, 3.6, 4.1, 4.6):
+        xy = np.array([x, 5.0])
+        box, share = visible_box(cam, xy, 1.75, fixtures)
+        assert 0.5 < share < 0.8   # the legs hidden, the rest in view
+        read.append(np.hypot(*(floor_measurement(cam, box, fixtures=fixtures)[0] - xy)))
+        bottom.append(np.hypot(*(floor_measurement(cam, box)[0] - xy)))
+    assert max(read) < 0.25, read
+    assert max(bottom) > 0.6, bottom
+
+
+def test_fixtures_are_solid_from_the_floor_to_their_top_shelf(tmp_path):
+    """The test shop's gondola (two shelves, 2.0-3.5 m along x, 3.6-4.0 m deep, boards at
+    0.3 and 1.2 m, 0.4 m clear each) is one solid up to 1.6 m: a ray from the corner is
+    stopped at its front face or its top, one over it or beside it is not."""
+    from walkout.floor import Fixtures
+
+    fx = Fixtures.of(load_store(write(tmp_path, world_store())).world)
+    assert fx.solids.shape == (1, 6) and fx.solids[0, 5] == pytest.approx(1.6)
+    eye = np.array([2.5, 1.0, 3.0])
+
+    def hit(target, eye=eye):
+        d = np.asarray(target, float) - eye
+        return fx.hit(eye, d / np.linalg.norm(d))
+
+    front = hit([2.5, 4.5, 0.0])   # through the front face (y = 3.6) at 0.77 m up
+    assert front == pytest.approx([2.5, 3.6, 3.0 * (1 - 2.6 / 3.5)], abs=1e-6)
+    top = hit([3.0, 3.9, 0.0], eye=np.array([3.0, 3.7, 3.0]))   # down onto its top
+    assert top == pytest.approx([3.0, 3.7 + 0.2 * 1.4 / 3.0, 1.6], abs=1e-6)
+    assert hit([2.5, 5.0, 2.0]) is None   # over it
+    assert hit([1.5, 4.5, 0.0]) is None   # beside it
+
+
+def test_part_of_a_body_seen_from_above_is_read_with_the_doubt_of_what_is_missing(cameras):
+    """From above, a shelf's top or a neighbour can hide most of a person, from the side
+    nearer the lens: their box is the far quarter of a body, and its middle is off by
+    3/8 of a body's image. The reader sees the box is shorter than a whole person there:
+    the true position is well inside its uncertainty (its 80% ellipse; without that
+    doubt it falls outside)."""
+    top = cameras["top"]
+    for xy in ([3.9, 2.5], [2.0, 2.6], [3.6, 1.1], [2.2, 1.3], [4.3, 2.0], [1.7, 1.8]):
+        xy = np.array(xy)
+        x1, y1, x2, y2 = box_of(top, xy, HEIGHT_M)
+        toward = xy - top.calibration.t[:2]   # the image stretches away from the lens
+        part = np.array([x1, y1, x2, y2])
+        if abs(toward[0]) > abs(toward[1]):   # image x runs with world x
+            part[0 if toward[0] > 0 else 2] = x2 - 0.25 * (x2 - x1) if toward[0] > 0 \
+                else x1 + 0.25 * (x2 - x1)
+        else:                                 # image y runs against world y
+            part[3 if toward[1] > 0 else 1] = y1 + 0.25 * (y2 - y1) if toward[1] > 0 \
+                else y2 - 0.25 * (y2 - y1)
+        z, cov = floor_measurement(top, part)
+        e = z - xy
+        assert np.hypot(*e) > 0.2   # the quarter box's middle is off
+        assert e @ np.linalg.solve(cov, e) < 3.22, (xy, e, cov)
+
+
+def test_a_track_found_again_at_once_continues_its_shopper(tmp_path):
+    """A track that ends and is found again a moment later (a new floor track 0.2 s on,
+    before the shopper even counts as lost) continues that shopper: nobody `appeared`,
+    so nothing is flagged. Someone new turning up elsewhere still appeared."""
+    from walkout.zones.floor import FloorZones
+
+    zones = FloorZones(load_store(write(tmp_path, world_store())))
+    walk = path([(0.5, 0.2), (2.5, 2.8)], stand=(1, 2.0))
+    appeared = []
+    for f in range(len(walk)):
+        k = 1 if f < 20 else 2                       # track 1 ends at 2.0 s
+        people = [] if f in (20, 21) else [(k, *walk[f])]   # 0.2 s with no track
+        if f >= 30:
+            people.append((3, 4.5, 1.5))
+        scene = zones.update(f / FPS, people, {})
+        appeared += [s for s, _ in scene.appeared]
+    assert zones.shopper_of[1] == zones.shopper_of[2] == "1"
+    assert appeared == [zones.shopper_of[3]]

@@ -7,10 +7,13 @@ a track on the floor, in metres, kept by every camera that sees them:
 - **Doors** are the store's floor polygons (:meth:`walkout.zones.doors.Doors.on_floor`),
   debounced as on one camera; a track that ends inside the exit has left.
 - **Shoppers.** A floor track first reported within ``entrance_margin_m`` of the entrance
-  starts a shopper at the door; one first reported elsewhere continues a lost shopper who
-  could have walked there (within ``reid_margin_m`` plus ``reid_speed_mps`` times the time
+  starts a shopper at the door; one first reported elsewhere continues a shopper whose
+  track has ended (lost, or about to be: found again within ``lost_after_s``) who could
+  have walked there (within ``reid_margin_m`` plus ``reid_speed_mps`` times the time
   since they were seen, the nearest), else becomes a new shopper the cameras did not see
-  come in (``appeared``: their receipt is flagged ``lost_track``). Unseen by every camera
+  come in (``appeared``: their receipt is flagged ``lost_track``). A track first reported
+  beyond a door's wall is someone outside the store (a camera looking through the door
+  sees the street): the doors decide whether they come in. Unseen by every camera
   for ``lost_after_s`` a shopper is lost, and after ``reid_window_s`` gone.
 - **Reach** is judged on the floor: a shopper standing within ``REACH_M`` of a shelf's
   front (an arm's length and half a body), along it or up to half that past its ends, is
@@ -44,6 +47,29 @@ BODY_DEPTH_M = 0.15
 BOX_M = 0.55
 
 
+def _door_wall(door: np.ndarray, inner) -> tuple[np.ndarray, np.ndarray] | None:
+    """The wall a door polygon lies on, as a point and its outward normal. A door zone is
+    a strip along its wall (a door's width, a stride or two deep): of its long sides, the
+    one further from ``inner`` (a point inside the store: the middle of its shelves)."""
+    poly = np.asarray(door, float).reshape(-1, 2)
+    if inner is None or len(poly) < 3:
+        return None
+    edges = [(poly[k], poly[(k + 1) % len(poly)]) for k in range(len(poly))]
+    longest = max(float(np.hypot(*(b - a))) for a, b in edges)
+    best, wall = -np.inf, None
+    for a, b in edges:
+        if float(np.hypot(*(b - a))) < 0.9 * longest:
+            continue
+        n = np.array([b[1] - a[1], a[0] - b[0]])
+        n /= max(float(np.hypot(*n)), 1e-9)
+        if np.dot(a - inner, n) < 0:
+            n = -n   # away from the store's inside
+        gap = float(np.dot(a - inner, n))   # how far the side's line is from inside
+        if gap > best:
+            best, wall = gap, (a, n)
+    return wall
+
+
 class FloorZones:
     """Reach, doors and shoppers from floor tracks and every camera's boxes (module doc)."""
 
@@ -56,6 +82,10 @@ class FloorZones:
         self.cameras = [c.id for c in world.cameras]
         fps = max(c.fps for c in world.cameras)
         self.doors = Doors.on_floor(world.entrance, world.exit, p.frames(p.door_s, fps))
+        inner = np.mean([b.to_world([[b.size[0] / 2, b.size[1] / 2, 0.0]])[0, :2]
+                         for b in world.shelves], axis=0) if world.shelves else None
+        self._walls = [w for w in (_door_wall(world.entrance, inner),
+                                   _door_wall(world.exit, inner)) if w is not None]
         self.visits = Visits(p)
         self.shoppers: dict[str, Shopper] = {}
         self.shopper_of: dict[int, str] = {}       # floor track -> shopper
@@ -123,11 +153,14 @@ class FloorZones:
             if tid in self.shopper_of:
                 continue
             dist = float(-self._entrance_gap(xy))
-            lost = [s for s in self.shoppers.values() if s.lost and s.state == "inside"
+            # a shopper inside whose track no longer reports (the floor tracker reports
+            # every track it keeps, seen or not: theirs has ended), lost or about to be
+            lost = [s for s in self.shoppers.values() if s.state == "inside"
+                    and s.track not in where and s.last_t < t
                     and np.hypot(xy[0] - s.last_xy[0], xy[1] - s.last_xy[1])
                     <= p.reid_margin_m + p.reid_speed_mps * (t - s.last_t)]
-            if dist <= 0:
-                s = self._new(tid, t, xy)              # in the door: the doors decide
+            if dist <= 0 or self._outdoors(xy):
+                s = self._new(tid, t, xy)   # in the door or outside it: the doors decide
             elif dist <= p.entrance_margin_m:
                 # just past the door: found a stride in (two walking in side by side)
                 s = self._new(tid, t, xy)
@@ -142,6 +175,11 @@ class FloorZones:
                 s.state = "inside"
                 scene.appeared.append((s.id, t))
             self.shopper_of[tid] = s.id
+
+    def _outdoors(self, xy) -> bool:
+        """Whether ``xy`` is beyond the wall of a door: outside the store (a camera that
+        looks through a door sees people in the street)."""
+        return any(float(np.dot(np.asarray(xy, float) - a, n)) > 0 for a, n in self._walls)
 
     def _entrance_gap(self, xy) -> float:
         """Signed distance (metres) from ``xy`` to the entrance: positive inside."""
