@@ -309,24 +309,29 @@ def test_someone_first_seen_outside_the_door_is_not_a_shopper_until_they_come_in
     """A camera that looks through a door sees the street. A floor track first reported
     beyond the entrance's wall becomes a shopper who enters when they cross the entrance
     (not one who `appeared` inside, whose receipt is flagged); one that only walks past
-    outside never enters; one first reported in the middle of the shop still appeared."""
+    outside never enters, nor does one first seen in the exit walking out; one first
+    reported in the middle of the shop still appeared."""
     from walkout.zones.floor import FloorZones
 
     store = load_store(write(tmp_path, world_store()))
     zones = FloorZones(store)
     walk_in = path([(0.5, -1.5), (0.5, 2.0)])        # through the entrance (x 0-1, y 0-0.8)
     walk_by = path([(2.0, -1.0), (6.5, -1.0)])       # along the street, past both doors
+    walk_out = path([(5.5, 0.6), (5.5, -0.8)])       # out through the exit (x 5-6, y 0-0.8)
     entered, appeared = [], []
     for f in range(max(len(walk_in), len(walk_by))):
         people = [(k, *p[min(f, len(p) - 1)]) for k, p in ((1, walk_in), (2, walk_by))]
+        if f < len(walk_out):
+            people.append((4, *walk_out[f]))
         if f >= 10:
             people.append((3, 3.0, 2.5))           # standing in the shop
         scene = zones.update(f / FPS, people, {})
         entered += [s for s, _ in scene.entered]
         appeared += [s for s, _ in scene.appeared]
     assert entered == ["1"]
-    assert appeared == ["3"]
+    assert appeared == [zones.shopper_of[3]]
     assert zones.shoppers["2"].state == "outside"
+    assert zones.shoppers[zones.shopper_of[4]].state == "outside"
 
 
 def visible_box(cam, xy, height, fixtures):

@@ -13,7 +13,8 @@ a track on the floor, in metres, kept by every camera that sees them:
   since they were seen, the nearest), else becomes a new shopper the cameras did not see
   come in (``appeared``: their receipt is flagged ``lost_track``). A track first reported
   beyond a door's wall is someone outside the store (a camera looking through the door
-  sees the street): the doors decide whether they come in. Unseen by every camera
+  sees the street), and one first reported in the exit that continues nobody is on their
+  way out: for both the doors decide whether they come in. Unseen by every camera
   for ``lost_after_s`` a shopper is lost, and after ``reid_window_s`` gone.
 - **Reach** is judged on the floor: a shopper standing within ``REACH_M`` of a shelf's
   front (an arm's length and half a body), along it or up to half that past its ends, is
@@ -170,6 +171,10 @@ class FloorZones:
                 s = min(lost, key=lambda s: np.hypot(xy[0] - s.last_xy[0],
                                                      xy[1] - s.last_xy[1]))
                 s.track, s.lost = tid, False
+            elif self.doors.at_exit(xy):
+                # someone in the exit no track led there: on their way out (or looking
+                # in), not a shopper inside: the doors decide
+                s = self._new(tid, t, xy)
             else:
                 s = self._new(tid, t, xy)
                 s.state = "inside"
