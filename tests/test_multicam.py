@@ -24,9 +24,10 @@ from walkout.sim.layout import SIM_TO_WORLD
 CLIP = ROOT / "sample_videos" / "pair"
 
 
-def folder_of(tmp_path, sizes=None, cut: int | None = None, clip=CLIP):
+def folder_of(tmp_path, sizes=None, cut: int | None = None, clip=CLIP, starts=None):
     """A two-camera folder: ``a.mp4`` and ``b.mp4`` both the ``clip`` (``b`` cut to its
-    first ``cut`` frames), calibrated by the clip's floor homography."""
+    first ``cut`` frames), calibrated by the clip's floor homography; ``starts``: camera
+    -> its ``start_s``."""
     base = load_store(clip / "store.yaml")
     shutil.copy(clip / "video.mp4", tmp_path / "a.mp4")
     if cut is None:
@@ -45,7 +46,9 @@ def folder_of(tmp_path, sizes=None, cut: int | None = None, clip=CLIP):
     sizes = sizes or {"a": (640, 480), "b": (640, 480)}
     store = {
         "cameras": [{"id": c, "width": w, "height": h, "fps": 10,
-                     "calibration": {"homography": H}} for c, (w, h) in sizes.items()],
+                     "calibration": {"homography": H},
+                     **({"start_s": starts[c]} if c in (starts or {}) else {})}
+                    for c, (w, h) in sizes.items()],
         "detector": {"model": str(ROOT / "models" / "walkout-sim.onnx"), "person_classes": [0],
                      "confidence": base.detector.confidence, "imgsz": base.detector.imgsz},
         "catalogue": [{"sku": "P1", "name": "one", "weight_g": 100, "weight_sd_g": 2,
@@ -108,17 +111,30 @@ def test_floor_tracks_follow_each_shopper_in_both_cameras(tmp_path):
         assert np.median(errs) < 0.3
 
 
-@pytest.mark.parametrize(("sizes", "cut", "message"), [
-    ({"a": (640, 480), "b": (800, 600)}, None, "b.mp4: 640x480 (expected 800x600"),
-    ({"a": (640, 480), "c": (640, 480)}, None, "c.mp4: not found"),
+@pytest.mark.parametrize(("sizes", "cut", "starts", "message"), [
+    ({"a": (640, 480), "b": (800, 600)}, None, None, "b.mp4: 640x480 (expected 800x600"),
+    ({"a": (640, 480), "c": (640, 480)}, None, None, "c.mp4: not found"),
+    (None, 30, {"b": 900.0}, "cameras 'a' (0.00-42.90 s) and 'b' (900.00-902.90 s) have no "
+                             "common time"),
 ])
-def test_a_bad_folder_is_one_line_and_writes_nothing(tmp_path, sizes, cut, message):
+def test_a_bad_folder_is_one_line_and_writes_nothing(tmp_path, sizes, cut, starts, message):
     (tmp_path / "in").mkdir()
-    folder = folder_of(tmp_path / "in", sizes, cut)
+    folder = folder_of(tmp_path / "in", sizes, cut, starts=starts)
     run = walkout("floor", folder, "--out", tmp_path / "out")
     assert run.returncode == 2 and message in run.stderr, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_camera_that_starts_late_joins_at_its_time(tmp_path):
+    """A camera whose recording began 20 s into the store's clock (``start_s``) is merged
+    by time: its frames come in at 20 s on, and its end is reported at its own time."""
+    folder = folder_of(tmp_path, cut=30, starts={"b": 20.0})
+    run = walkout("floor", folder, "--out", tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    assert "camera b: its video ended at 22.90 s; going on with the others" in run.stderr
+    rows = np.loadtxt(tmp_path / "out" / "tracks_floor.csv", delimiter=",", skiprows=1)
+    assert rows[:, 0].max() > 30
 
 
 def test_a_camera_that_stops_is_reported_and_the_run_goes_on(tmp_path):

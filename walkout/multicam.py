@@ -20,7 +20,7 @@ import heapq
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -79,8 +79,27 @@ def open_cameras(store: StoreConfig, folder: str | Path) -> list[CameraFeed]:
                              f"{cam.height}, the size of camera {cam.id!r} in {store.path})")
         if len(src) == 0:
             raise InputError(f"{path}: no frames (expected the video of camera {cam.id!r})")
-        feeds.append(CameraFeed(cam, src))
+        feeds.append(CameraFeed(cam, replace(src, start=cam.start_s)))
+    _common_time(store, feeds)
     return feeds
+
+
+def _span(feed: CameraFeed) -> tuple[float, float]:
+    """The store-clock times of a camera's first and last frames."""
+    return feed.source.start, feed.source.start + (len(feed.source) - 1) / feed.source.fps
+
+
+def _common_time(store: StoreConfig, feeds: list[CameraFeed]) -> None:
+    """Raise :class:`InputError` when some two cameras' videos do not overlap in time (no
+    moment has frames of both: nothing to fuse)."""
+    for a in feeds:
+        for b in feeds:
+            (a0, a1), (b0, b1) = _span(a), _span(b)
+            if a1 < b0:
+                raise InputError(
+                    f"{store.path}: cameras {a.spec.id!r} ({a0:.2f}-{a1:.2f} s) and "
+                    f"{b.spec.id!r} ({b0:.2f}-{b1:.2f} s) have no common time (expected "
+                    "videos that overlap; start_s sets when a camera's video begins)")
 
 
 @dataclass
@@ -152,8 +171,7 @@ def floor_tracks(store: StoreConfig, feeds: list[CameraFeed], detector, on_stop=
 
 def _still_running(feeds: list[CameraFeed], cid: str, t: float) -> bool:
     """Whether another camera's video goes on past ``t`` (so ``cid`` stopped early)."""
-    return any(f.spec.id != cid and (len(f.source) - 1) / f.source.fps > t + 1e-6
-               for f in feeds)
+    return any(f.spec.id != cid and _span(f)[1] > t + 1e-6 for f in feeds)
 
 
 # ---- the line for several cameras ------------------------------------------------------------

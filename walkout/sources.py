@@ -29,11 +29,13 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 @dataclass
 class FrameSource:
-    """An opened source: ``len()`` frames (when known) at ``fps``; iterate for frames."""
+    """An opened source: ``len()`` frames (when known) at ``fps``, the first at ``start``
+    seconds; iterate for frames."""
 
     path: Path
     fps: float
     count: int
+    start: float = 0.0
 
     def __len__(self) -> int:
         return self.count
@@ -45,7 +47,7 @@ class FrameSource:
                 img = cv2.imread(str(f), cv2.IMREAD_COLOR)
                 if img is None:
                     raise InputError(f"{f}: not a readable image")
-                yield Frame(k, k / self.fps, img)
+                yield Frame(k, self.start + k / self.fps, img)
             return
         cap = cv2.VideoCapture(str(self.path))
         try:
@@ -54,7 +56,7 @@ class FrameSource:
                 ok, img = cap.read()
                 if not ok:
                     break
-                yield Frame(k, k / self.fps, img)
+                yield Frame(k, self.start + k / self.fps, img)
                 k += 1
         finally:
             cap.release()

@@ -200,7 +200,7 @@ class Validator:
         for i, item in enumerate(self.seq(raw, "cameras")):
             key = f"cameras[{i}]"
             m = self.mapping(item, key, ("id", "width", "height", "fps", "calibration"),
-                             ("source", "view"))
+                             ("source", "view", "start_s"))
             cid = self.text(m["id"], f"{key}.id")
             if cid in seen:
                 raise self.fail(f"{key}.id", f"duplicate camera id {cid!r}")
@@ -217,6 +217,7 @@ class Validator:
                 calibration=calib,
                 source=self.text(m["source"], f"{key}.source") if "source" in m else None,
                 view=view,
+                start_s=self.number(m["start_s"], f"{key}.start_s") if "start_s" in m else 0.0,
             ))
         return tuple(out)
 

@@ -59,7 +59,8 @@ EDGE_SAMPLES = 12
 class CameraSpec:
     """One camera of the store: its id, where its frames come from (a file next to the
     store.yaml, or a device), its frame size and rate, its calibration and how a person
-    is placed in it (``overhead``: at their box; ``oblique``: at their feet)."""
+    is placed in it (``overhead``: at their box; ``oblique``: at their feet). ``start_s``:
+    the time of its first frame on the store's clock (recordings that began apart)."""
 
     id: str
     width: int
@@ -68,6 +69,7 @@ class CameraSpec:
     calibration: Calibration
     source: str | None = None
     view: str = "overhead"
+    start_s: float = 0.0
 
 
 @dataclass(frozen=True)
