@@ -16,8 +16,6 @@ FPS = 10.0
 
 
 @pytest.fixture(scope="module")
-
-
 def cameras(tmp_path_factory):
     store = load_store(write(tmp_path_factory.mktemp("shop"), world_store()))
     return {c.id: c for c in store.world.cameras}
@@ -136,9 +134,7 @@ def test_an_oblique_camera_reads_the_feet(cameras):
 def test_two_cameras_keep_each_shopper_on_one_track_through_a_hiding(cameras):
     """A is hidden from the top camera for 2.5 s while she stands at the shelf, and B from
     the corner camera for 1.5 s as he passes her: with both cameras each keeps one track
-    from first sight to the end, within 35 cm of where they are (median under 10 cm). (The
-    35 cm is B turning at the top camera's edge while only its cut box sees him, whose one
-    inner edge counts loosely, floor.CUT_EDGE_SHARE; everywhere else within 25 cm.)"""
+    from first sight to the end, within 25 cm of where they are (median under 10 cm)."""
     hidden = [("top", "A", 5.0, 7.5), ("corner", "B", 3.0, 4.5)]
     frames, visible = run(cameras, ["top", "corner"], hidden)
     for who in ("A", "B"):
@@ -149,8 +145,7 @@ def test_two_cameras_keep_each_shopper_on_one_track_through_a_hiding(cameras):
         missed = [k for k, (f, v) in enumerate(zip(frames, visible, strict=True))
                   if who in v and who not in f]
         assert missed == [0, 1], (who, missed)
-        assert np.median(errs) < 0.10 and max(errs) < 0.35, (who, max(errs))
-        assert sorted(errs)[-5] < 0.25, (who, sorted(errs)[-5:])
+        assert np.median(errs) < 0.10 and max(errs) < 0.25, (who, max(errs))
 
 
 def test_one_camera_alone_loses_a_shopper_it_cannot_see(cameras):
@@ -236,45 +231,6 @@ def test_a_box_cut_by_the_frame_is_read_from_its_uncut_sides(cameras, monkeypatc
     whole = errors()
     assert read.max() < 0.25, read.max()
     assert np.mean(read) < 0.8 * np.mean(whole), (np.mean(read), np.mean(whole))
-
-
-def test_a_loose_inner_edge_of_a_box_cut_by_the_frame_stays_within_its_doubt(cameras,
-                                                                                monkeypatch):
-    """A detector boxing a body the frame cuts sees no whole shape and places the box's
-    inner edge loosely (in the simulator's overhead view, 45-55 px short of a 200 px body).
-    The reading of that one edge carries a quarter of the body's image as doubt: with the
-    inner edge 30% of the box off, the true position stays inside the 99% ellipse, where
-    without that doubt it falls outside."""
-    from dataclasses import replace
-
-    import walkout.floor as floor
-
-    top = cameras["top"]
-    unbounded = replace(top, width=10**5, height=10**5)   # box_of leaves the box whole
-    cases = []
-    for x in np.arange(-0.5, 6.5, 0.25):
-        for y in np.arange(-0.5, 4.5, 0.25):
-            box = box_of(unbounded, (x, y), HEIGHT_M)
-            if box is None or box[0] < 0 or box[1] < 0:
-                continue
-            cut = np.clip(box, 0, [top.width - 1, top.height - 1] * 2)
-            w = cut[2] - cut[0]
-            if cut[0] < top.width - 50 and box[2] > top.width + 0.2 * w \
-                    and box[3] < top.height:   # cut on the right only, mostly in view
-                loose = cut + np.array([0.3 * w, 0, 0, 0])   # the inner (left) edge 30% in
-                cases.append((np.array([x, y]), loose))
-    assert len(cases) >= 10
-
-    def worst():
-        out = []
-        for xy, b in cases:
-            z, cov = floor_measurement(top, b)
-            out.append(float((z - xy) @ np.linalg.solve(cov, z - xy)))
-        return max(out)
-
-    assert worst() < 9.21
-    monkeypatch.setattr(floor, "CUT_EDGE_SHARE", 0.0)
-    assert worst() > 9.21
 
 
 def test_an_oblique_box_whose_feet_are_hidden_is_read_from_the_head(cameras, monkeypatch):
@@ -482,4 +438,3 @@ def test_a_track_found_again_at_once_continues_its_shopper(tmp_path):
         appeared += [s for s, _ in scene.appeared]
     assert zones.shopper_of[1] == zones.shopper_of[2] == "1"
     assert appeared == [zones.shopper_of[3]]
-

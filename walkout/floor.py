@@ -186,16 +186,11 @@ def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams(),
     cov = Ji @ Ji.T * sigma**2 + doubt + np.eye(2) * BODY_SD_M**2
     # a box shorter than a whole body there is part of one (the rest hidden by a shelf or
     # a neighbour, on a side nothing says): a middle read of it may be off by half of what
-    # is missing. A box the frame cuts is read from its one inner edge, and a detector that
-    # sees no whole body there places that edge loosely (CUT_EDGE_SHARE of the body)
+    # is missing
     model = _model_box(calib, xy)
-    extent = model[2:] - model[:2]
-    short = np.maximum(extent - np.array([x2 - x1, y2 - y1]), 0)
-    cut = [x1 <= CUT_PX or x2 >= cam.width - 1 - CUT_PX,
-           y1 <= CUT_PX or y2 >= cam.height - 1 - CUT_PX]
-    slack = np.array([d / 2 if h == "mid" else CUT_EDGE_SHARE * e if c else 0.0
-                      for d, e, c, h in zip(short, extent, cut, how, strict=True)])
-    cov = cov + Ji @ np.diag(np.where(np.isfinite(slack), slack, 0.0) ** 2) @ Ji.T
+    short = np.array([model[2] - model[0] - (x2 - x1), model[3] - model[1] - (y2 - y1)])
+    short = np.where([h == "mid" for h in how] & np.isfinite(short), np.maximum(short, 0), 0)
+    cov = cov + Ji @ np.diag((short / 2) ** 2) @ Ji.T
     # the height spread: a shorter or taller person shifts the box's middle seen from above
     # along the line from the lens's foot point (the feet do not move with it)
     # (half the spread for the middle of a box, all of it for a head)
@@ -247,9 +242,6 @@ def _model_boxes(calib, xys: np.ndarray) -> np.ndarray:
 
 # a box edge within this many pixels of the frame's edge is cut by the frame
 CUT_PX = 2.0
-# the inner edge of a detector's box around a body the frame cuts strays by about a quarter
-# of that body's image (it sees no head, or no feet, to close the shape on)
-CUT_EDGE_SHARE = 0.25
 # two people's middles are never closer than this: chest to back, pressed in a crowd, 0.25
 # to 0.3 m; side by side, shoulders touching, 0.4 m and more
 PERSON_GAP_M = 0.3
