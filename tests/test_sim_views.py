@@ -99,23 +99,31 @@ def test_two_cameras_see_a_shopper_at_every_shelf(tmp_path):
 
 def test_boxes_in_every_view_read_back_to_the_true_floor_position(scene):
     """Each camera's true boxes, read by walkout's floor model through the calibration
-    written to store.yaml, land where the simulator had the shopper: the views, the
-    calibrations and the world coordinates agree."""
+    and the shelves written to store.yaml, land where the simulator had the shopper,
+    within the uncertainty the reading states: the views, the calibrations and the world
+    coordinates agree."""
+    from walkout.floor import Fixtures
+
     folder = scene / "two"
     store = load_store(folder / "store.yaml")
+    fixtures = Fixtures.of(store.world)
     floor = np.loadtxt(folder / "gt" / "tracks_floor.csv", delimiter=",", skiprows=1)
     for cam in store.world.cameras:
         gt = read_mot(folder / "gt" / f"tracks_{cam.id}.txt")
         assert len(gt) > 100, cam.id
-        errs = []
+        errs, outside = [], 0
         for f, sid, x, y, w, h, *_ in gt:
-            m = floor_measurement(cam, (x, y, x + w, y + h))
+            m = floor_measurement(cam, (x, y, x + w, y + h), fixtures=fixtures)
             true = floor[np.isclose(floor[:, 0], (f - 1) / 10) & (floor[:, 1] == sid)]
             if m is not None:
-                errs.append(float(np.hypot(*(m[0] - true[0, 2:]))))
+                e = m[0] - true[0, 2:]
+                errs.append(float(np.hypot(*e)))
+                outside += float(e @ np.linalg.solve(m[1], e)) > 9.21   # its 99% ellipse
         assert len(errs) > 0.9 * len(gt), cam.id
-        # a body is 0.4-0.5 m across and an arm in a shelf stretches its box by 0.7 m
-        assert np.median(errs) < 0.2 and np.percentile(errs, 90) < 0.45, (cam.id, errs)
+        # a body is 0.4-0.5 m across and an arm in a shelf stretches its box by 0.7 m; a
+        # shopper whose feet a gondola hides is read from the head (people's heights differ)
+        assert np.median(errs) < 0.25, (cam.id, np.median(errs))
+        assert outside <= 0.01 * len(errs), (cam.id, outside, len(errs))
 
 
 def test_the_scene_is_the_single_clips_scene(scene):
@@ -130,7 +138,8 @@ def test_the_scene_is_the_single_clips_scene(scene):
 def test_someone_behind_a_gondola_is_not_in_that_cameras_truth():
     """In the oblique corner views gondolas hide shoppers: there are moments when a shopper
     whose whole body projects into the frame is not in that camera's truth, and in each such
-    moment a gondola stands between the lens and them."""
+    moment a gondola or another shopper stands between the lens and them; at least one of
+    them is a gondola's doing."""
     sc = make_scenario("busy", 3)
     cams = rig(2, PRESET_WORLD)
     r = ViewsRenderer(sc, cams, np.random.default_rng(0))
@@ -147,9 +156,26 @@ def test_someone_behind_a_gondola_is_not_in_that_cameras_truth():
             inside = (depth > 0).all() and (px >= 0).all() and (px[:, 0] < 640).all() \
                 and (px[:, 1] < 480).all()
             if inside:
-                hidden += 1
-                assert _behind_a_gondola(cams[1], state[0]), (t, sh.id)
+                others = [o.position(float(t)) for o in sc.shoppers if o is not sh]
+                others = [o[0] for o in others if o is not None]
+                gondola = _behind_a_gondola(cams[1], state[0])
+                hidden += gondola
+                assert gondola or _behind_someone(cams[1], state[0], others), (t, sh.id)
     assert hidden > 0
+
+
+def _behind_someone(cam, xy, others) -> bool:
+    """Whether the sight line from the lens to the shopper's chest passes within a body's
+    half-width (0.25 m) of another shopper standing nearer the lens, below their head."""
+    eye = cam.calib.t
+    chest = to_world(xy[None], 1.2)[0]
+    for o in others:
+        axis = to_world(np.asarray(o)[None], 0.0)[0]
+        for s in np.linspace(0.0, 1.0, 200):
+            p = eye + (chest - eye) * s
+            if p[2] < 1.7 and np.hypot(*(p[:2] - axis[:2])) < 0.25:
+                return True
+    return False
 
 
 def _behind_a_gondola(cam, xy) -> bool:
