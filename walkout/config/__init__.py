@@ -31,7 +31,7 @@ from .store import (
     load_store,
 )
 from .validate import polygon_area
-from .write import KEY_COMMENTS, dump_store
+from .write import KEY_COMMENTS, dump_store, dump_yaml
 
 __all__ = [
     "KEY_COMMENTS",
@@ -45,6 +45,7 @@ __all__ = [
     "StoreConfig",
     "Zones",
     "dump_store",
+    "dump_yaml",
     "load_store",
     "polygon_area",
 ]

@@ -93,3 +93,19 @@ def _emit(obj: dict, prefix: str, indent: int, lines: list[str], seen: set[str])
         else:
             lines.append(f"{pad}{key}: {_flow(value)}{_comment(keypath, seen)}")
 
+
+
+def dump_yaml(raw: dict) -> str:
+    """A store.yaml tree (plain dicts, lists and numbers) as YAML text in its order, each
+    point or matrix row on one line and no aliases (walkout refuses them)."""
+
+    class Plain(yaml.SafeDumper):
+        def ignore_aliases(self, data):
+            return True
+
+    def rows(dumper, data):   # a point or a matrix row on one line
+        flow = all(isinstance(v, (int, float)) for v in data)
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+    Plain.add_representer(list, rows)
+    return yaml.dump(raw, Dumper=Plain, sort_keys=False)

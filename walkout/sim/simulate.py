@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..config import dump_store
+from ..config import dump_store, dump_yaml
 from ..errors import InputError
 from ..io import ClipPaths, format_mot_row, format_weights_csv, write_text_atomic
 from .layout import View, store_config
@@ -251,7 +251,7 @@ def simulate_cameras(preset: str, seed: int, out: str | Path, cameras: int,
         units = {pid: len(u) for pid, u in sc.units.items()}
         single = store_config(View(*size), fps, units, name=_name(preset, seed, world),
                               clock_offset_s=world.stated_offset_s)
-        write_text_atomic(tmp / "store.yaml", _yaml(cameras_store(single, cams, fps, units)))
+        write_text_atomic(tmp / "store.yaml", dump_yaml(cameras_store(single, cams, fps, units)))
         load_store(tmp / "store.yaml")   # what it writes is what walkout reads
         t, grams = synthesize(sc, w_rng, single.plate_ids, world.noise_model())
         write_text_atomic(tmp / "weights.csv",
@@ -280,21 +280,6 @@ def simulate_cameras(preset: str, seed: int, out: str | Path, cameras: int,
     log.info("wrote %s: %d cameras, %d shoppers, %d events, %.0f s", out, cameras,
              len(sc.shoppers), len(events), sc.duration)
     return out
-
-
-def _yaml(raw: dict) -> str:
-    import yaml
-
-    class Plain(yaml.SafeDumper):
-        def ignore_aliases(self, data):
-            return True
-
-    def rows(dumper, data):   # a point or a matrix row on one line
-        flow = all(isinstance(v, (int, float)) for v in data)
-        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
-
-    Plain.add_representer(list, rows)
-    return yaml.dump(raw, Dumper=Plain, sort_keys=False)
 
 
 def _render_views(sc: Scenario, cams, fps: float, rng: np.random.Generator, folder: Path,

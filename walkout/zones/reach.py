@@ -35,7 +35,10 @@ class ShelfMap:
         if zone_poly is not None:
             cv2.fillPoly(zone, [np.round(zone_poly / GRID).astype(np.int32)], 1)
         self.integral = cv2.integral(zone)
-        self.dist = cv2.distanceTransform((1 - inside).astype(np.uint8), cv2.DIST_L2, 5) * GRID
+        dist = cv2.distanceTransform((1 - inside).astype(np.uint8), cv2.DIST_L2, 5)
+        # a polygon with no cell in the frame (a shelf this camera does not see) is nowhere
+        # near any box: every distance is infinite (not FLT_MAX times GRID, an overflow)
+        self.dist = dist * GRID if inside.any() else np.full_like(dist, np.inf)
         self.gw, self.gh = gw, gh
 
     def _cells(self, box: np.ndarray) -> tuple[int, int, int, int]:
