@@ -1,6 +1,6 @@
 """Accuracy of a store seen by several cameras, on simulated scenes no setting was chosen on.
 
-    python benchmarks/store_cameras.py [--preset busy] [--seeds 1000 1001 1002]
+    python benchmarks/store_cameras.py [--preset busy] [--seeds 1003 1004 1005]
                                        [--cameras 1 2 4] [--work DIR] [--true-boxes]
                                        [--json out.json]
 
@@ -17,7 +17,9 @@ place of the detector (every box at score 0.9): what the floor tracker, zones an
 given perfect detections, apart from the detector.
 
 Seeds 1000 and up were used by nothing before this benchmark (the presets' benchmarks use
-700-719 and 500-501, drawn worlds 900-939, detector training 10,000 and up).
+700-719 and 500-501, drawn worlds 900-939, detector training 10,000 and up). 1000-1002 and
+1006-1015 have since been studied while developing the several-camera line (docs/notes.md);
+the default, 1003-1005, has not (1003's frames were looked at for the detector's recall).
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def predict_true(work: Path, clip: Path, n: int) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="busy", choices=["single", "pair", "busy"])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[1000, 1001, 1002])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1003, 1004, 1005])
     ap.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--work", default=None, help="keep clips and predictions here")
     ap.add_argument("--true-boxes", action="store_true",

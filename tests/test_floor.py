@@ -374,6 +374,36 @@ def test_an_oblique_box_whose_feet_a_shelf_hides_is_read_above_it(tmp_path):
     assert max(bottom) > 0.6, bottom
 
 
+def test_a_track_learns_its_height_and_reads_hidden_feet_by_it(tmp_path):
+    """A short person (1.5 m) walks up the open floor toward the back wall's gondola, in
+    full view of the back right corner camera, and stands in the aisle in front of it,
+    where the gondola hides their legs. Read as a person of average height (1.7 m), their
+    head puts them over half a metre nearer the lens. The tracker has read their height
+    from the boxes that showed their feet and reads the hidden ones at it: within 0.15 m."""
+    from test_sim_views import rig_store
+
+    from walkout.floor import Fixtures
+
+    store = rig_store(tmp_path, 4)
+    cam, fixtures = store.world.camera("c4"), Fixtures.of(store.world)
+    tracker = FloorTracker([cam], fixtures=fixtures)
+    rng = np.random.default_rng(7)
+    walk = path([(3.6, 3.7), (3.6, 5.0)], speed=0.6, stand=(1, 3.0))
+    errs, alone = [], []
+    for f, xy in enumerate(walk):
+        box, share = visible_box(cam, xy, 1.5, fixtures)
+        box = box + rng.normal(0, 1.0, 4)
+        out = tracker.update(f / FPS, {"c4": box[None]})
+        if xy[1] == 5.0:   # standing behind the gondola's top edge
+            assert share < 0.8
+            (_, x, y), = out
+            errs.append(np.hypot(x - xy[0], y - xy[1]))
+            alone.append(np.hypot(*(floor_measurement(cam, box, fixtures=fixtures)[0] - xy)))
+    assert tracker.tracks[0].height == pytest.approx(1.5, abs=0.06)
+    assert np.median(alone) > 0.5, alone
+    assert max(errs[10:]) < 0.15, errs
+
+
 def test_fixtures_are_solid_from_the_floor_to_their_top_shelf(tmp_path):
     """The test shop's gondola (two shelves, 2.0-3.5 m along x, 3.6-4.0 m deep, boards at
     0.3 and 1.2 m, 0.4 m clear each) is one solid up to 1.6 m: a ray from the corner is

@@ -29,7 +29,9 @@ people's boxes merged and part again, their clothes say who is who. A person one
 loses is kept by another. A measurement no track takes
 starts a tentative track, which the next camera of the same tick can already confirm; a
 track is confirmed after ``min_hits`` ticks with a measurement and dropped after ``max_age_s``
-without one.
+without one. Each track also learns its person's height from oblique boxes that show both
+head and feet (:func:`box_height`); where a fixture hides the feet, the box is read at the
+head of a person of that height (:func:`head_reading`), not of any height.
 """
 
 from __future__ import annotations
@@ -136,12 +138,22 @@ def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams(),
     ``fixtures``, an oblique box whose bottom ends on a shelving unit standing in front of
     the person (the feet behind a gondola) is read from its top, as one cut by the frame's
     bottom is."""
+    m = _measure(cam, box, params, fixtures)
+    return None if m is None else (m[0], m[1])
+
+
+def _measure(cam: CameraSpec, box, params: FloorParams, fixtures: Fixtures | None
+             ) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """:func:`floor_measurement`, and what it read of an oblique box with its head in the
+    frame: ``feet`` (where they agree with the head of a person of average height),
+    ``doubt`` (the feet, the head disagreeing), ``hidden`` (the bottom on a fixture) or
+    ``head`` (the feet hidden by someone); ``other`` for the rest."""
     x1, y1, x2, y2 = (float(v) for v in box)
     sigma = params.box_jitter * max(x2 - x1, y2 - y1, 1.0)
     calib = cam.calibration
     if not calib.full:   # a floor homography alone: the box's middle, on the floor
         centre = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
-        return calib.to_floor(centre[None])[0], calib.floor_cov(centre, 0.0, sigma)
+        return calib.to_floor(centre[None])[0], calib.floor_cov(centre, 0.0, sigma), "other"
     oblique = cam.view == "oblique"
     how = _reading(np.array([x1, y1, x2, y2]), cam, oblique)
     if how is None:
@@ -150,6 +162,7 @@ def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams(),
     if xy is None:
         return None
     doubt = np.zeros((2, 2))
+    kind = "other"
     box = np.array([x1, y1, x2, y2])
     hidden = fixtures is not None and oblique and how[1] == "hi" \
         and _feet_hidden(calib, box, xy, fixtures)
@@ -166,17 +179,21 @@ def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams(),
             lens_h = float(calib.t[2])
             spread = HEIGHT_SPREAD_M * dist / max(lens_h - HEIGHT_M, 0.1)
             gap = float(np.hypot(*(head - xy)))
+            kind = "feet"
             if hidden:
                 # the bottom is a fixture's edge: the ray through it passes over the
                 # fixture and meets the floor behind the person, so the feet are nearer
                 # than it reads, and the head (within people's heights) says how much
+                kind = "hidden"
                 if dist < float(np.hypot(*(xy - foot))):
                     how, xy, head = head_how, head, xy
                 doubt = np.outer(head - xy, head - xy)
             elif gap > spread + HIDDEN_SLACK_M:
                 # they disagree by more than people's heights explain: the head is right
+                kind = "head"
                 how, xy = head_how, head
             elif gap > HIDDEN_SLACK_M:   # either may be right: as uncertain as they differ
+                kind = "doubt"
                 doubt = np.outer(head - xy, head - xy)
     # the box's jitter, carried to the floor through the fitted model (its Jacobian)
     J = _jacobian(calib, xy, how)
@@ -199,6 +216,57 @@ def floor_measurement(cam: CameraSpec, box, params: FloorParams = FloorParams(),
     share = 0.0 if how[1] == "hi" and oblique else 1.0 if oblique else 0.5
     if share and dist > 1e-6 and lens_h > HEIGHT_M:
         shift = share * HEIGHT_SPREAD_M * dist / (lens_h - HEIGHT_M)
+        cov = cov + shift**2 * np.outer(away / dist, away / dist)
+    return xy, cov, kind
+
+
+# one clean oblique box (head and feet in view, the feet on the floor) shows a person's
+# height to within a few centimetres (a box edge's pixel or two at 3-5 m); a track keeps
+# the last HEIGHT_SAMPLES of them (5 s at 10 fps) and, from HEIGHT_MIN_SAMPLES on, their
+# median as the person's height, known then to about HEIGHT_KNOWN_SD_M (a stoop, a step,
+# hair and hats)
+HEIGHT_SAMPLES = 50
+HEIGHT_MIN_SAMPLES = 5
+HEIGHT_KNOWN_SD_M = 0.05
+# what a reading of a height may be: a child in the store to a very tall adult
+HEIGHT_RANGE_M = (1.0, 2.3)
+
+
+def _top_ray(calib, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    o, d = calib.rays(np.array([[(box[0] + box[2]) / 2, box[1]]]))
+    return o[0], d[0]
+
+
+def box_height(calib, box: np.ndarray, feet: np.ndarray) -> float | None:
+    """The height of a person standing at floor ``feet`` whose box's top is ``box``'s:
+    where the ray through the top's middle passes over their feet."""
+    o, d = _top_ray(calib, box)
+    run = float(np.hypot(*d[:2]))
+    if run < 1e-9:
+        return None
+    s = float(np.dot(np.asarray(feet, float) - o[:2], d[:2])) / run**2
+    h = float(o[2] + s * d[2])
+    return h if HEIGHT_RANGE_M[0] <= h <= HEIGHT_RANGE_M[1] else None
+
+
+def head_reading(cam: CameraSpec, box: np.ndarray, height: float, params: FloorParams
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """An oblique box read from its top alone for a person of known ``height``: the floor
+    point below where the ray through the top's middle is at that height, and its
+    covariance (the box's jitter there, a body's spread, the height's own doubt carried
+    along the line from the lens)."""
+    calib = cam.calibration
+    o, d = _top_ray(calib, box)
+    if d[2] >= -1e-9 or o[2] <= height + 0.1:
+        return None
+    xy = (o + (height - o[2]) / d[2] * d)[:2]
+    sigma = params.box_jitter * max(box[2] - box[0], box[3] - box[1], 1.0)
+    top = np.array([(box[0] + box[2]) / 2, box[1]])
+    cov = calib.floor_cov(top, height, sigma) + np.eye(2) * BODY_SD_M**2
+    away = xy - o[:2]
+    dist = float(np.hypot(*away))
+    if dist > 1e-6:
+        shift = HEIGHT_KNOWN_SD_M * dist / (o[2] - height)
         cov = cov + shift**2 * np.outer(away / dist, away / dist)
     return xy, cov
 
@@ -369,6 +437,14 @@ class _Track:
     doubled_since: float | None = None   # when another track came as close as this one
     look: np.ndarray | None = None    # colour model (walkout.zones.looks), None: no image yet
     looks: int = 0                    # looks learnt into it
+    heights: list[float] = field(default_factory=list)   # heights read of it, the latest last
+
+    @property
+    def height(self) -> float | None:
+        """The person's height (the median of the readings), once there are enough."""
+        if len(self.heights) < HEIGHT_MIN_SAMPLES:
+            return None
+        return float(np.median(self.heights))
 
 
 class FloorTracker:
@@ -386,6 +462,8 @@ class FloorTracker:
         self.start_confidence = start_confidence
         self.params = params or FloorParams()
         self.tracks: list[_Track] = []
+        self._boxes: dict[str, np.ndarray] = {}          # this tick's boxes by camera
+        self._kinds: dict[str, dict[int, str]] = {}      # what each was read as
         self._next_id = 1
         self._t: float | None = None
 
@@ -455,9 +533,30 @@ class FloorTracker:
                 continue
             tr = self.tracks[i]
             k, (z, R) = meas[j]
+            z, R = self._known_height(tr, cam_id, k, z, R)
             tr.kf.update(z, R=R + extra_var * np.eye(2))
             tr.seen_by[cam_id] = k
             taken.add(j)
+
+    def _known_height(self, tr: _Track, cam_id: str, k: int, z: np.ndarray, R: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """The measurement of box ``k`` (this tick's boxes of ``cam_id``) for track
+        ``tr``. An oblique box read at its feet, with its head in view, shows the
+        person's height (kept in the track's heights). One whose feet a fixture hides is
+        read at the head of a person of the track's height: a person of any height, read
+        there, is off by up to a metre at 4 m (the head's ray falls 1.3 m over that
+        distance from a 3 m ceiling); one of known height, by a tenth of that."""
+        box, kind = self._boxes[cam_id][k], self._kinds[cam_id][k]
+        cam = self.cameras[cam_id]
+        if kind in ("feet", "doubt"):
+            h = box_height(cam.calibration, box, z)
+            if h is not None:
+                tr.heights = [*tr.heights[-(HEIGHT_SAMPLES - 1):], h]
+        height = tr.height
+        if kind != "hidden" or height is None:
+            return z, R
+        read = head_reading(cam, box, height, self.params)
+        return (z, R) if read is None else read
 
     def _occupied(self, z: np.ndarray) -> bool:
         """Whether a confirmed track stands where ``z`` is: closer than two people can be
@@ -501,8 +600,10 @@ class FloorTracker:
         for cam_id, cam_boxes in boxes.items():
             cam = self.cameras[cam_id]
             cam_boxes = np.asarray(cam_boxes, float).reshape(-1, 4)
-            meas = [(k, m) for k, b in enumerate(cam_boxes)
-                    if (m := floor_measurement(cam, b, p, self.fixtures)) is not None]
+            read = [_measure(cam, b, p, self.fixtures) for b in cam_boxes]
+            meas = [(k, (m[0], m[1])) for k, m in enumerate(read) if m is not None]
+            self._boxes[cam_id] = cam_boxes
+            self._kinds[cam_id] = {k: m[2] for k, m in enumerate(read) if m is not None}
             if not meas:
                 continue
             image = images.get(cam_id)
