@@ -24,10 +24,11 @@ from walkout.sim.layout import SIM_TO_WORLD
 CLIP = ROOT / "sample_videos" / "pair"
 
 
-def folder_of(tmp_path, sizes=None, cut: int | None = None, clip=CLIP, starts=None):
+def folder_of(tmp_path, sizes=None, cut: int | None = None, clip=CLIP, starts=None,
+              ignore=None):
     """A two-camera folder: ``a.mp4`` and ``b.mp4`` both the ``clip`` (``b`` cut to its
     first ``cut`` frames), calibrated by the clip's floor homography; ``starts``: camera
-    -> its ``start_s``."""
+    -> its ``start_s``; ``ignore``: camera -> its ``ignore`` polygons."""
     base = load_store(clip / "store.yaml")
     shutil.copy(clip / "video.mp4", tmp_path / "a.mp4")
     if cut is None:
@@ -47,7 +48,8 @@ def folder_of(tmp_path, sizes=None, cut: int | None = None, clip=CLIP, starts=No
     store = {
         "cameras": [{"id": c, "width": w, "height": h, "fps": 10,
                      "calibration": {"homography": H},
-                     **({"start_s": starts[c]} if c in (starts or {}) else {})}
+                     **({"start_s": starts[c]} if c in (starts or {}) else {}),
+                     **({"ignore": ignore[c]} if c in (ignore or {}) else {})}
                     for c, (w, h) in sizes.items()],
         "detector": {"model": str(ROOT / "models" / "walkout-sim.onnx"), "person_classes": [0],
                      "confidence": base.detector.confidence, "imgsz": base.detector.imgsz},
@@ -135,6 +137,20 @@ def test_a_camera_that_starts_late_joins_at_its_time(tmp_path):
     assert "camera b: its video ended at 22.90 s; going on with the others" in run.stderr
     rows = np.loadtxt(tmp_path / "out" / "tracks_floor.csv", delimiter=",", skiprows=1)
     assert rows[:, 0].max() > 30
+
+
+def test_a_cameras_ignore_regions_drop_its_boxes_there(tmp_path):
+    """Camera b's ``ignore`` polygon covers the left half of its picture: no box of b
+    stands there (boxes seen from above stand at their middle), while a, the same video,
+    keeps its boxes there and the people on the floor."""
+    left = [[0, 0], [320, 0], [320, 480], [0, 480]]
+    folder = folder_of(tmp_path, ignore={"b": [left]})
+    run = walkout("floor", folder, "--out", tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    a = read_mot(tmp_path / "out" / "tracks_a.txt")
+    b = read_mot(tmp_path / "out" / "tracks_b.txt")
+    assert np.sum(a[:, 2] + a[:, 4] / 2 < 320) > 50
+    assert len(b) > 50 and np.all(b[:, 2] + b[:, 4] / 2 >= 320)
 
 
 def test_a_camera_that_stops_is_reported_and_the_run_goes_on(tmp_path):

@@ -157,6 +157,8 @@ def test_a_shelf_out_of_a_cameras_sight_lies_outside_its_frame(tmp_path):
     (lambda s: s["shelves"][1]["plates"][2].update(sku="NOPE"), "shelves[1].plates[2].sku"),
     (lambda s: s["shelves"][0]["plates"][1].update(span=[0.4, 0.9]), "shelves[0].plates[1].span"),
     (lambda s: s.update(camera={"width": 640, "height": 480, "fps": 10}), "camera"),
+    (lambda s: s["cameras"][1].update(ignore=[[[0, 0], [10, 0]]]), "cameras[1].ignore[0]"),
+    (lambda s: s["detector"].update(ignore=[[[0, 0], [10, 0], [10, 10]]]), "detector.ignore"),
 ])
 def test_a_bad_world_store_is_one_line_naming_the_key(tmp_path, edit, key):
     raw = world_store()

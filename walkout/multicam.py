@@ -43,7 +43,7 @@ from .io import (
 from .pipeline import Pipeline, RunResult, _Clock, by_time, weight_blocks
 from .sources import FrameSource, open_source
 from .types import Frame
-from .zones import Scene
+from .zones import Ignore, Scene
 from .zones.floor import FloorZones
 
 
@@ -149,9 +149,10 @@ def floor_tracks(store: StoreConfig, feeds: list[CameraFeed], detector, on_stop=
                            fixtures=Fixtures.of(store.world))
     ticks = Ticks(feeds)
     told: set[str] = set()
+    ignore = ignores(store)
     for t, frames in ticks:
         ids = list(frames)
-        dets = detector([frames[c].image for c in ids]) if ids else []
+        dets = detect_tick(detector, ignore, frames, ids)
         boxes = {c: d.xyxy for c, d in zip(ids, dets, strict=True)}
         scores = {c: d.confidence for c, d in zip(ids, dets, strict=True)}
         people = tracker.update(t, boxes, {c: frames[c].image for c in ids}, scores)
@@ -167,6 +168,18 @@ def floor_tracks(store: StoreConfig, feeds: list[CameraFeed], detector, on_stop=
                 on_stop(cid, ticks.stopped[cid])
             told.add(cid)
         yield t, people, seen
+
+
+def ignores(store: StoreConfig) -> dict[str, Ignore]:
+    """Each camera's fixtures the detector takes for people (its ``ignore`` polygons)."""
+    return {c.id: Ignore(store.view(c.id)) for c in store.world.cameras}
+
+
+def detect_tick(detector, ignore: dict[str, Ignore], frames: dict, ids: list[str]) -> list:
+    """The person boxes of the frames of cameras ``ids`` (one detector batch), without
+    those standing in a camera's ``ignore`` polygons."""
+    dets = detector([frames[c].image for c in ids]) if ids else []
+    return [ignore[c](d) for c, d in zip(ids, dets, strict=True)]
 
 
 def _still_running(feeds: list[CameraFeed], cid: str, t: float) -> bool:
@@ -194,6 +207,7 @@ class CamerasPipeline(Pipeline):
                  fusion: FusionParams | None = None) -> None:
         super().__init__(store, detector, out, fusion)
         self.zones = FloorZones(store)
+        self.ignores = ignores(store)
         # a box the detector is sure of starts a person; a weaker one keeps one going
         self.floor = FloorTracker(store.world.cameras,
                                   start_confidence=store.detector.confidence,
@@ -207,7 +221,7 @@ class CamerasPipeline(Pipeline):
     def tick(self, tick: Tick) -> Scene:
         clock = _Clock(self.timing)
         ids = list(tick.frames)
-        dets = self.detector([tick.frames[c].image for c in ids]) if ids else []
+        dets = detect_tick(self.detector, self.ignores, tick.frames, ids)
         boxes = {c: d.xyxy for c, d in zip(ids, dets, strict=True)}
         scores = {c: d.confidence for c, d in zip(ids, dets, strict=True)}
         clock.lap("detect")

@@ -171,9 +171,13 @@ class Validator:
                       self.polygon(zm["entrance"], "zones.entrance", "metres"),
                       self.polygon(zm["exit"], "zones.exit", "metres"))
         first = cameras[0]
+        detector = self.detector(top["detector"])
+        if detector.ignore:   # pixels of which camera?
+            raise self.fail("detector.ignore", "expected none in a store of several cameras "
+                                               "(give each camera's as cameras[i].ignore)")
         base = StoreConfig(
             camera=Camera(first.width, first.height, first.fps),
-            detector=self.detector(top["detector"]), catalogue=catalogue, shelves=(),
+            detector=detector, catalogue=catalogue, shelves=(),
             zones=Zones(world.entrance, world.exit),
             sensors=self.sensors(top.get("sensors", {})),
             name=self.text(top["name"], "name") if "name" in top else "", path=path,
@@ -200,7 +204,7 @@ class Validator:
         for i, item in enumerate(self.seq(raw, "cameras")):
             key = f"cameras[{i}]"
             m = self.mapping(item, key, ("id", "width", "height", "fps", "calibration"),
-                             ("source", "view", "start_s"))
+                             ("source", "view", "start_s", "ignore"))
             cid = self.text(m["id"], f"{key}.id")
             if cid in seen:
                 raise self.fail(f"{key}.id", f"duplicate camera id {cid!r}")
@@ -218,6 +222,8 @@ class Validator:
                 source=self.text(m["source"], f"{key}.source") if "source" in m else None,
                 view=view,
                 start_s=self.number(m["start_s"], f"{key}.start_s") if "start_s" in m else 0.0,
+                ignore=tuple(self.polygon(q, f"{key}.ignore[{j}]") for j, q in enumerate(
+                    self.seq(m.get("ignore", []), f"{key}.ignore", min_len=0))),
             ))
         return tuple(out)
 

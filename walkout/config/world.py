@@ -60,7 +60,8 @@ class CameraSpec:
     """One camera of the store: its id, where its frames come from (a file next to the
     store.yaml, or a device), its frame size and rate, its calibration and how a person
     is placed in it (``overhead``: at their box; ``oblique``: at their feet). ``start_s``:
-    the time of its first frame on the store's clock (recordings that began apart)."""
+    the time of its first frame on the store's clock (recordings that began apart).
+    ``ignore``: where in its pictures a box is a fixture the detector takes for a person."""
 
     id: str
     width: int
@@ -70,6 +71,9 @@ class CameraSpec:
     source: str | None = None
     view: str = "overhead"
     start_s: float = 0.0
+    # polygons (this camera's pixels) where a box standing there is a fixture, not a
+    # person (``detector.ignore`` of one camera)
+    ignore: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -228,7 +232,7 @@ def camera_view(store: StoreConfig, camera_id: str) -> StoreConfig:
     camera = Camera(cam.width, cam.height, cam.fps, cam.calibration.floor_homography(),
                     cam.view)
     return replace(store, camera=camera, shelves=tuple(shelves), zones=Zones(*doors),
-                   camera_id=cam.id)
+                   detector=replace(store.detector, ignore=cam.ignore), camera_id=cam.id)
 
 
 OUTSIDE = np.array([[-3.0, -3.0], [-2.0, -3.0], [-2.0, -2.0]])  # pixels no frame has
