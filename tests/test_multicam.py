@@ -6,6 +6,7 @@ truth is its ground truth's box centres on the floor."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -151,6 +152,36 @@ def test_a_cameras_ignore_regions_drop_its_boxes_there(tmp_path):
     b = read_mot(tmp_path / "out" / "tracks_b.txt")
     assert np.sum(a[:, 2] + a[:, 4] / 2 < 320) > 50
     assert len(b) > 50 and np.all(b[:, 2] + b[:, 4] / 2 >= 320)
+
+
+def test_show_sees_the_mosaic_and_stopping_it_ends_the_run_cleanly(tmp_path):
+    """``run_cameras(show=...)`` hands the window each tick's mosaic (both cameras and
+    the floor plan); returning False stops the run there, with every output written, as
+    `q` does in `walkout run FOLDER --show`. Without a display the CLI says so and runs."""
+    from walkout.cli import make_detector
+    from walkout.multicam import run_cameras
+
+    (tmp_path / "in").mkdir()
+    folder = folder_of(tmp_path / "in")
+    store = load_store(folder / "store.yaml")
+    seen = []
+
+    def show(img):
+        seen.append(img.shape)
+        return len(seen) < 20
+
+    res = run_cameras(folder, store, tmp_path / "out", make_detector(store, None, "auto", "cpu"),
+                      show=show)
+    assert seen == [(960, 1280, 3)] * 20
+    assert res.frames == 20 and (tmp_path / "out" / "receipts.json").is_file()
+    assert not (tmp_path / "out" / "annotated.mp4").exists()
+    run = subprocess.run([sys.executable, "-m", "walkout", "run", str(folder), "--out",
+                          str(tmp_path / "cli"), "--show"], capture_output=True, text=True,
+                         timeout=600, env={k: v for k, v in os.environ.items()
+                                           if k not in ("DISPLAY", "WAYLAND_DISPLAY")})
+    assert run.returncode == 0, run.stderr
+    assert "--show: no display" in run.stderr
+    assert (tmp_path / "cli" / "receipts.json").is_file()
 
 
 def test_a_camera_that_stops_is_reported_and_the_run_goes_on(tmp_path):

@@ -280,14 +280,16 @@ class CamerasPipeline(Pipeline):
 
 def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detector,
                 weights: str | Path | None = None, fusion: FusionParams | None = None,
-                settings: dict | None = None, on_stop=None, save_video: bool = False
-                ) -> RunResult:
+                settings: dict | None = None, on_stop=None, save_video: bool = False,
+                show=None) -> RunResult:
     """Process the videos of a multi-camera store (a folder with its store.yaml, see
     :func:`open_cameras`) and its weights into ``out``: ``receipts.json``, ``events.jsonl``,
     ``cart_ledger.jsonl``, ``tracks_floor.csv`` and ``tracks_<camera>.txt`` (and ``run.json``
     with ``settings``; ``annotated.mp4`` with ``save_video``: every camera and a floor plan,
     :class:`walkout.mosaic.Mosaic`). Every input is checked before anything is written.
-    ``on_stop(camera, t)``: a camera's video ended before the others'."""
+    ``on_stop(camera, t)``: a camera's video ended before the others'. ``show(image) ->
+    bool`` displays that mosaic tick by tick (False stops the run early, as the end of
+    the videos would)."""
     feeds = open_cameras(store, folder)
     blocks, _, _ = weight_blocks(weights, store)
     out = Path(out)
@@ -299,11 +301,13 @@ def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detecto
     if settings is not None:
         write_text_atomic(out / RUN_JSON, json.dumps(settings, indent=2) + "\n")
     mosaic = video_out = None
-    if save_video:
-        from .annotate import VideoOut
+    if save_video or show is not None:
         from .mosaic import Mosaic
 
         mosaic = Mosaic(store)
+    if save_video:
+        from .annotate import VideoOut
+
         video_out = VideoOut(out / "annotated.mp4", max(f.source.fps for f in feeds),
                              mosaic.size)
     ticks = Ticks(feeds)
@@ -318,10 +322,14 @@ def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detecto
                 if mosaic is not None:
                     if pipe.new_receipts:
                         last_receipt, receipt_until = pipe.new_receipts[-1], item.t + 4.0
-                    video_out.write(mosaic.draw(
+                    img = mosaic.draw(
                         item.t, {c: f.image for c, f in item.frames.items()},
                         pipe.overlays(last_receipt if item.t <= receipt_until else None),
-                        pipe.floor_now(), scene.reaching()))
+                        pipe.floor_now(), scene.reaching())
+                    if video_out is not None:
+                        video_out.write(img)
+                    if show is not None and not show(img):
+                        break
                 for cid in set(ticks.stopped) - told:
                     if on_stop is not None and _still_running(feeds, cid, item.t):
                         on_stop(cid, ticks.stopped[cid])

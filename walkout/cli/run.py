@@ -51,9 +51,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if store.world is not None and not src.is_dir():
         raise WalkoutError(f"{store_path}: a store of several cameras (expected the folder "
                            f"of its videos, not {src})")
-    if store.world is not None and args.show:
-        raise WalkoutError("--show is not built yet for a store of several cameras "
-                           "(--save-video writes their annotated video)")
     detector = make_detector(store, args.model, args.backend, args.device, args.trust_model)
     settings = run_settings(src, store_path, weights, detector, fusion)
     out = out or default_out(src, settings)
@@ -65,8 +62,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"walkout: warning: camera {cam}: its video ended at {t:.2f} s; going on "
                   "with the others", file=sys.stderr)
 
+        show = display_show("walkout") if args.show else None
         res = run_cameras(src, store, out, detector, weights=weights, fusion=fusion,
-                          settings=settings, on_stop=stopped, save_video=args.save_video)
+                          settings=settings, on_stop=stopped, save_video=args.save_video,
+                          show=show)
     else:
         show = display_show("walkout") if args.show else None
         res = run(src, store, out, detector, weights=weights, save_video=args.save_video,
