@@ -101,3 +101,16 @@ def short_clip(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "sample_videos" / "single", clip)
     cut_video(ROOT / "sample_videos" / "single" / "video.mp4", clip / "video.mp4", 10.0)
     return clip
+
+
+@pytest.fixture(scope="session")
+def doubtful_run(tmp_path_factory) -> Path:
+    """`walkout run` of the sample clip `pair` with --ambiguous-below 0.9: its two receipts
+    each hold one item decided at confidence 0.81-0.82, so both are flagged ``ambiguous``
+    and the review queue has two items (ledger lines 4 and 6). Copy it before changing it."""
+    from walkout.cli import main
+
+    out = tmp_path_factory.mktemp("runs") / "pair-doubtful"
+    assert main(["-q", "run", str(ROOT / "sample_videos" / "pair"), "--out", str(out),
+                 "--ambiguous-below", "0.9"]) == 0
+    return out

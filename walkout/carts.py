@@ -28,13 +28,14 @@ a lock on the folder.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
 from .config import StoreConfig
 from .errors import InputError
 from .io import write_json_atomic
+from .review import amend, append_line, is_review_line, ledger_lock, read_ledger, repair_tail
+from .review import threshold as review_threshold
 from .types import CartEvent, Receipt, ReceiptLine
 
 
@@ -51,6 +52,7 @@ class Ledger:
         self.path = None if path is None else Path(path)
         self.seq = 0
         self._old: list[str] = []
+        self._reviewed = False   # the ledger on disk holds a reviewer's decisions
         self._fh = self._lock = None
         if self.path is None:
             return
@@ -60,17 +62,21 @@ class Ledger:
             data = self.path.read_bytes()
             keep = data[: data.rfind(b"\n") + 1]  # drop a torn last line
             try:
-                self._old = keep.decode("utf-8").splitlines()
+                lines = keep.decode("utf-8").splitlines()
             except UnicodeDecodeError as exc:
                 self.close_quietly()
                 line = keep.count(b"\n", 0, exc.start) + 1
                 raise InputError(f"{self.path}: line {line}: not UTF-8 text (expected the "
                                  "JSON lines of a walkout cart ledger; it is damaged: move it "
                                  "away or use another --out)") from None
+            # a reviewer's decisions (walkout.review) are not the run's to replay
+            self._old = [x for x in lines if not is_review_line(x)]
+            self._reviewed = len(self._old) != len(lines)
             if len(keep) != len(data):
-                with self.path.open("r+b") as fh:
-                    fh.truncate(len(keep))
+                with ledger_lock(self.path.parent):
+                    repair_tail(self.path)
         self._fh = self.path.open("a", encoding="utf-8")
+        self._size = self.path.stat().st_size   # the bytes this run knows of
 
     @property
     def replaying(self) -> bool:
@@ -87,9 +93,16 @@ class Ledger:
                                  "use a new --out folder)")
             return
         if self._fh is not None:
-            self._fh.write(line + "\n")
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            # a reviewer may append to the same ledger (walkout.review): whole lines, each
+            # under the ledger's lock
+            with ledger_lock(self.path.parent):
+                append_line(self.path, {"seq": self.seq, **record})
+            self._size += len(line.encode("utf-8")) + 1
+
+    def foreign(self) -> bool:
+        """Whether the ledger holds lines that are not this run's (a reviewer's)."""
+        return self.path is not None and self.path.is_file() \
+            and (self._reviewed or self.path.stat().st_size != self._size)
 
     def close(self) -> None:
         """The end of the run: every line already on disk must have been replayed (a ledger
@@ -164,7 +177,8 @@ class Carts:
             raise KeyError(f"no open cart for shopper {ev.shopper_id}")
         self.ledger.append({"op": "add", "t": round(ev.t, 4), "shopper_id": ev.shopper_id,
                             "sku": ev.sku, "qty": ev.qty, "shelf_id": ev.shelf_id,
-                            "confidence": ev.confidence})
+                            "confidence": ev.confidence,
+                            "candidates": [[s, v] for s, v in ev.candidates]})
         self._carts[ev.shopper_id][ev.sku] += ev.qty
 
     def move(self, was: CartEvent, now: CartEvent) -> None:
@@ -212,9 +226,18 @@ class Carts:
         return r
 
     def write_receipts(self) -> None:
-        if self.receipts_path is not None:
-            write_json_atomic(self.receipts_path,
-                              {"receipts": [r.to_dict() for r in self.receipts]})
+        """Rewrite receipts.json: every receipt issued so far, as a reviewer's decisions in
+        the ledger leave it (walkout.review; without any, as issued)."""
+        if self.receipts_path is None:
+            return
+        issued = [r.to_dict() for r in self.receipts]
+        if not self.ledger.foreign():
+            write_json_atomic(self.receipts_path, {"receipts": issued})
+            return
+        folder = self.receipts_path.parent
+        with ledger_lock(folder):
+            shown = amend(issued, read_ledger(self.ledger.path), review_threshold(folder))
+            write_json_atomic(self.receipts_path, {"receipts": shown})
 
     def close_ledger(self) -> None:
         self.ledger.close()

@@ -20,6 +20,7 @@ from .common import (
     make_detector,
     trust_option,
 )
+from .web import keep_serving, serve_option, start_beside
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -55,6 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = run_settings(src, store_path, weights, detector, fusion)
     out = out or default_out(src, settings)
     detector.load()  # a bad model fails now, before anything is written
+    server = start_beside(out, args.serve, args.token)
     if store.world is not None:
         from ..multicam import run_cameras
 
@@ -87,6 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{res.video_s / max(res.wall_s, 1e-9):.2f}x real time ({detector.backend}, "
           f"{detector.path.name}); ms per frame: {stages}")
     print("wrote " + ", ".join(str(p) for p in res.outputs))
+    keep_serving(server)
     return 0
 
 
@@ -124,6 +127,8 @@ def cmd_live(args: argparse.Namespace) -> int:
                            "go there)")
     if args.out:
         check_out_dir(args.out)  # output paths first
+    if args.serve and not args.out:
+        raise WalkoutError("--serve needs --out DIR (the folder it serves)")
     store = load_store(args.store)
     if args.classes is not None:
         store = dataclasses.replace(store, detector=dataclasses.replace(
@@ -153,6 +158,7 @@ def cmd_live(args: argparse.Namespace) -> int:
             show = display_keys("walkout live")
             if show is None:
                 raise WalkoutError("no display for the live window; use --headless --out DIR")
+        server = start_beside(args.out, args.serve, args.token)
         keymap = ", ".join(f"{k}: {q}" for k, q in getattr(scale, "keys", {}).items())
         print(f"live: {args.source}, scale {args.scale} ({keymap or 'board'}), "
               f"{detector.backend} {detector.path.name}; q or Esc to stop")
@@ -176,6 +182,7 @@ def cmd_live(args: argparse.Namespace) -> int:
           f"p95 {res.latency(95):.0f} ms; {len(res.receipts)} receipt(s)")
     if args.out:
         print(f"wrote {args.out}")
+    keep_serving(server)
     return 0
 
 
@@ -198,6 +205,7 @@ def add_parsers(sub) -> None:
     r.add_argument("--save-video", action="store_true", help="also write annotated.mp4")
     r.add_argument("--show", action="store_true", help="show the annotated video in a window")
     ambiguous_below_option(r)
+    serve_option(r)
     r.set_defaults(func=cmd_run)
 
     lv = sub.add_parser("live", help="live demo: a webcam (or stream, or file) and a shelf scale")
@@ -227,4 +235,5 @@ def add_parsers(sub) -> None:
                     help="a video file: hand over every frame instead of playing it at its "
                          "frame rate (tests, recordings)")
     ambiguous_below_option(lv)
+    serve_option(lv)
     lv.set_defaults(func=cmd_live)

@@ -1,0 +1,243 @@
+"""walkout serve (the web extra): the JSON API, its security, a server killed at random
+moments, and the review flow in a real browser (Debian's chromium, skipped without it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx2")
+
+from starlette.testclient import TestClient
+
+from walkout.web import MAX_BODY, make_app
+
+CSRF = "test-csrf"
+
+
+@pytest.fixture
+def run_dir(doubtful_run, tmp_path) -> Path:
+    out = tmp_path / "run"
+    shutil.copytree(doubtful_run, out, ignore=shutil.ignore_patterns(".walkout.lock"))
+    return out
+
+
+@pytest.fixture
+def client(run_dir):
+    return TestClient(make_app(run_dir, csrf=CSRF))
+
+
+def post(client, item, body, **headers):
+    h = {"Content-Type": "application/json", "X-CSRF-Token": CSRF, **headers}
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post(f"/api/review/{item}", content=data, headers=h)
+
+
+def snapshot(out: Path) -> tuple[bytes, bytes]:
+    return (out / "cart_ledger.jsonl").read_bytes(), (out / "receipts.json").read_bytes()
+
+
+def test_pages_and_api(client):
+    page = client.get("/review")
+    assert page.status_code == 200 and f'content="{CSRF}"' in page.text
+    assert client.get("/").status_code == 200
+    items = client.get("/api/review").json()["items"]
+    assert [i["id"] for i in items] == ["i4", "i6"]
+    one = client.get("/api/review/i4").json()
+    assert one["evidence"]["weights"] == "/api/review/i4/weights.svg"
+    assert len(one["evidence"]["frames"]) == 4
+    svg = client.get("/api/review/i4/weights.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml") and "<polyline" in svg.text
+    jpg = client.get("/api/review/i4/frame.jpg?k=2")
+    assert jpg.status_code == 200 and jpg.content[:2] == b"\xff\xd8"
+    state = client.get("/api/state").json()
+    assert [r["receipt_id"] for r in state["receipts"]] == ["R0001", "R0002"]
+    assert state["inside"] == [] and state["running"] is False
+    assert state["shoppers"][0]["timeline"][0]["what"] == "entered"
+
+
+def test_a_decision_through_the_api_is_one_ledger_line(client, run_dir):
+    r = post(client, "i4", {"action": "assign", "shopper_id": "2", "by": "ana"})
+    assert r.status_code == 201 and r.json()["new"] is True
+    again = post(client, "i4", {"action": "assign", "shopper_id": 2})
+    assert again.status_code == 200 and again.json()["new"] is False
+    ledger = [json.loads(x) for x in (run_dir / "cart_ledger.jsonl").read_text().splitlines()]
+    assert sum(op["op"] == "review" for op in ledger) == 1
+    receipts = {r["receipt_id"]: r for r in client.get("/api/receipts").json()["receipts"]}
+    assert receipts["R0002"]["revision"] == 1
+    assert "P06" in {x["sku"] for x in receipts["R0002"]["lines"]}
+    assert client.get("/api/review").json()["items"][0]["decision"]["shopper_id"] == "2"
+
+
+@pytest.mark.parametrize("item, body, headers, status", [
+    ("R0009", {"action": "confirm"}, {}, 404),                   # unknown item
+    ("i4", "{not json", {}, 400),                                # malformed JSON
+    ("i4", {"shopper_id": "2"}, {}, 400),                        # no action
+    ("i4", {"action": "assign", "shopper_id": "99"}, {}, 400),   # nobody of that id
+    ("i4", {"action": "confirm"}, {"X-CSRF-Token": "forged"}, 403),
+    ("i4", {"action": "confirm"}, {"Origin": "http://evil.example"}, 403),
+    ("i4", {"action": "confirm"}, {"Content-Type": "text/plain"}, 415),
+    ("i4", "x" * (MAX_BODY + 1), {}, 413),
+])
+def test_bad_requests_get_a_4xx_with_one_line_and_write_nothing(client, run_dir, item, body,
+                                                                headers, status):
+    before = snapshot(run_dir)
+    r = post(client, item, body, **headers)
+    assert r.status_code == status
+    assert "\n" not in r.json()["error"] and r.json()["error"]
+    assert snapshot(run_dir) == before
+
+
+def test_files_are_served_from_inside_the_folder_only(client, run_dir):
+    assert client.get("/files/receipts.json").json()["receipts"]
+    (run_dir.parent / "secret.txt").write_text("no")
+    for path in ("/files/../secret.txt", "/files/%2e%2e/secret.txt", "/files/..%2fsecret.txt",
+                 "/files//etc/passwd"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.text != "no"
+
+
+def test_a_token_guards_every_api_request(run_dir):
+    client = TestClient(make_app(run_dir, token="s3cret", csrf=CSRF))
+    assert client.get("/api/review").status_code == 401
+    assert client.get("/api/review", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/api/review?token=s3cret").status_code == 200
+    assert client.get("/api/review", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    before = snapshot(run_dir)
+    assert post(client, "i4", {"action": "confirm"}).status_code == 401
+    assert snapshot(run_dir) == before
+    ok = post(client, "i4", {"action": "confirm"}, Authorization="Bearer s3cret")
+    assert ok.status_code == 201
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(folder: Path, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "walkout", "serve", str(folder), "--port",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=0.5).read()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("walkout serve did not start")
+
+
+def send(port: int, item: str, body: dict) -> bool:
+    page = urllib.request.urlopen(f"http://127.0.0.1:{port}/review", timeout=2).read().decode()
+    csrf = page.split('name="csrf" content="')[1].split('"')[0]
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/review/{item}",
+                                 data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          "X-CSRF-Token": csrf})
+    try:
+        return urllib.request.urlopen(req, timeout=2).status in (200, 201)
+    except (OSError, urllib.error.HTTPError):
+        return False
+
+
+def test_no_decision_lost_or_doubled_across_20_kills_of_the_server(run_dir):
+    """Twenty decisions, each different from the one before on its item. Each is sent while
+    the server is killed (SIGKILL) a random moment later: before, while or after it writes.
+    The reviewer, with no answer or not sure of it, sends it again to a new server. The
+    ledger ends with each decision once, in order, and receipts.json as they leave it."""
+    import threading
+
+    rng = random.Random(20261206)
+    cycle = [("i4", {"action": "assign", "shopper_id": "2"}), ("i6", {"action": "not_taken"}),
+             ("i4", {"action": "confirm"}), ("i6", {"action": "confirm"}),
+             ("i4", {"action": "not_taken"}), ("i6", {"action": "assign", "shopper_id": "1"})]
+    decisions = [cycle[k % len(cycle)] for k in range(20)]
+    port = free_port()
+    proc = start_server(run_dir, port)
+    for item, body in decisions:
+        sender = threading.Thread(target=send, args=(port, item, body))
+        sender.start()
+        time.sleep(rng.uniform(0.0, 0.06))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        sender.join()
+        proc = start_server(run_dir, port)
+        assert send(port, item, body)          # again: written once whatever happened
+    proc.terminate()
+    proc.wait()
+    ledger = [json.loads(x) for x in (run_dir / "cart_ledger.jsonl").read_text().splitlines()]
+    reviews = [(op["id"], op["action"], op["shopper_id"]) for op in ledger
+               if op["op"] == "review"]
+    assert reviews == [(i, b["action"], b.get("shopper_id")) for i, b in decisions]
+    assert [op["review"] for op in ledger if op["op"] == "review"] == list(range(1, 21))
+    from walkout.review import sync_receipts
+
+    shown = (run_dir / "receipts.json").read_bytes()
+    sync_receipts(run_dir)
+    assert (run_dir / "receipts.json").read_bytes() == shown
+
+
+def chrome():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    for binary, driver in (("/usr/bin/chromium", "/usr/bin/chromedriver"),):
+        if Path(binary).is_file() and Path(driver).is_file():
+            opts = webdriver.ChromeOptions()
+            opts.binary_location = binary
+            for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                      "--window-size=1200,900"):
+                opts.add_argument(a)
+            return webdriver.Chrome(service=Service(driver), options=opts)
+    pytest.skip("no chromium and chromedriver (apt install chromium chromium-driver)")
+
+
+def test_a_reviewer_reassigns_an_item_in_the_browser(run_dir):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser = chrome()
+    port = free_port()
+    proc = start_server(run_dir, port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait = WebDriverWait(browser, 10)
+        browser.get(base + "/review")
+        item = wait.until(ec.element_to_be_clickable((By.ID, "item-i4")))
+        assert "R0001" in item.text and "P06" in item.text
+        item.click()                                                          # click 1
+        give = wait.until(ec.element_to_be_clickable(
+            (By.CSS_SELECTOR, 'button[data-action="assign"][data-shopper="2"]')))
+        frames = browser.find_elements(By.CSS_SELECTOR, ".frames img")
+        assert len(frames) == 4
+        wait.until(lambda b: all(b.execute_script("return arguments[0].naturalWidth", img) > 0
+                                 for img in frames))   # the four frames loaded
+        give.click()                                                          # click 2
+        wait.until(ec.text_to_be_present_in_element((By.ID, "status"), "Saved"))
+        wait.until(ec.text_to_be_present_in_element((By.ID, "item-i4"), "given to #2"))
+        browser.get(base + "/")
+        row = wait.until(ec.presence_of_element_located((By.ID, "receipt-R0002")))
+        wait.until(ec.text_to_be_present_in_element((By.ID, "receipt-R0002"), "amended"))
+        assert "Paprika crisps" in row.find_element(By.CLASS_NAME, "lines").text
+    finally:
+        browser.quit()
+        proc.terminate()
+        proc.wait()
+    shown = json.loads((run_dir / "receipts.json").read_text())["receipts"]
+    assert shown[1]["revision"] == 1 and shown[0]["history"][0]["receipt_id"] == "R0001"
