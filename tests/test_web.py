@@ -241,3 +241,167 @@ def test_a_reviewer_reassigns_an_item_in_the_browser(run_dir):
         proc.wait()
     shown = json.loads((run_dir / "receipts.json").read_text())["receipts"]
     assert shown[1]["revision"] == 1 and shown[0]["history"][0]["receipt_id"] == "R0001"
+
+
+# ---- the store editor ----------------------------------------------------------------------
+PAIR = Path(__file__).resolve().parents[1] / "sample_videos" / "pair"
+# the sample store's shelf G2S1 (its plates P05, P06, P16), its reach zone and the doors, in
+# whole pixels; and four floor points of its floor calibration (80 pixels a metre)
+G2S1 = [192, 200, 448, 244]
+REACH = [192, 136, 448, 200]
+PLATES = [([192, 200, 277, 244], "P05", 6), ([277, 200, 363, 244], "P06", 7),
+          ([363, 200, 448, 244], "P16", 9)]
+DOORS = {"entrance": [80, 416, 192, 479], "exit": [448, 416, 560, 479]}
+FLOOR = [(100, 100, 1.25, 1.25), (500, 100, 6.25, 1.25), (500, 400, 6.25, 5.0),
+         (100, 400, 1.25, 5.0)]
+
+
+def box(x0, y0, x1, y1):
+    return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+
+
+def drawn_store() -> dict:
+    return {"shelves": [{"id": "G2S1", "polygon": box(*G2S1), "reach_zone": box(*REACH),
+                         "plates": [{"id": f"G2S1P{k + 1}", "sku": sku, "units": n,
+                                     "polygon": box(*b)} for k, (b, sku, n) in
+                                    enumerate(PLATES)]}],
+            "zones": {d: box(*b) for d, b in DOORS.items()}, "ignore": [],
+            "floor_points": [list(p) for p in FLOOR]}
+
+
+def test_the_editor_saves_a_store_walkout_validate_accepts(client, run_dir):
+    base = client.get("/api/editor/base").json()
+    assert base["path"].endswith("store.yaml") and {"sku": "P06", "name":
+                                                    "Paprika crisps 150 g"} in base["catalogue"]
+    frame = client.get("/api/editor/frame.jpg")
+    assert frame.status_code == 200 and frame.content[:2] == b"\xff\xd8"
+    r = client.post("/api/editor/store", content=json.dumps(
+        {"name": "mine.yaml", "width": 640, "height": 480, "store": drawn_store()}),
+        headers={"Content-Type": "application/json", "X-CSRF-Token": CSRF})
+    assert r.status_code == 201, r.text
+    saved = run_dir / "editor" / "mine.yaml"
+    assert r.json()["file"] == "editor/mine.yaml" and saved.is_file()
+    from walkout.cli import main
+    from walkout.config import load_store
+
+    assert main(["validate", str(saved)]) == 0
+    store = load_store(saved)
+    assert [s.id for s in store.shelves] == ["G2S1"]
+    assert [q.sku for q in store.shelves[0].plates] == ["P05", "P06", "P16"]
+    assert store.camera.homography is not None
+    import numpy as np
+
+    assert np.allclose(store.camera.homography, [[0.0125, 0, 0], [0, 0.0125, 0], [0, 0, 1]],
+                       atol=1e-6)
+
+
+@pytest.mark.parametrize("change, status, words", [
+    (lambda b: b.update(name="../../evil.yaml"), 400, "name"),
+    (lambda b: b["store"]["shelves"][0].update(reach_zone=None), 400, "reach zone"),
+    (lambda b: b["store"]["shelves"][0]["plates"][0].update(sku="NOPE"), 400, "NOPE"),
+    (lambda b: b["store"].update(floor_points=[[0, 0, 0, 0]] * 4), 400, "floor"),
+    (lambda b: b["store"]["zones"].update(exit=[[1, 2]]), 400, "zones.exit"),
+])
+def test_a_bad_drawing_is_refused_with_one_line_and_nothing_saved(client, run_dir, change,
+                                                                 status, words):
+    body = {"name": "mine.yaml", "width": 640, "height": 480, "store": drawn_store()}
+    change(body)
+    r = client.post("/api/editor/store", content=json.dumps(body),
+                    headers={"Content-Type": "application/json", "X-CSRF-Token": CSRF})
+    assert r.status_code == status and words in r.json()["error"]
+    assert "\n" not in r.json()["error"]
+    assert not any((run_dir / "editor").glob("*.yaml")) if (run_dir / "editor").is_dir() \
+        else True
+    assert not (run_dir.parent / "evil.yaml").exists()
+
+
+def test_uploads_are_typed_and_size_limited(client, run_dir, monkeypatch):
+    import cv2
+    import numpy as np
+
+    from walkout.web import editor
+
+    png = cv2.imencode(".png", np.full((48, 64, 3), 90, np.uint8))[1].tobytes()
+    h = {"X-CSRF-Token": CSRF}
+    assert client.post("/api/editor/upload", content=png,
+                       headers={**h, "Content-Type": "text/html"}).status_code == 415
+    assert client.post("/api/editor/upload", content=png,
+                       headers={"Content-Type": "image/png"}).status_code == 403
+    r = client.post("/api/editor/upload", content=png, headers={**h, "Content-Type": "image/png"})
+    assert r.status_code == 201
+    frame = cv2.imdecode(np.frombuffer(client.get("/api/editor/frame.jpg?source=upload").content,
+                                       np.uint8), cv2.IMREAD_COLOR)
+    assert frame.shape == (48, 64, 3)
+    monkeypatch.setattr(editor, "MAX_UPLOAD", 100)
+    big = client.post("/api/editor/upload", content=png, headers={**h, "Content-Type": "image/png"})
+    assert big.status_code == 413
+    assert client.get("/api/editor/frame.jpg?source=../x").status_code == 400
+
+
+def test_a_store_drawn_in_the_browser_runs(run_dir, tmp_path):
+    """Draw the sample's shelf G2S1, its plates, reach zone and doors and four floor points
+    on the run's frame, save, and run the sample clip with that store: the two items taken
+    from G2S1 are on the two receipts, and nothing else (the other shelves were not drawn)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    browser = chrome()
+    port = free_port()
+    proc = start_server(run_dir, port)
+    try:
+        wait = WebDriverWait(browser, 10)
+        browser.get(f"http://127.0.0.1:{port}/editor")
+        wait.until(ec.text_to_be_present_in_element((By.ID, "status"), "frame 640x480"))
+        canvas = browser.find_element(By.ID, "canvas")
+
+        def click(x, y):
+            ActionChains(browser).move_to_element_with_offset(
+                canvas, x - 320, y - 240).click().perform()
+
+        def rect(mode, b):
+            browser.find_element(By.ID, f"mode-{mode}").click()
+            click(b[0], b[1])
+            click(b[2], b[3])
+
+        browser.find_element(By.ID, "shelf-id").send_keys("G2S1")
+        rect("shelf", G2S1)
+        rect("reach", REACH)
+        for b, sku, n in PLATES:
+            browser.find_element(By.ID, "mode-plate").click()
+            Select(browser.find_element(By.ID, "plate-sku")).select_by_value(sku)
+            units = browser.find_element(By.ID, "plate-units")
+            units.clear()
+            units.send_keys(str(n))
+            rect("plate", b)
+        for door, b in DOORS.items():
+            rect(door, b)
+        browser.find_element(By.ID, "mode-floor").click()
+        for u, v, x, y in FLOOR:
+            for field, value in (("floor-x", x), ("floor-y", y)):
+                el = browser.find_element(By.ID, field)
+                el.clear()
+                el.send_keys(str(value))
+            click(u, v)
+        browser.find_element(By.ID, "save").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "status"), "Saved"))
+        shot = tmp_path / "editor.png"
+        browser.save_screenshot(str(shot))
+    finally:
+        browser.quit()
+        proc.terminate()
+        proc.wait()
+    saved = run_dir / "editor" / "store.yaml"
+    from walkout.cli import main
+    from walkout.config import load_store
+
+    store = load_store(saved)
+    shelf = store.shelves[0]
+    assert shelf.id == "G2S1" and [q.sku for q in shelf.plates] == ["P05", "P06", "P16"]
+    assert abs(shelf.polygon[:, 0].min() - 192) <= 2 and abs(shelf.polygon[:, 1].max() - 244) <= 2
+    out = tmp_path / "drawn-run"
+    assert main(["-q", "run", str(PAIR / "video.mp4"), "--store", str(saved), "--weights",
+                 str(PAIR / "weights.csv"), "--out", str(out)]) == 0
+    got = json.loads((out / "receipts.json").read_text())["receipts"]
+    assert sorted(tuple(x["sku"] for x in r["lines"]) for r in got) == [("P05",), ("P06",)]

@@ -68,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def add_parsers(sub) -> None:
     s = sub.add_parser("serve", help="a run's output folder in a browser: the store, the "
-                                     "review queue (needs the web extra)")
+                                     "review queue, a store editor (needs the web extra)")
     s.add_argument("out_dir", metavar="OUT_DIR", help="the output folder of walkout run/live")
     s.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; any other needs a token)")

@@ -1,11 +1,16 @@
 """``walkout serve``: a run's output folder in a browser (the ``web`` extra).
 
-Two pages and the JSON API they use (docs/web.md):
+Three pages and the JSON API they use (docs/web.md):
 
 - ``/`` the **store**: receipts issued so far (amended ones with their history), the
   shoppers inside with their live carts, and each shopper's timeline. It follows a run
   still writing the folder: ``/api/stream`` sends a server-sent event each time the cart
   ledger grows, and the page fetches ``/api/state`` again.
+- ``/editor`` the **store editor**: a camera's frame (the run's video, an uploaded image or
+  video, or a camera of this machine) to draw the shelves, plates, reach zones, doors and
+  regions to ignore on, and four or more floor points for the floor calibration; saved as
+  ``OUT_DIR/editor/<name>.yaml`` once ``walkout validate``'s checks pass
+  (:mod:`walkout.web.editor`).
 - ``/review`` the **review queue**: each flagged receipt and each item decided with low
   confidence (:mod:`walkout.review`), with the candidates and their scores, the shelf's
   weight trace around the event (an SVG drawn here) and the camera's frames around it with
@@ -16,8 +21,10 @@ Two pages and the JSON API they use (docs/web.md):
 token (given, or generated and printed): every ``/api`` and ``/files`` request then carries
 ``Authorization: Bearer <token>`` (or ``?token=`` on a GET, for images and the event
 stream). Every request that changes anything is a POST with a JSON body of at most
-``MAX_BODY`` bytes, the page's CSRF token in ``X-CSRF-Token``, and, if the browser sends an
-``Origin``, one naming this server. ``/files`` serves only files inside the output folder.
+``MAX_BODY`` bytes (a drawn store ``MAX_STORE_BODY``; an upload, an image or a video, at
+most :data:`walkout.web.editor.MAX_UPLOAD`), the page's CSRF token in ``X-CSRF-Token``,
+and, if the browser sends an ``Origin``, one naming this server. ``/files`` serves only
+files inside the output folder.
 """
 
 from __future__ import annotations
@@ -31,15 +38,18 @@ from pathlib import Path
 
 from ..errors import InputError, MissingExtraError, WalkoutError
 from ..review import ReviewError, decide, review_items, sync_receipts
+from . import editor
 from .state import Evidence, store_state
 
 __all__ = ["MAX_BODY", "make_app", "serve"]
 
 STATIC = Path(__file__).parent / "static"
-PAGES = {"/": "store.html", "/review": "review.html"}
+PAGES = {"/": "store.html", "/review": "review.html", "/editor": "editor.html"}
 ASSETS = {"app.css": "text/css", "app.js": "text/javascript"}
 # a decision is a few hundred bytes of JSON; anything much larger is not one
 MAX_BODY = 16 * 1024
+# a drawn store: a few hundred shapes of a few points each
+MAX_STORE_BODY = 1024 * 1024
 
 
 def _starlette():
@@ -100,7 +110,7 @@ def make_app(out_dir: str | Path, token: str | None = None, csrf: str | None = N
                                  "<token>, the token walkout serve printed)")
             try:
                 return await handler(request)
-            except ReviewError as exc:
+            except (ReviewError, editor.EditorError) as exc:
                 return fail(exc.status, exc)
             except WalkoutError as exc:
                 return fail(400, exc)
@@ -137,29 +147,43 @@ def make_app(out_dir: str | Path, token: str | None = None, csrf: str | None = N
         raise ReviewError(f"no review item {item_id!r} (expected an id from GET /api/review)",
                           404)
 
-    async def post(request: Request):
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            return fail(415, "expected a JSON body (Content-Type: application/json)")
+    async def checked_body(request: Request, limit: int, json_body: bool = True):
+        """The body of a POST that passed the checks (module doc), or the failure."""
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if json_body and kind != "application/json":
+            return None, fail(415, "expected a JSON body (Content-Type: application/json)")
         if not hmac.compare_digest(request.headers.get("x-csrf-token", "").encode(),
                                    csrf.encode()):
-            return fail(403, "missing or wrong X-CSRF-Token (expected the one the page "
-                             "carries)")
+            return None, fail(403, "missing or wrong X-CSRF-Token (expected the one the "
+                                   "page carries)")
         origin = request.headers.get("origin")
         if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
-            return fail(403, f"Origin {origin} is not this server")
-        size = int(request.headers.get("content-length") or 0)
-        if size > MAX_BODY:
-            return fail(413, f"body of {size} bytes (expected at most {MAX_BODY})")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return fail(413, f"body of {len(body)} bytes (expected at most {MAX_BODY})")
+            return None, fail(403, f"Origin {origin} is not this server")
         try:
-            data = json.loads(body)
+            size = int(request.headers.get("content-length") or 0)
         except ValueError:
-            return fail(400, "malformed JSON (expected {\"action\": \"confirm\" | \"assign\" "
-                             "| \"not_taken\", \"shopper_id\": ...})")
+            size = 0
+        if size > limit:
+            return None, fail(413, f"body of {size} bytes (expected at most {limit})")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return None, fail(413, f"body over {limit} bytes (expected at most {limit})")
+        if not json_body:
+            return body, None
+        try:
+            return json.loads(body), None
+        except ValueError:
+            return None, fail(400, "malformed JSON (expected a JSON object)")
+
+    async def post(request: Request):
+        data, failed = await checked_body(request, MAX_BODY)
+        if failed is not None:
+            return failed
         if not isinstance(data, dict) or not isinstance(data.get("action"), str):
-            return fail(400, "expected a JSON object with an \"action\"")
+            return fail(400, "expected a JSON object with an \"action\": \"confirm\" | "
+                             "\"assign\" | \"not_taken\"")
         shopper = data.get("shopper_id")
         decision, new = await asyncio.to_thread(
             decide, out, request.path_params["item"], data["action"],
@@ -167,6 +191,32 @@ def make_app(out_dir: str | Path, token: str | None = None, csrf: str | None = N
             str(data.get("why", "")))
         return JSONResponse({"decision": decision, "new": new},
                             status_code=201 if new else 200)
+
+    async def editor_base(request: Request):
+        return JSONResponse(editor.base_store(out))
+
+    async def editor_frame(request: Request):
+        jpg = await asyncio.to_thread(editor.frame, out,
+                                      request.query_params.get("source", "run"))
+        return Response(jpg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    async def editor_upload(request: Request):
+        data, failed = await checked_body(request, editor.MAX_UPLOAD, json_body=False)
+        if failed is not None:
+            return failed
+        path = await asyncio.to_thread(editor.upload, out,
+                                       request.headers.get("content-type", ""), data)
+        return JSONResponse({"saved": str(path.relative_to(out))}, status_code=201)
+
+    async def editor_save(request: Request):
+        data, failed = await checked_body(request, MAX_STORE_BODY)
+        if failed is not None:
+            return failed
+        if not isinstance(data, dict):
+            return fail(400, "expected a JSON object with the drawn store")
+        path = await asyncio.to_thread(editor.save, out, data)
+        return JSONResponse({"saved": str(path), "file": str(path.relative_to(out))},
+                            status_code=201)
 
     async def weights_svg(request: Request):
         item = _item(request.path_params["item"])
@@ -221,6 +271,10 @@ def make_app(out_dir: str | Path, token: str | None = None, csrf: str | None = N
         Route("/api/review/{item}/weights.svg", guarded(weights_svg)),
         Route("/api/review/{item}/frame.jpg", guarded(frame)),
         Route("/api/stream", guarded(stream)),
+        Route("/api/editor/base", guarded(editor_base)),
+        Route("/api/editor/frame.jpg", guarded(editor_frame)),
+        Route("/api/editor/upload", guarded(editor_upload), methods=["POST"]),
+        Route("/api/editor/store", guarded(editor_save), methods=["POST"]),
         Route("/files/{path:path}", guarded(files)),
     ]
     return Starlette(routes=routes)

@@ -31,5 +31,5 @@ const walkout = (() => {
   }
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const money = (v) => Number(v).toFixed(2);
-  return { get, post, follow, withToken, esc, money };
+  return { get, post, follow, withToken, esc, money, authHeaders: () => headers() };
 })();
