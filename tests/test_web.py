@@ -405,3 +405,49 @@ def test_a_store_drawn_in_the_browser_runs(run_dir, tmp_path):
                  str(PAIR / "weights.csv"), "--out", str(out)]) == 0
     got = json.loads((out / "receipts.json").read_text())["receipts"]
     assert sorted(tuple(x["sku"] for x in r["lines"]) for r in got) == [("P05",), ("P06",)]
+
+
+def test_walkout_live_serve_follows_the_run_and_serves_on(tmp_path):
+    """`walkout live --serve`: the store page's state shows the shopper inside while the
+    run goes, then the receipt; the server stays up after the run."""
+    import yaml
+
+    single = Path(__file__).resolve().parents[1] / "sample_videos" / "single"
+    raw = yaml.safe_load((single / "store.yaml").read_text())
+    raw["shelves"].sort(key=lambda s: s["id"] != "G2S2")   # key 3: G2S2's third plate
+    store = tmp_path / "store.yaml"
+    store.write_text(yaml.safe_dump(raw))
+    keys = tmp_path / "keys.txt"
+    keys.write_text("10.4 3\n")
+    out, port = tmp_path / "out", free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "walkout", "live", "--source", str(single / "video.mp4"),
+         "--store", str(store), "--scale", "keyboard", "--keys", str(keys), "--headless",
+         "--out", str(out), "--max-frames", "400", "--no-realtime", "--model",
+         "models/walkout-sim.pt", "--classes", "0", "--serve", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=Path(__file__).resolve().parents[1])
+    seen_inside, running = False, False
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                state = json.loads(urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/state", timeout=2).read())
+            except OSError:
+                time.sleep(0.1)
+                continue
+            running = running or state["running"]
+            seen_inside = seen_inside or any(s["cart"] == {"P23": 1} for s in state["inside"])
+            if state["receipts"] and not state["running"]:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None      # still serving after the run
+        final = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/receipts",
+                                                  timeout=2).read())["receipts"]
+    finally:
+        proc.terminate()
+        text = proc.communicate(timeout=20)[0]
+    assert running and seen_inside, text
+    assert [[(x["sku"], x["qty"]) for x in r["lines"]] for r in final] == [[("P23", 1)]]
+    assert "still serving" in text

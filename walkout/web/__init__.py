@@ -226,12 +226,13 @@ def make_app(out_dir: str | Path, token: str | None = None, csrf: str | None = N
         item = _item(request.path_params["item"])
         try:
             k = int(request.query_params.get("k", "0"))
+            cam = int(request.query_params.get("cam", "0"))
         except ValueError:
-            return fail(400, "k: expected a frame number")
-        jpg = await asyncio.to_thread(evidence.frame_jpeg, item, k)
+            return fail(400, "k, cam: expected a frame number and a camera number")
+        jpg = await asyncio.to_thread(evidence.frame_jpeg, item, k, cam)
         if jpg is None:
-            return fail(404, f"{item['id']}: no video frame {k} (the run's video is not "
-                             "readable from here)")
+            return fail(404, f"{item['id']}: no video frame {k} of camera {cam} (the run's "
+                             "video is not readable from here)")
         return Response(jpg, media_type="image/jpeg",
                         headers={"Cache-Control": "private, max-age=3600"})
 

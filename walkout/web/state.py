@@ -136,7 +136,9 @@ class Evidence:
         self.out = out
         self._lock = threading.Lock()
         self._frames: OrderedDict[tuple, bytes] = OrderedDict()
-        self._weights = self._store = self._tracks = None
+        self._weights = self._store = None
+        self._feeds: list[tuple[str, Path, Path]] = []
+        self._track_files: dict[Path, np.ndarray | None] = {}
         self._loaded: set[str] = set()
 
     # ---- inputs, loaded once ---------------------------------------------------------------
@@ -152,37 +154,57 @@ class Evidence:
                 self._store = load_store(s["store"])
             elif what == "weights" and s.get("weights"):
                 self._weights = read_weights_csv(s["weights"])
-            elif what == "tracks" and (self.out / "tracks.txt").is_file():
-                self._tracks = read_mot(self.out / "tracks.txt")
         except (WalkoutError, OSError):
             pass   # that input is not readable from here: no such evidence
         return getattr(self, f"_{what}")
 
     def _video(self) -> Path | None:
+        """The video of a one-camera run (the first camera's of a run of several)."""
+        feeds = self.feeds()
+        return feeds[0][1] if feeds else None
+
+    def feeds(self) -> list[tuple[str, Path, Path]]:
+        """Each camera of the run whose video is readable from here: (camera id, video,
+        its tracks file in the output folder); one camera's id is ""."""
+        if "feeds" in self._loaded:
+            return self._feeds
+        self._loaded.add("feeds")
+        self._feeds = []
         src = _settings(self.out).get("source")
-        if not src:
-            return None
-        path = Path(src)
-        if path.is_dir():
+        path = Path(src) if src else None
+        if path is not None and path.is_dir() and not (path / "video.mp4").is_file():
+            store = self._load("store")
+            if store is not None and store.world is not None:
+                for cam in store.world.cameras:
+                    video = path / (cam.source or f"{cam.id}.mp4")
+                    if video.is_file():
+                        self._feeds.append((cam.id, video, self.out / f"tracks_{cam.id}.txt"))
+            return self._feeds
+        if path is not None and path.is_dir():
             path = path / "video.mp4"
-        return path if path.is_file() else None
+        if path is not None and path.is_file():
+            self._feeds.append(("", path, self.out / "tracks.txt"))
+        return self._feeds
 
     def describe(self, item: dict) -> dict:
-        """Which evidence there is for ``item``: the weight trace's URL, the frames' URLs
-        and times."""
+        """Which evidence there is for ``item``: the weight trace's URL, the frames' URLs,
+        cameras and times."""
         if item.get("kind") != "item":
             return {"weights": None, "frames": []}
         base = f"/api/review/{item['id']}"
         weights = base + "/weights.svg" if self._plates(item) else None
-        frames = [{"url": f"{base}/frame.jpg?k={k}", "t": round(item["t"] + dt, 2)}
-                  for k, dt in enumerate(FRAME_OFFSETS_S)] if self._video() else []
+        frames = [{"url": f"{base}/frame.jpg?k={k}&cam={c}", "t": round(item["t"] + dt, 2),
+                   "camera": cam}
+                  for c, (cam, _, _) in enumerate(self.feeds())
+                  for k, dt in enumerate(FRAME_OFFSETS_S)]
         return {"weights": weights, "frames": frames}
 
     def _plates(self, item: dict) -> list[str]:
         store, table = self._load("store"), self._load("weights")
         if store is None or table is None:
             return []
-        shelf = next((s for s in store.shelves if s.id == item.get("shelf_id")), None)
+        shelves = store.world.shelves if store.world is not None else store.shelves
+        shelf = next((s for s in shelves if s.id == item.get("shelf_id")), None)
         if shelf is None:
             return []
         return [q.id for q in shelf.plates if q.id in table.plate_ids]
@@ -240,17 +262,20 @@ class Evidence:
         return "".join(parts)
 
     # ---- frames ----------------------------------------------------------------------------
-    def frame_jpeg(self, item: dict, k: int) -> bytes | None:
-        """Frame ``k`` of :data:`FRAME_OFFSETS_S` around the item, candidates boxed and
-        labelled with their scores (the shopper fusion chose in red); None without a video."""
-        if item.get("kind") != "item" or not 0 <= k < len(FRAME_OFFSETS_S):
+    def frame_jpeg(self, item: dict, k: int, cam: int = 0) -> bytes | None:
+        """Frame ``k`` of :data:`FRAME_OFFSETS_S` around the item from camera ``cam`` (the
+        run's order), candidates boxed and labelled with their scores (the shopper fusion
+        chose in red); None without that video."""
+        feeds = self.feeds()
+        if item.get("kind") != "item" or not 0 <= k < len(FRAME_OFFSETS_S) \
+                or not 0 <= cam < len(feeds):
             return None
-        key = (item["id"], k)
+        key = (item["id"], k, cam)
         with self._lock:
             if key in self._frames:
                 self._frames.move_to_end(key)
                 return self._frames[key]
-        jpg = self._draw(item, item["t"] + FRAME_OFFSETS_S[k])
+        jpg = self._draw(item, item["t"] + FRAME_OFFSETS_S[k], *feeds[cam][1:])
         if jpg is not None:
             with self._lock:
                 self._frames[key] = jpg
@@ -258,13 +283,19 @@ class Evidence:
                     self._frames.popitem(last=False)
         return jpg
 
-    def _draw(self, item: dict, t: float) -> bytes | None:
+    def _tracks(self, path: Path) -> np.ndarray | None:
+        with self._lock:
+            if path not in self._track_files:
+                try:
+                    self._track_files[path] = read_mot(path) if path.is_file() else None
+                except (WalkoutError, OSError):
+                    self._track_files[path] = None
+            return self._track_files[path]
+
+    def _draw(self, item: dict, t: float, video: Path, tracks_file: Path) -> bytes | None:
         import cv2
 
-        path = self._video()
-        if path is None:
-            return None
-        cap = cv2.VideoCapture(str(path))
+        cap = cv2.VideoCapture(str(video))
         try:
             fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
             index = max(0, int(round(t * fps)))
@@ -275,10 +306,9 @@ class Evidence:
         if not ok:
             return None
         scores = {str(s): v for s, v in item.get("candidates", [])}
-        tracks = self._load("tracks")
+        tracks = self._tracks(tracks_file)
         if tracks is not None and len(tracks):
-            rows = tracks[tracks[:, 0] == index + 1]
-            for row in rows:
+            for row in tracks[tracks[:, 0] == index + 1]:
                 sid = str(int(row[1]))
                 if sid not in scores and sid != item["shopper_id"]:
                     continue
