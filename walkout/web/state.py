@@ -105,7 +105,10 @@ def store_state(out: Path) -> dict:
         if s is not None:
             s["timeline"].append({"t": v["t"], "t_end": v.get("t_end"), "what": "at shelf",
                                   "shelf_id": v.get("shelf_id")})
+    shown = {r["receipt_id"]: r for r in receipts}
     for s in shoppers.values():
+        if s["receipt_id"] in shown:   # as the reviews leave them
+            s["flags"] = list(shown[s["receipt_id"]].get("flags", []))
         s["timeline"].sort(key=lambda e: e["t"])
         s["cart"] = {k: q for k, q in sorted(carts[s["shopper_id"]].items()) if q > 0}
     inside = [s for s in shoppers.values() if s["state"] == "inside"]
