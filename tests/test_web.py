@@ -451,3 +451,29 @@ def test_walkout_live_serve_follows_the_run_and_serves_on(tmp_path):
     assert running and seen_inside, text
     assert [[(x["sku"], x["qty"]) for x in r["lines"]] for r in final] == [[("P23", 1)]]
     assert "still serving" in text
+
+
+def test_a_host_other_than_loopback_gets_a_generated_token(run_dir):
+    from walkout.web import serve
+
+    lines, port = [], free_port()
+    server = serve(run_dir, "0.0.0.0", port, announce=lines.append, background=True)
+    try:
+        token = lines[0].split("token ")[1].split()[0]
+        assert len(token) >= 24 and f"#token={token}" in lines[0]
+        base = f"http://127.0.0.1:{port}/api/review"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base, timeout=1)
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 401
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise AssertionError("no answer without a token")
+        ok = urllib.request.urlopen(urllib.request.Request(
+            base, headers={"Authorization": f"Bearer {token}"}), timeout=2)
+        assert json.loads(ok.read())["items"]
+    finally:
+        server.should_exit = True
