@@ -295,12 +295,59 @@ def test_the_editor_saves_a_store_walkout_validate_accepts(client, run_dir):
                        atol=1e-6)
 
 
+def test_the_editor_adds_the_users_own_products(client, run_dir):
+    draft = drawn_store()
+    draft["products"] = [{"sku": "MY1", "name": "House granola 400 g", "weight_g": 412.5,
+                          "price": 4.5}]
+    draft["shelves"][0]["plates"][2]["sku"] = "MY1"
+    r = client.post("/api/editor/store", content=json.dumps(
+        {"name": "own.yaml", "width": 640, "height": 480, "store": draft}),
+        headers={"Content-Type": "application/json", "X-CSRF-Token": CSRF})
+    assert r.status_code == 201, r.text
+    from walkout.config import load_store
+
+    store = load_store(run_dir / "editor" / "own.yaml")
+    mine = store.products["MY1"]
+    assert (mine.name, mine.weight_g, mine.price) == ("House granola 400 g", 412.5, 4.5)
+    assert mine.weight_sd_g == pytest.approx(4.12, abs=0.01)
+    assert store.shelves[0].plates[2].sku == "MY1"
+
+
+def test_the_event_stream_carries_the_ledgers_new_lines(run_dir):
+    """The first event holds the ledger's lines so far; a decision's line follows."""
+    port = free_port()
+    proc = start_server(run_dir, port)
+    try:
+        stream = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stream", timeout=10)
+
+        def next_event():
+            while True:
+                line = stream.readline()
+                if line.startswith(b"data: "):
+                    return json.loads(line[6:])
+
+        first = next_event()
+        ledger = (run_dir / "cart_ledger.jsonl").read_text().splitlines()
+        assert first["lines"] == ledger
+        assert send(port, "i4", {"action": "confirm"})
+        line = json.loads(next_event()["lines"][0])
+        assert line["op"] == "review" and line["id"] == "i4"
+        stream.close()
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 @pytest.mark.parametrize("change, status, words", [
     (lambda b: b.update(name="../../evil.yaml"), 400, "name"),
     (lambda b: b["store"]["shelves"][0].update(reach_zone=None), 400, "reach zone"),
     (lambda b: b["store"]["shelves"][0]["plates"][0].update(sku="NOPE"), 400, "NOPE"),
     (lambda b: b["store"].update(floor_points=[[0, 0, 0, 0]] * 4), 400, "floor"),
     (lambda b: b["store"]["zones"].update(exit=[[1, 2]]), 400, "zones.exit"),
+    (lambda b: b["store"].update(products=[{"sku": "P05", "name": "again", "weight_g": 1,
+                                            "price": 1}]), 400, "P05"),
+    (lambda b: b["store"].update(products=[{"sku": "X1", "name": "x", "weight_g": "heavy",
+                                            "price": 1}]), 400, "weight_g"),
 ])
 def test_a_bad_drawing_is_refused_with_one_line_and_nothing_saved(client, run_dir, change,
                                                                  status, words):

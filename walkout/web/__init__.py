@@ -247,13 +247,24 @@ def make_app(out_dir: str | Path, token: str | None = None, csrf: str | None = N
         ledger = out / "cart_ledger.jsonl"
 
         async def events():
-            size = -1
+            # the ledger's new whole lines, as they come: the first event has them all
+            seen = 0
             yield "retry: 1000\n\n"
             while not await request.is_disconnected():
-                now = ledger.stat().st_size if ledger.is_file() else 0
-                if now != size:
-                    size = now
-                    yield f"event: ledger\ndata: {json.dumps({'bytes': now})}\n\n"
+                size = ledger.stat().st_size if ledger.is_file() else 0
+                if size < seen:
+                    seen = 0   # a new run started over in this folder
+                lines = []
+                if size > seen:
+                    with ledger.open("rb") as fh:
+                        fh.seek(seen)
+                        chunk = fh.read(size - seen)
+                    whole = chunk[: chunk.rfind(b"\n") + 1]
+                    seen += len(whole)
+                    lines = whole.decode("utf-8", "replace").splitlines()
+                if lines:
+                    data = json.dumps({"bytes": seen, "lines": lines})
+                    yield f"event: ledger\ndata: {data}\n\n"
                 else:
                     yield ": idle\n\n"
                 await asyncio.sleep(0.25)

@@ -142,6 +142,24 @@ def _poly(value, where: str) -> list[list[float]]:
     return pts
 
 
+# one unit of a packaged product weighs within about 1% of its label (and a load cell
+# reads no finer than a gram): the spread given to a product added in the editor
+UNIT_SPREAD = 0.01
+
+
+def _product(q, where: str) -> dict:
+    """A product added in the editor (sku, name, weight in grams, price)."""
+    if not isinstance(q, dict):
+        raise EditorError(f"{where}: expected an object")
+    try:
+        weight, price = float(q.get("weight_g")), float(q.get("price"))
+    except (TypeError, ValueError):
+        raise EditorError(f"{where}: weight_g, price: expected numbers") from None
+    return {"sku": str(q.get("sku", "")).strip(), "name": str(q.get("name", "")).strip(),
+            "weight_g": weight, "weight_sd_g": round(max(1.0, UNIT_SPREAD * weight), 2),
+            "price": price}
+
+
 def _count(value, where: str) -> int:
     try:
         return int(value)
@@ -209,6 +227,8 @@ def build(out: Path, draft: dict, width: int, height: int) -> dict:
                         "reach_zone": _poly(s.get("reach_zone"), f"{where}.reach_zone"),
                         "plates": plates})
     raw["shelves"] = shelves
+    raw["catalogue"] = raw["catalogue"] + [_product(q, f"products[{k}]") for k, q in
+                                           enumerate(draft.get("products") or [])]
     zones = draft.get("zones") or {}
     raw["zones"] = {d: _poly(zones.get(d), f"zones.{d}") for d in ("entrance", "exit")}
     return raw
