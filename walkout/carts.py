@@ -6,7 +6,9 @@ fsynced before the change counts), then applied. Operations: ``open`` (a shopper
 appeared inside the store), ``add`` (a cart event; negative qty is a put-back), ``move`` (an
 item given to the wrong shopper before their identities were repaired), ``flag``,
 ``unflag`` (the reason for a flag went away: the doubtful item moved to another cart) and
-``close`` (the shopper left, or was lost for good: the receipt is issued).
+``close`` (the shopper left, or was lost for good: the receipt is issued) and, last of all,
+``end`` (the run finished and wrote its other outputs: the ledger is sealed, and
+``walkout batch`` does not run it again).
 
 A receipt lists the cart's positive quantities priced from the catalogue, with its total
 rounded to cents, and the flags raised on the way (``ambiguous``, ``lost_track``,
@@ -104,15 +106,24 @@ class Ledger:
         return self.path is not None and self.path.is_file() \
             and (self._reviewed or self.path.stat().st_size != self._size)
 
-    def close(self) -> None:
-        """The end of the run: every line already on disk must have been replayed (a ledger
-        that goes on past this run records another, longer run), then the lock goes."""
+    def check_end(self) -> None:
+        """The run has made its last change: every line already on disk must have been
+        replayed but the ``end`` line (a ledger that goes on past this run records another,
+        longer run). Call before writing the run's other outputs."""
         left = len(self._old) - self.seq
-        self.close_quietly()
-        if left > 0:
+        if left > 1 or (left == 1 and not is_end_line(self._old[-1])):
+            self.close_quietly()
             raise InputError(f"{self.path}: line {self.seq + 1}: the ledger already there "
                              f"records {left} more operation(s) than this run made (expected "
                              "the same operations; use a new --out folder)")
+
+    def close(self, end: dict | None = None) -> None:
+        """The end of the run, after its other outputs are written: the ``end`` line (its
+        ``end`` fields: what the run saw) seals the ledger, then the lock goes."""
+        self.check_end()
+        if end is not None:
+            self.append({"op": "end", **end})
+        self.close_quietly()
 
     def close_quietly(self) -> None:
         """Close the file and let the folder go, checking nothing (a failed run)."""
@@ -120,6 +131,28 @@ class Ledger:
             if fh is not None:
                 fh.close()
         self._fh = self._lock = None
+
+
+def is_end_line(line: str) -> bool:
+    return '"op": "end"' in line and json.loads(line).get("op") == "end"
+
+
+def sealed(folder: str | Path) -> bool:
+    """Whether the run in ``folder`` finished: its ledger's last line of the run (a
+    reviewer's lines may follow it) is ``end``, written after every other output."""
+    path = Path(folder) / "cart_ledger.jsonl"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    for raw in reversed(data[: data.rfind(b"\n") + 1].splitlines()):
+        try:
+            line = raw.decode("utf-8")
+            if not is_review_line(line):
+                return is_end_line(line)
+        except ValueError:  # not UTF-8, not JSON: a damaged ledger is not a finished run
+            return False
+    return False
 
 
 def _lock_folder(path: Path):
@@ -239,5 +272,6 @@ class Carts:
             shown = amend(issued, read_ledger(self.ledger.path), review_threshold(folder))
             write_json_atomic(self.receipts_path, {"receipts": shown})
 
-    def close_ledger(self) -> None:
-        self.ledger.close()
+    def close_ledger(self, end: dict | None = None) -> None:
+        """Seal the ledger with an ``end`` line holding ``end`` (see :meth:`Ledger.close`)."""
+        self.ledger.close(end)

@@ -142,6 +142,8 @@ class Detector:
         classes: model classes that count as a person (default: see the module docstring).
         conf, iou, imgsz, max_det: thresholds and input size.
         device: ``cpu``, ``cuda:0`` ... (default: a GPU when there is one).
+        threads: CPU threads for the model (default: the runtime's own choice, every
+            core); a worker of ``walkout batch`` gets one per CPU it holds.
 
     Call it with one BGR frame (returns :class:`Detections`) or a list of frames (returns
     a list). Boxes are in the frame's pixels.
@@ -149,8 +151,10 @@ class Detector:
 
     def __init__(self, model: str | Path, classes: Sequence[int] | None = None,
                  conf: float = 0.25, iou: float = 0.45, imgsz: int = 640, max_det: int = 100,
-                 device: str | None = None, trusted: bool = False) -> None:
+                 device: str | None = None, trusted: bool = False,
+                 threads: int | None = None) -> None:
         self.path = resolve_model(model)
+        self.threads = threads
         self.trusted = trusted  # a .pt that is not a shipped model may load (walkout.trust)
         self.backend = "onnx" if self.path.suffix == ".onnx" else "torch"
         self.settings = Thresholds(conf, iou, imgsz, max_det)
@@ -169,7 +173,7 @@ class Detector:
         if self._model is not None:
             return
         if self.backend == "onnx":
-            model = _OnnxModel(self.path)
+            model = _OnnxModel(self.path, self.threads)
             names = model.names
         else:
             download = not self.path.is_file()
@@ -188,6 +192,10 @@ class Detector:
                 raise InputError(f"{self.path}: {what} ({type(exc).__name__}: "
                                  f"{first_words(str(exc))})") from None
             self._device = self._device or pick_device()
+            if self.threads and not str(self._device).startswith("cuda"):
+                import torch
+
+                torch.set_num_threads(self.threads)
         classes = self._classes if self._classes is not None else person_classes(names)
         unknown = [c for c in classes if c not in names]
         if unknown:
@@ -266,14 +274,17 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
 
 
 class _OnnxModel:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: int | None = None) -> None:
         try:
             import onnxruntime as ort
         except ImportError:
             raise MissingExtraError(f"{path}: onnxruntime is not installed (it is part of the base "
                                "install: pip install walkout)") from None
         try:
-            self.session = ort.InferenceSession(str(path), providers=_providers(ort))
+            options = ort.SessionOptions()
+            if threads:
+                options.intra_op_num_threads = threads
+            self.session = ort.InferenceSession(str(path), options, providers=_providers(ort))
         except Exception as exc:
             raise InputError(f"{path}: not an ONNX model ({type(exc).__name__}: "
                              f"{first_words(str(exc))})") from None

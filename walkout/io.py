@@ -134,6 +134,14 @@ def read_run_settings(folder: str | Path) -> dict | None:
     return obj if isinstance(obj, dict) else None
 
 
+def run_settings(src: Path, store_path, weights, detector, fusion) -> dict:
+    """What a run's results depend on, as written to ``run.json`` in its output folder."""
+    return {"source": str(Path(src).resolve()), "store": str(Path(store_path).resolve()),
+            "weights": None if weights is None else str(Path(weights).resolve()),
+            "model": str(detector.path.resolve()), "backend": detector.backend,
+            "ambiguous_below": None if fusion is None else fusion.ambiguous_below}
+
+
 def claim_run_folder(folder: str | Path, settings: dict) -> None:
     """Refuse ``folder`` when it holds a run with other settings (its ledger would not
     match, and its outputs must not be mixed with ours); call before writing anything."""

@@ -175,10 +175,13 @@ def ignores(store: StoreConfig) -> dict[str, Ignore]:
     return {c.id: Ignore(store.view(c.id)) for c in store.world.cameras}
 
 
-def detect_tick(detector, ignore: dict[str, Ignore], frames: dict, ids: list[str]) -> list:
-    """The person boxes of the frames of cameras ``ids`` (one detector batch), without
-    those standing in a camera's ``ignore`` polygons."""
-    dets = detector([frames[c].image for c in ids]) if ids else []
+def detect_tick(detector, ignore: dict[str, Ignore], frames: dict, ids: list[str],
+                dets: list | None = None) -> list:
+    """The person boxes of the frames of cameras ``ids`` (one detector batch, or ``dets``,
+    the detector's boxes found elsewhere), without those standing in a camera's ``ignore``
+    polygons."""
+    if dets is None:
+        dets = detector([frames[c].image for c in ids]) if ids else []
     return [ignore[c](d) for c, d in zip(ids, dets, strict=True)]
 
 
@@ -190,10 +193,13 @@ def _still_running(feeds: list[CameraFeed], cid: str, t: float) -> bool:
 # ---- the line for several cameras ------------------------------------------------------------
 @dataclass
 class Tick:
-    """The frames of every camera at one moment (``frames``: camera id -> frame)."""
+    """The frames of every camera at one moment (``frames``: camera id -> frame), and the
+    detector's boxes of them when they were found elsewhere (``detections``, in the order
+    of ``frames``: :mod:`walkout.batch` detects on other workers, ticks ahead)."""
 
     t: float
     frames: dict[str, Frame]
+    detections: list | None = None
 
 
 class CamerasPipeline(Pipeline):
@@ -221,7 +227,7 @@ class CamerasPipeline(Pipeline):
     def tick(self, tick: Tick) -> Scene:
         clock = _Clock(self.timing)
         ids = list(tick.frames)
-        dets = detect_tick(self.detector, self.ignores, tick.frames, ids)
+        dets = detect_tick(self.detector, self.ignores, tick.frames, ids, tick.detections)
         boxes = {c: d.xyxy for c, d in zip(ids, dets, strict=True)}
         scores = {c: d.confidence for c, d in zip(ids, dets, strict=True)}
         clock.lap("detect")
@@ -276,12 +282,13 @@ class CamerasPipeline(Pipeline):
                 + "\n" for f, tid, b in rows if shopper.get(tid)])
         self.track_rows.close()
         self.carts.write_receipts()
+        self.seal()
 
 
 def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detector,
                 weights: str | Path | None = None, fusion: FusionParams | None = None,
                 settings: dict | None = None, on_stop=None, save_video: bool = False,
-                show=None) -> RunResult:
+                show=None, on_frame=None, detect_ahead=None) -> RunResult:
     """Process the videos of a multi-camera store (a folder with its store.yaml, see
     :func:`open_cameras`) and its weights into ``out``: ``receipts.json``, ``events.jsonl``,
     ``cart_ledger.jsonl``, ``tracks_floor.csv`` and ``tracks_<camera>.txt`` (and ``run.json``
@@ -289,7 +296,9 @@ def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detecto
     :class:`walkout.mosaic.Mosaic`). Every input is checked before anything is written.
     ``on_stop(camera, t)``: a camera's video ended before the others'. ``show(image) ->
     bool`` displays that mosaic tick by tick (False stops the run early, as the end of
-    the videos would)."""
+    the videos would). ``on_frame(n)`` hears of each tick done (``n`` so far).
+    ``detect_ahead(ticks)`` may fill in the ticks' ``detections`` before the line takes
+    them (detection elsewhere, a few ticks ahead: :mod:`walkout.batch`)."""
     feeds = open_cameras(store, folder)
     blocks, _, _ = weight_blocks(weights, store)
     out = Path(out)
@@ -315,10 +324,15 @@ def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detecto
     t0 = time.perf_counter()
     last_t, last_receipt, receipt_until = 0.0, None, -1.0
     try:
-        for item in by_time((Tick(t, frames) for t, frames in ticks), blocks):
+        stream = (Tick(t, frames) for t, frames in ticks)
+        if detect_ahead is not None:
+            stream = detect_ahead(stream)
+        for item in by_time(stream, blocks):
             if isinstance(item, Tick):
                 scene = pipe.tick(item)
                 last_t = item.t
+                if on_frame is not None:
+                    on_frame(pipe.timing.frames)
                 if mosaic is not None:
                     if pipe.new_receipts:
                         last_receipt, receipt_until = pipe.new_receipts[-1], item.t + 4.0
@@ -337,17 +351,18 @@ def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detecto
             else:
                 pipe.weights(item)
         pipe.finish()
+        wall = time.perf_counter() - t0
+        video = video_out.close() if video_out is not None else None
+        pipe.write_outputs(out)  # sealed last: a finished run has every output
     except BaseException:
         if video_out is not None:
             video_out.abort()
         pipe.carts.ledger.close_quietly()  # let the folder go
         raise
-    wall = time.perf_counter() - t0
-    pipe.write_outputs(out)
     outputs = [out / n for n in ("receipts.json", "events.jsonl", "tracks_floor.csv",
                                  *(f"tracks_{f.spec.id}.txt" for f in feeds),
                                  "cart_ledger.jsonl")]
-    if video_out is not None:
-        outputs.append(video_out.close())
+    if video is not None:
+        outputs.append(video)
     return RunResult(pipe.carts.receipts, pipe.carts.open_carts(), pipe.timing.frames,
                      last_t, wall, pipe.timing, outputs)

@@ -145,7 +145,7 @@ class Pipeline:
         for s in self.zones.shoppers.values():
             if s.lost and self.carts.is_open(s.id):
                 self.new_receipts.append(self.carts.close(s.id, s.last_t, "lost_track"))
-        self.carts.close_ledger()
+        self.carts.ledger.check_end()  # before any output is written
 
     # ---- bookkeeping -------------------------------------------------------------------------
     def _doors_in(self, scene: Scene) -> None:
@@ -212,6 +212,12 @@ class Pipeline:
         write_lines_atomic(out / "tracks.txt", self.track_lines())
         self.track_rows.close()
         self.carts.write_receipts()
+        self.seal()
+
+    def seal(self) -> None:
+        """The ledger's ``end`` line, once every other output is on disk: the run is done."""
+        self.carts.close_ledger({"frames": self.timing.frames,
+                                 "receipts": len(self.carts.receipts)})
 
     def events_text(self) -> str:
         """events.jsonl: every record in time order (stable, so ties keep their order)."""
@@ -281,7 +287,7 @@ WEIGHTS_PAST_VIDEO_S = 1.0
 def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
         weights: str | Path | None = None, save_video: bool = False, show=None,
         progress: bool = False, fusion: FusionParams | None = None,
-        settings: dict | None = None) -> RunResult:
+        settings: dict | None = None, on_frame=None) -> RunResult:
     """Process a recorded video (or clip, or image folder) and its weights into ``out``:
     ``receipts.json``, ``events.jsonl``, ``tracks.txt`` and ``cart_ledger.jsonl``, plus
     ``annotated.mp4`` with ``save_video`` and ``run.json`` (``settings``: what the run
@@ -291,7 +297,7 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
     the whole weights file. ``show(image) -> bool`` displays annotated frames (False stops
     the run). Without ``weights`` the run is video only: shelf visits are the events.
     ``fusion`` overrides the fusion defaults (:class:`walkout.fusion.FusionParams`), e.g.
-    ``ambiguous_below``.
+    ``ambiguous_below``. ``on_frame(n)`` hears of each frame done (``n`` so far).
     """
     from .sources import open_source, prefetch
 
@@ -335,6 +341,8 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
                 pipe.weights(item)
                 continue
             scene = pipe.frame(item)
+            if on_frame is not None:
+                on_frame(pipe.timing.frames)
             if annotator is None:
                 continue
             if pipe.new_receipts:
@@ -347,6 +355,9 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
             if show is not None and not show(img):
                 break
         pipe.finish()
+        wall = time.perf_counter() - t0
+        video = video_out.close() if video_out is not None else None
+        pipe.write_outputs(out)  # sealed last: a finished run has every output
     except BaseException:
         if video_out is not None:
             video_out.abort()
@@ -354,12 +365,10 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
         raise
     finally:
         frames.close()  # stops and joins the decoding thread, also on an error
-    wall = time.perf_counter() - t0
-    pipe.write_outputs(out)
     outputs = [out / n for n in ("receipts.json", "events.jsonl", "tracks.txt",
                                  "cart_ledger.jsonl")]
-    if video_out is not None:
-        outputs.append(video_out.close())
+    if video is not None:
+        outputs.append(video)
     if stats is not None and stats.summary():
         log.info(stats.summary())
     video_s = pipe.timing.frames / cam.fps

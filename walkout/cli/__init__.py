@@ -4,10 +4,10 @@ Every sub-command is a small function that parses nothing itself: argparse hands
 values. Errors caused by input (a bad store.yaml, a missing file) are WalkoutErrors: they
 print one line on stderr and exit with code 2, never a traceback.
 
-One module per group of commands: :mod:`.run` (run, live), :mod:`.web` (serve),
-:mod:`.evaluate` (eval, validate), :mod:`.clips` (simulate, check-clip, train-detector),
-:mod:`.stages` (detect, track, floor, weight-events) and :mod:`.stores` (aifi-store);
-:mod:`.common` holds what they share.
+One module per group of commands: :mod:`.run` (run, live), :mod:`.batch` (batch),
+:mod:`.web` (serve), :mod:`.evaluate` (eval, validate), :mod:`.clips` (simulate,
+check-clip, train-detector), :mod:`.stages` (detect, track, floor, weight-events) and
+:mod:`.stores` (aifi-store); :mod:`.common` holds what they share.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 
 from .. import __version__
 from ..errors import WalkoutError
-from . import clips, evaluate, run, stages, stores, web
+from . import batch, clips, evaluate, run, stages, stores, web
 from .common import display_show, make_detector
 
 __all__ = ["build_parser", "display_show", "main", "make_detector"]
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (run, evaluate, clips, stages, stores, web):
+    for group in (run, batch, evaluate, clips, stages, stores, web):
         group.add_parsers(sub)
     return p
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ..errors import WalkoutError
-from ..io import check_out_dir, read_run_settings
+from ..io import check_out_dir, read_run_settings, run_settings
 from .common import (
     ambiguous_below_option,
     backend_option,
@@ -91,14 +91,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("wrote " + ", ".join(str(p) for p in res.outputs))
     keep_serving(server)
     return 0
-
-
-def run_settings(src: Path, store_path, weights, detector, fusion) -> dict:
-    """What a run's results depend on, as written to ``run.json`` in its output folder."""
-    return {"source": str(src.resolve()), "store": str(Path(store_path).resolve()),
-            "weights": None if weights is None else str(Path(weights).resolve()),
-            "model": str(detector.path.resolve()), "backend": detector.backend,
-            "ambiguous_below": None if fusion is None else fusion.ambiguous_below}
 
 
 DEFAULT_OUT = Path("walkout-out")
