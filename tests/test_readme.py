@@ -78,7 +78,7 @@ def test_readme_shows_every_use():
     """The three uses, each as a command a newcomer can type, and the two set-up commands
     CI runs."""
     shown = {argv[0] for _, argv in README_COMMANDS if argv}
-    assert {"run", "live", "eval", "simulate", "validate"} <= shown
+    assert {"run", "live", "eval", "simulate", "validate", "batch"} <= shown
     text = README.read_text(encoding="utf-8")
     assert "<!-- ci:install -->" in text and "<!-- ci:test -->" in text
 

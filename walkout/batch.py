@@ -96,6 +96,7 @@ class Outcome:
     wall_s: float = 0.0
     error: str = ""
     warnings: list[str] = field(default_factory=list)
+    ms_per_frame: dict[str, float] = field(default_factory=dict)  # per stage (a store: tick)
 
     def line(self) -> str:
         if self.status == "failed":
@@ -181,7 +182,8 @@ def run_job(job: Job, opts: Options, threads: int | None = None, on_frame=None,
                   save_video=opts.save_video, fusion=opts.fusion, settings=settings,
                   on_frame=on_frame)
     return Outcome(job.name, "ran", len(res.receipts), res.frames, round(res.video_s, 2),
-                   round(res.wall_s, 2), warnings=list(res.warnings))
+                   round(res.wall_s, 2), warnings=list(res.warnings),
+                   ms_per_frame={k: round(v, 2) for k, v in res.timing.ms_per_frame().items()})
 
 
 def _receipt_count(folder: Path) -> int:
@@ -192,16 +194,17 @@ def _receipt_count(folder: Path) -> int:
 
 
 # ---- one after another -----------------------------------------------------------------------
-def run_serial(jobs: list[Job], opts: Options, on_progress=None, on_done=None
-               ) -> list[Outcome]:
-    """Every job in this process, one after another. ``on_progress(name, frames)`` hears
-    of each frame; ``on_done(outcome)`` of each job. A job that fails with a WalkoutError
-    is reported and the rest go on."""
+def run_serial(jobs: list[Job], opts: Options, on_progress=None, on_done=None,
+               threads: int | None = None) -> list[Outcome]:
+    """Every job in this process, one after another, the detector on ``threads`` CPU
+    threads (default: every core). ``on_progress(name, frames)`` hears of each frame;
+    ``on_done(outcome)`` of each job. A job that fails with a WalkoutError is reported and
+    the rest go on."""
     outcomes = []
     for job in jobs:
         tell = None if on_progress is None else (lambda n, name=job.name: on_progress(name, n))
         try:
-            outcome = run_job(job, opts, on_frame=tell)
+            outcome = run_job(job, opts, threads=threads, on_frame=tell)
         except WalkoutError as exc:
             outcome = Outcome(job.name, "failed", error=str(exc))
         outcomes.append(outcome)
@@ -446,7 +449,8 @@ def write_summary(path: Path, jobs: list[Job], outcomes: list[Outcome], how: dic
     """``DIR/batch.json``: how the batch ran and what became of each job."""
     rows = [{"name": o.name, "source": str(j.source), "status": o.status,
              "receipts": o.receipts, "frames": o.frames, "video_s": o.video_s,
-             "wall_s": o.wall_s, **({"error": o.error} if o.error else {}),
+             "wall_s": o.wall_s, **({"ms_per_frame": o.ms_per_frame} if o.ms_per_frame else {}),
+             **({"error": o.error} if o.error else {}),
              **({"warnings": o.warnings} if o.warnings else {})}
             for j, o in zip(jobs, outcomes, strict=True)]
     write_json_atomic(path, {**how, "jobs": rows})

@@ -23,6 +23,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise WalkoutError(f"--gpus: expected a share of a GPU, 0 or more, got {args.gpus:g}")
     if args.serial and (args.ray or args.workers):
         raise WalkoutError("--serial runs in this process: it takes no --ray or --workers")
+    if args.threads is not None and (args.threads < 1 or not args.serial):
+        raise WalkoutError("--threads: expected 1 or more, with --serial (a Ray worker's "
+                           "detector has one thread per CPU it holds)")
     opts = batch.Options(args.model, args.backend, args.device, args.trust_model,
                          fusion_params(args), args.save_video)
     jobs = batch.find_jobs(args.inputs, out)
@@ -59,7 +62,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         if todo and args.serial:
             out.mkdir(parents=True, exist_ok=True)
-            ran = batch.run_serial(todo, opts, on_progress=bar.progress, on_done=done)
+            ran = batch.run_serial(todo, opts, on_progress=bar.progress, on_done=done,
+                                   threads=args.threads)
         elif todo:
             ray, started = batch.start_ray(args.ray, args.workers)
             out.mkdir(parents=True, exist_ok=True)
@@ -163,6 +167,8 @@ def add_parsers(sub) -> None:
                         "workers on a GPU)")
     b.add_argument("--serial", action="store_true",
                    help="no Ray: one job after another in this process")
+    b.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="with --serial: the detector's CPU threads (default: every core)")
     b.add_argument("--model", default=None, help="detector model (default: each store's)")
     backend_option(b)
     trust_option(b)
