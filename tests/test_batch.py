@@ -65,6 +65,8 @@ def test_serial_batch_writes_what_walkout_run_writes_and_skips_finished_jobs(tmp
     summary = json.loads((tmp_path / "b" / "batch.json").read_text())
     assert [(j["name"], j["status"]) for j in summary["jobs"]] == [("one", "ran"),
                                                                     ("two", "ran")]
+    assert [j["frames"] for j in summary["jobs"]] == [400, 430]
+    assert all(j["ms_per_frame"]["detect"] > 0 for j in summary["jobs"])
     scores = json.loads((tmp_path / "b" / "eval.json").read_text())
     assert scores["clips"] == 2 and scores["receipt_f1"] == 1.0
 
