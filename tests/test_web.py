@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -474,6 +475,14 @@ def test_walkout_live_serve_follows_the_run_and_serves_on(tmp_path):
          "models/walkout-sim.pt", "--classes", "0", "--serve", f"127.0.0.1:{port}"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         cwd=Path(__file__).resolve().parents[1])
+    said: list[str] = []   # its output, read as it comes (the pipe must not fill up)
+
+    def read() -> None:
+        for line in proc.stdout:
+            said.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     seen_inside, running = False, False
     try:
         deadline = time.monotonic() + 120
@@ -489,12 +498,19 @@ def test_walkout_live_serve_follows_the_run_and_serves_on(tmp_path):
             if state["receipts"] and not state["running"]:
                 break
             time.sleep(0.1)
+        # the run let its folder go; the command then says it serves on, and does
+        for _ in range(300):
+            if any("still serving" in line for line in said):
+                break
+            time.sleep(0.1)
         assert proc.poll() is None      # still serving after the run
         final = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/receipts",
                                                   timeout=2).read())["receipts"]
     finally:
         proc.terminate()
-        text = proc.communicate(timeout=20)[0]
+        proc.wait(timeout=20)
+        reader.join(timeout=20)
+    text = "".join(said)
     assert running and seen_inside, text
     assert [[(x["sku"], x["qty"]) for x in r["lines"]] for r in final] == [[("P23", 1)]]
     assert "still serving" in text

@@ -46,7 +46,7 @@ def keep_serving(server) -> None:
     """After the run: the server goes on until Ctrl-C."""
     if server is None:
         return
-    print("walkout: the run has ended; still serving its folder (Ctrl-C stops)")
+    print("walkout: the run has ended; still serving its folder (Ctrl-C stops)", flush=True)
     try:
         while True:
             time.sleep(1.0)
