@@ -65,8 +65,10 @@ def test_frame_checks_its_image():
 
 
 def test_import_walkout_stays_light():
-    code = ("import sys, walkout; "
-            "print(sorted(m for m in ('torch', 'ultralytics') if m in sys.modules))")
+    """Neither the package, nor its command line, nor `walkout batch`'s module imports
+    torch, ultralytics or Ray: each loads them when it needs them."""
+    code = ("import sys, walkout, walkout.cli, walkout.batch; "
+            "print(sorted(m for m in ('torch', 'ultralytics', 'ray') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
