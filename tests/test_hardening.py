@@ -468,3 +468,49 @@ def test_check_clip_reads_a_damaged_weights_file_as_a_problem(row, why, short_cl
     assert main(["check-clip", str(clip)]) == 1
     out = capsys.readouterr().out
     assert why.decode() in out and "Traceback" not in out
+
+
+def _weights_with(clip: Path, dest: Path, rename=None, keep=None) -> None:
+    """``clip`` copied to ``dest`` with its weights.csv's plate columns renamed or kept."""
+    shutil.copytree(clip, dest)
+    lines = (clip / "weights.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    cols = [0] + [k for k, h in enumerate(header) if k and (keep is None or h in keep)]
+    head = [header[k] if k == 0 or rename is None else rename(header[k]) for k in cols]
+    rows = [",".join(head)] + [",".join(ln.split(",")[k] for k in cols) for ln in lines[1:]]
+    (dest / "weights.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_weights_of_another_store_are_one_line_and_nothing_is_written(short_clip, tmp_path,
+                                                                      capsys):
+    clip = tmp_path / "clip"
+    _weights_with(short_clip, clip, rename=lambda h: "X" + h[1:])  # G1S1P1 -> X1S1P1
+    out = tmp_path / "o"
+    capsys.readouterr()
+    assert main(["-q", "run", str(clip), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"walkout: error: {clip / 'weights.csv'}: none of its 24 plates "
+                          "(X1S1P1, X1S1P2, X1S1P3 and 21 more) is a plate of ")
+    assert "(expected its plate ids: G1S1P1, G1S1P2, G1S1P3 and 21 more)" in err
+    assert "\n" not in err and not out.exists()
+
+
+def test_weights_lacking_some_plates_say_which_and_the_others_still_count(short_clip,
+                                                                          tmp_path, capsys):
+    header = (short_clip / "weights.csv").read_text().splitlines()[0].split(",")[1:]
+    kept = [h for h in header if not h.startswith("G4S2")]   # a shelf with a take left out
+    clip = tmp_path / "clip"
+    _weights_with(short_clip, clip, keep=set(kept))
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert main(["-q", "run", str(short_clip), "--out", str(full)]) == 0
+    capsys.readouterr()
+    assert main(["-q", "run", str(clip), "--out", str(part)]) == 0
+    err = capsys.readouterr().err
+    assert (f"walkout: warning: {clip / 'weights.csv'}: 3 of the store's plates are not in "
+            "it (G4S2P1, G4S2P2, G4S2P3): those plates give no weight events") in err
+
+    def events(folder):
+        return [json.loads(ln) for ln in (folder / "events.jsonl").read_text().splitlines()]
+    gone = [e for e in events(full) if e["shelf_id"] == "G4S2"]
+    assert [e["type"] for e in gone] == ["weight", "item", "unattributed"]
+    assert events(part) == [e for e in events(full) if e not in gone]  # the rest as before

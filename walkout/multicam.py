@@ -40,7 +40,7 @@ from .io import (
     write_lines_atomic,
     write_text_atomic,
 )
-from .pipeline import Pipeline, RunResult, _Clock, by_time, weight_blocks
+from .pipeline import Pipeline, RunResult, _Clock, by_time, missing_plates, weight_blocks
 from .sources import FrameSource, open_source
 from .types import Frame
 from .zones import Ignore, Scene
@@ -300,7 +300,7 @@ def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detecto
     ``detect_ahead(ticks)`` may fill in the ticks' ``detections`` before the line takes
     them (detection elsewhere, a few ticks ahead: :mod:`walkout.batch`)."""
     feeds = open_cameras(store, folder)
-    blocks, _, _ = weight_blocks(weights, store)
+    blocks, stats, _ = weight_blocks(weights, store)
     out = Path(out)
     if settings is not None:
         claim_run_folder(out, settings)
@@ -365,4 +365,4 @@ def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detecto
     if video is not None:
         outputs.append(video)
     return RunResult(pipe.carts.receipts, pipe.carts.open_carts(), pipe.timing.frames,
-                     last_t, wall, pipe.timing, outputs)
+                     last_t, wall, pipe.timing, outputs, missing_plates(weights, stats))

@@ -259,12 +259,29 @@ def weight_blocks(weights: str | Path | None, store: StoreConfig):
 
     if weights is None:
         return (), None, None
-    span = time_span(iter_weights(weights))  # the whole file, checked before any work
+    carried: set[str] = set()
+
+    def noting(blocks):
+        for b in blocks:
+            carried.update(b.plate_ids)
+            yield b
+
+    span = time_span(noting(iter_weights(weights)))  # the whole file, before any work
+    if carried and store.plate_ids and not carried & set(store.plate_ids):
+        raise InputError(
+            f"{weights}: none of its {len(carried)} plates ({_some(sorted(carried))}) is a "
+            f"plate of {store.path or 'store.yaml'} (expected its plate ids: "
+            f"{_some(store.plate_ids)}); are they the same store's?")
     stats = ReadStats(str(weights))
     blocks = on_video_clock(check_plates(iter_weights(weights, None, stats),
                                          store.plate_ids, stats),
                             store.sensors.clock_offset_s, WEIGHT_STEP_S)
     return blocks, stats, span
+
+
+def _some(ids: list[str], n: int = 3) -> str:
+    """The first ``n`` of ``ids``, and how many more."""
+    return ", ".join(ids[:n]) + (f" and {len(ids) - n} more" if len(ids) > n else "")
 
 
 @dataclass
@@ -277,6 +294,15 @@ class RunResult:
     timing: Timing
     outputs: list[Path]
     warnings: list[str] = field(default_factory=list)  # one line each, for a person to read
+
+
+def missing_plates(weights, stats) -> list[str]:
+    """A warning line when the weights lack some of the store's plates (their shelves then
+    give no weight events), else none."""
+    if stats is None or not stats.missing_plates:
+        return []
+    return [f"{weights}: {len(stats.missing_plates)} of the store's plates are not in it "
+            f"({_some(stats.missing_plates)}): those plates give no weight events"]
 
 
 # Weights that go on this long after the last frame (a pick settles on a plate within about
@@ -372,7 +398,7 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
     if stats is not None and stats.summary():
         log.info(stats.summary())
     video_s = pipe.timing.frames / cam.fps
-    warnings = []
+    warnings = missing_plates(weights, stats)
     if span is not None and span[1] + store.sensors.clock_offset_s > \
             video_s + WEIGHTS_PAST_VIDEO_S:
         warnings.append(f"{weights}: the weights run to "
