@@ -514,3 +514,38 @@ def test_weights_lacking_some_plates_say_which_and_the_others_still_count(short_
     gone = [e for e in events(full) if e["shelf_id"] == "G4S2"]
     assert [e["type"] for e in gone] == ["weight", "item", "unattributed"]
     assert events(part) == [e for e in events(full) if e not in gone]  # the rest as before
+
+
+def test_weights_with_no_samples_are_one_line(short_clip, tmp_path, capsys):
+    clip = tmp_path / "clip"
+    shutil.copytree(short_clip, clip)
+    header = (short_clip / "weights.csv").read_text().splitlines()[0]
+    (clip / "weights.csv").write_text(header + "\n")   # an export cut after its header
+    out = tmp_path / "o"
+    capsys.readouterr()
+    assert main(["-q", "run", str(clip), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"walkout: error: {clip / 'weights.csv'}: no samples (expected rows of a time and "
+        "each plate's grams after the header; run without weights with --weights none)")
+    assert not out.exists()
+
+
+def test_weights_on_another_clock_than_the_video_are_one_line(short_clip, tmp_path, capsys):
+    """A scale that stamps epoch seconds and a video counted from 0, with no
+    clock offset in store.yaml: not one sample falls in the video's time."""
+    clip = tmp_path / "clip"
+    shutil.copytree(short_clip, clip)
+    lines = (short_clip / "weights.csv").read_text().splitlines()
+    rows = [lines[0]] + [f"{float(ln.split(',', 1)[0]) + 1.7e9:.4f},{ln.split(',', 1)[1]}"
+                         for ln in lines[1:]]
+    (clip / "weights.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "o"
+    capsys.readouterr()
+    assert main(["-q", "run", str(clip), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"walkout: error: {clip / 'weights.csv'}: no time in common with the video: its "
+        "samples run 1700000000.0-1700000040.0 s, the video 0.0-9.9 s (expected the "
+        "store's sensors.clock_offset_s to put them on one clock: t_video = t_weights + "
+        "offset)")
+    assert not out.exists()

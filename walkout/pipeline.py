@@ -252,9 +252,12 @@ def on_video_clock(blocks: Iterable[SampleBlock], offset_s: float, step_s: float
             yield SampleBlock(t[lo:hi], b.grams[lo:hi], b.plate_ids)
 
 
-def weight_blocks(weights: str | Path | None, store: StoreConfig):
+def weight_blocks(weights: str | Path | None, store: StoreConfig,
+                  video: tuple[float, float] | None = None):
     """A run's shelf weights: ``(blocks on the video clock, read statistics, the file's
-    time span)``, the whole file checked first; no blocks (and None, None) without one."""
+    time span)``, the whole file checked first; no blocks (and None, None) without one.
+    ``video``: the video's first and last frame times where known; weights that share no
+    time with it are refused (two clocks, and no ``sensors.clock_offset_s`` joining them)."""
     from .sensors import ReadStats, check_plates, iter_weights, time_span
 
     if weights is None:
@@ -272,6 +275,17 @@ def weight_blocks(weights: str | Path | None, store: StoreConfig):
             f"{weights}: none of its {len(carried)} plates ({_some(sorted(carried))}) is a "
             f"plate of {store.path or 'store.yaml'} (expected its plate ids: "
             f"{_some(store.plate_ids)}); are they the same store's?")
+    if not span[0] <= span[1]:
+        raise InputError(f"{weights}: no samples (expected rows of a time and each plate's "
+                         "grams after the header; run without weights with --weights none)")
+    off = store.sensors.clock_offset_s
+    if video is not None and (span[0] + off > video[1] + WEIGHTS_PAST_VIDEO_S
+                              or span[1] + off < video[0] - WEIGHTS_PAST_VIDEO_S):
+        raise InputError(
+            f"{weights}: no time in common with the video: its samples run "
+            f"{span[0] + off:.1f}-{span[1] + off:.1f} s, the video {video[0]:.1f}-"
+            f"{video[1]:.1f} s (expected the store's sensors.clock_offset_s to put them on "
+            "one clock: t_video = t_weights + offset)")
     stats = ReadStats(str(weights))
     blocks = on_video_clock(check_plates(iter_weights(weights, None, stats),
                                          store.plate_ids, stats),
@@ -337,7 +351,8 @@ def run(source: str | Path, store: StoreConfig, out: str | Path, detector,
         raise InputError(f"{store.path or 'store.yaml'}: camera.width/height is "
                          f"{cam.width}x{cam.height} but {src.path} is {w}x{h} "
                          "(expected the store's camera size)")
-    blocks, stats, span = weight_blocks(weights, store)
+    video = (src.start, src.start + (len(src) - 1) / src.fps) if len(src) else None
+    blocks, stats, span = weight_blocks(weights, store, video)
     out = Path(out)
     if settings is not None:
         claim_run_folder(out, settings)
