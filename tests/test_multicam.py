@@ -129,6 +129,22 @@ def test_a_bad_folder_is_one_line_and_writes_nothing(tmp_path, sizes, cut, start
     assert not (tmp_path / "out").exists()
 
 
+
+def test_weights_that_share_no_time_with_the_cameras_are_one_line(tmp_path):
+    """A scale stamping epoch seconds, the cameras counted from 0 and no clock offset:
+    `walkout run` on the store says so in one line before writing anything."""
+    (tmp_path / "in").mkdir()
+    folder = folder_of(tmp_path / "in", cut=30)
+    t = 1.7e9 + np.arange(600) / 60
+    rows = "\n".join(f"{v:.4f},500.0" for v in t)
+    (folder / "weights.csv").write_text("t,S1P1\n" + rows + "\n")
+    run = walkout("run", folder, "--out", tmp_path / "out")
+    assert run.returncode == 2, run.stderr
+    assert "weights.csv: no time in common with the video: its samples run " \
+           "1700000000.0-1700000010.0 s, the video 0.0-42.9 s" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
 def test_a_camera_that_starts_late_joins_at_its_time(tmp_path):
     """A camera whose recording began 20 s into the store's clock (``start_s``) is merged
     by time: its frames come in at 20 s on, and its end is reported at its own time."""

@@ -300,7 +300,9 @@ def run_cameras(folder: str | Path, store: StoreConfig, out: str | Path, detecto
     ``detect_ahead(ticks)`` may fill in the ticks' ``detections`` before the line takes
     them (detection elsewhere, a few ticks ahead: :mod:`walkout.batch`)."""
     feeds = open_cameras(store, folder)
-    blocks, stats, _ = weight_blocks(weights, store)
+    spans = [_span(f) for f in feeds]
+    blocks, stats, _ = weight_blocks(weights, store, (min(a for a, _ in spans),
+                                                      max(b for _, b in spans)))
     out = Path(out)
     if settings is not None:
         claim_run_folder(out, settings)
