@@ -350,6 +350,21 @@ def test_clip_without_gt_is_an_error(oracle, tmp_path, capsys):
     assert "Traceback" not in err
 
 
+
+def test_an_unlabelled_clip_is_refused_before_any_clip_runs(tmp_path, capsys):
+    """Without --pred, every clip's labels are read before the first run: a folder of a
+    labelled clip and an unlabelled one fails at once, and nothing runs."""
+    clips = tmp_path / "clips"
+    shutil.copytree(SAMPLES / "single", clips / "a")
+    shutil.copytree(SAMPLES / "single", clips / "b")
+    shutil.rmtree(clips / "b" / "gt")
+    out = tmp_path / "pred"
+    rc, err = _run(["eval", "--clips", str(clips), "--out", str(out)], capsys)
+    assert rc == 2 and err.strip() == (f"walkout: error: {clips / 'b'}: no gt/ folder "
+                                       "(expected a labelled clip with gt/tracks.txt, "
+                                       "gt/events.jsonl and gt/receipts.json)")
+    assert not (out / "a").exists()
+
 @pytest.mark.parametrize("missing", ["receipts.json", "events.jsonl", "tracks.txt"])
 def test_prediction_missing_a_file_is_an_error(oracle, tmp_path, capsys, missing):
     (oracle / "single" / missing).unlink()

@@ -222,6 +222,22 @@ def test_eval_scores_a_store_of_cameras_on_the_floor(scene, tmp_path, shift_m, i
     assert got["idf1"] == pytest.approx(idf1)
 
 
+def test_walkout_eval_runs_a_store_of_cameras_and_scores_it(scene, tmp_path):
+    """`walkout eval --clips` on a simulated store of two cameras runs it as `walkout run`
+    does (it failed looking for video.mp4) and scores it on the floor; a second eval into
+    the same --out finds the run finished and does not run it again."""
+    out = tmp_path / "pred"
+    argv = [sys.executable, "-m", "walkout", "-q", "eval", "--clips", scene / "two",
+            "--out", out, "--json", tmp_path / "s.json"]
+    run = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert (out / "two" / "tracks_floor.csv").is_file() and (out / "two" / "run.json").is_file()
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["receipt_f1"] == 1.0 and s["idf1"] > 0.8
+    again = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
+    assert again.returncode == 0 and "finished before" in again.stderr
+    assert json.loads((tmp_path / "s.json").read_text()) == s
+
 def test_walkout_run_reads_the_simulated_store_of_two_cameras(scene, tmp_path):
     """The folder is a store `walkout run` runs end to end with its shipped views model:
     the one shopper of `single` seed 2 is followed on the floor from the door to the exit

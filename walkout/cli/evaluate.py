@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WalkoutError
-from .common import backend_model, backend_option, make_detector, trust_option
+from .common import backend_model, backend_option, trust_option
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -27,20 +27,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
             check(path, flag)  # output paths first: never a failure after the work
     with tempfile.TemporaryDirectory() as tmp:
         pred = args.pred
-        if pred is None:  # run the pipeline on each clip first
-            from ..config import load_store
-            from ..pipeline import run
+        if pred is None:  # run the pipeline on each clip (or store of cameras) first
+            from ..batch import Options, find_jobs, run_job
+            from ..evaluate import load_truth
 
-            pred = Path(args.out or tmp)
             for clip in find_clips(args.clips):
-                store = load_store(clip / "store.yaml")
-                weights = clip / "weights.csv"
-                res = run(clip, store, pred / clip.name,
-                          make_detector(store, None, args.backend, args.device,
-                                        args.trust_model).load(),
-                          weights=weights if weights.is_file() else None)
-                print(f"ran {clip.name}: {len(res.receipts)} receipts, "
-                      f"{res.video_s / max(res.wall_s, 1e-9):.1f}x real time", file=sys.stderr)
+                load_truth(clip)  # the labels are checked before any clip is run
+            pred = Path(args.out or tmp)
+            opts = Options(backend=args.backend, device=args.device,
+                           trust_model=args.trust_model)
+            for job in find_jobs(args.clips, pred):  # every store and video checked first
+                res = run_job(job, opts)
+                if res.status == "done before":
+                    print(f"{job.name}: finished before in {job.out}, not run again",
+                          file=sys.stderr)
+                else:
+                    print(f"ran {job.name}: {res.receipts} receipts, "
+                          f"{res.video_s / max(res.wall_s, 1e-9):.1f}x real time",
+                          file=sys.stderr)
         ev = evaluate(args.clips, pred)
     summary = ev.summary()
     print(terminal_table(summary, per_clip=args.per_clip))
