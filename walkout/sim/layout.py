@@ -10,6 +10,7 @@ entrance on the left, the exit on the right.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -302,6 +303,18 @@ class Planner:
         n = ny * nx
         return csr_matrix((np.r_[w, w], (np.r_[r, c], np.r_[c, r])), shape=(n, n))
 
+    def without(self, discs: list[tuple[np.ndarray, float]]) -> Planner:
+        """A planner whose floor also has the discs ``(centre, radius)`` (metres) blocked:
+        for a walk around people standing or walking in the way."""
+        out = copy.copy(self)
+        ys, xs = ((np.arange(n) + 0.5) * self.cell for n in self.shape)
+        X, Y = np.meshgrid(xs, ys)
+        free = self.free.copy()
+        for c, r in discs:
+            free &= (X - c[0]) ** 2 + (Y - c[1]) ** 2 >= r * r
+        out.free, out.graph = free, self._graph(free)
+        return out
+
     def cell_of(self, p: np.ndarray) -> tuple[int, int]:
         j = int(np.clip(p[0] / self.cell, 0, self.shape[1] - 1))
         i = int(np.clip(p[1] / self.cell, 0, self.shape[0] - 1))
@@ -317,11 +330,14 @@ class Planner:
 
     def _visible(self, a: np.ndarray, b: np.ndarray) -> bool:
         n = max(2, int(np.linalg.norm(b - a) / (self.cell * 0.5)) + 1)
-        for p in np.linspace(a, b, n):
-            i, j = self.cell_of(p)
-            if not self.free[i, j]:
-                return False
-        return True
+        p = np.linspace(a, b, n) / self.cell  # the cells of cell_of, all at once
+        j = np.clip(p[:, 0], 0, self.shape[1] - 1).astype(int)
+        i = np.clip(p[:, 1], 0, self.shape[0] - 1).astype(int)
+        return bool(self.free[i, j].all())
+
+    def path_length(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Metres along :meth:`path` from ``a`` to ``b``."""
+        return float(np.linalg.norm(np.diff(self.path(a, b), axis=0), axis=1).sum())
 
     def path(self, a: np.ndarray, b: np.ndarray, step: float = 0.05) -> np.ndarray:
         """A smooth walkable ``(M, 2)`` polyline from ``a`` to ``b`` (metres), ~``step`` apart."""

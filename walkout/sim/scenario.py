@@ -38,7 +38,7 @@ from .layout import (
     exit_zone,
     plate_spots,
 )
-from .room import make_room
+from .room import give_way, make_room
 from .shoppers import Reach, Shopper, Stand, Stop, plan_walk, random_body
 from .world import PRESET_WORLD, World
 
@@ -303,6 +303,8 @@ def make_scenario(preset: str, seed: int, duration: float | None = None,
     for sh, e in zip(shoppers, entries):
         sh.shift(e)
     make_room(shoppers, planner, window, world.room_gap_m)
+    if world.give_way:
+        give_way(shoppers, planner, window, world.room_gap_m)
     last = max(sh.t1 for sh in shoppers)
     if auto:
         duration = float(math.ceil(last + 3.0))

@@ -67,6 +67,18 @@ class Walk:
     cum: np.ndarray  # (M,) arc length, metres
     v: float  # cruise speed, m/s
 
+    def points(self, ts: np.ndarray) -> np.ndarray:
+        """Centres (N, 2) at the times ``ts`` (held at the ends)."""
+        s = [_trapezoid_s(float(t) - self.t0, self.cum[-1], self.v) for t in ts]
+        return np.stack([np.interp(s, self.cum, self.path[:, 0]),
+                         np.interp(s, self.cum, self.path[:, 1])], 1).reshape(-1, 2)
+
+    def at(self, t: float) -> tuple[np.ndarray, float]:
+        """(centre metres, walked distance metres) at ``t`` (held at the ends)."""
+        s = _trapezoid_s(t - self.t0, self.cum[-1], self.v)
+        return np.array([np.interp(s, self.cum, self.path[:, 0]),
+                         np.interp(s, self.cum, self.path[:, 1])]), s
+
 
 @dataclass
 class Stand:
@@ -123,8 +135,7 @@ class Shopper:
             start = prev_heading if prev_heading is not None else seg.heading
             a = _smoothstep((t - seg.t0) / 0.6)
             return seg.pos, _lerp_angle(start, seg.heading, a), 0.0
-        s = _trapezoid_s(t - seg.t0, seg.cum[-1], seg.v)
-        p = np.array([np.interp(s, seg.cum, seg.path[:, 0]), np.interp(s, seg.cum, seg.path[:, 1])])
+        p, s = seg.at(t)
         h = _path_heading(seg, s)
         if prev_heading is not None:
             h = _lerp_angle(prev_heading, h, _smoothstep((t - seg.t0) / 0.5))

@@ -57,6 +57,9 @@ class World:
     one_by_one: float = 0.0  # share of multi-unit takes made one reach per unit
     again: float = 0.0  # share of takes followed at once by one more unit of the same
     room_gap_m: float = ROOM_GAP  # between two bodies side by side; < 0 they press together
+    # walkers go around (or wait for) people in their way; off, they walk through them, as
+    # the fixed presets' clips were made (walkout.sim.room.give_way)
+    give_way: bool = False
     shoulder_m: Range = (0.40, 0.52)  # width across the shoulders and arms
     head_r_m: Range = (0.085, 0.11)  # head radius seen from above
     dressed_alike: int = 0  # pairs of shoppers wearing the same clothes and hair colour
@@ -151,6 +154,7 @@ def draw_world(number: int) -> World:
         again=round(float(u(0.0, 0.5)), 3),  # "and one more": up to every other take
         # strangers keep a hand's width apart; in a crowd shoulders touch and press
         room_gap_m=round(float(u(-0.06, 0.25)), 3),
+        give_way=True,
         # across shoulders and arms: a teenager 0.34 m, a broad adult in a coat 0.58 m
         shoulder_m=_span(rng, (0.34, 0.46), (0.04, 0.12), cap=0.58),
         head_r_m=_span(rng, (0.075, 0.095), (0.01, 0.025)),
