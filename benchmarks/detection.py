@@ -111,21 +111,23 @@ THRESHOLDS = np.round(np.arange(0.25, 0.801, 0.05), 2)
 def threshold_counts(work: Path, seeds: list[int]) -> np.ndarray:
     """Per clip (every preset's of ``seeds``) and threshold in THRESHOLDS: (true boxes,
     found, predicted), from the boxes the pipeline's detector keeps (its track floor)."""
-    out = []
-    for preset in ("single", "pair", "busy"):
-        for seed in seeds:
-            root = clip(work, preset, seed)
-            gt = read_mot(root / "gt" / "tracks.txt")
-            tot = np.zeros((len(THRESHOLDS), 3), np.int64)
-            for i, d in enumerate(detections(root, work, "auto")):
-                g = gt[gt[:, 0] == i + 1]
-                boxes = np.c_[g[:, 2], g[:, 3], g[:, 2] + g[:, 4], g[:, 3] + g[:, 5]]
-                for k, thr in enumerate(THRESHOLDS):
-                    keep = d.xyxy[d.confidence >= thr]
-                    found, _ = match(boxes, keep)
-                    tot[k] += (len(boxes), int(found.sum()), len(keep))
-            out.append(tot)
-    return np.array(out)
+    return np.array([clip_counts(clip(work, preset, seed), work, "auto", THRESHOLDS)
+                     for preset in ("single", "pair", "busy") for seed in seeds])
+
+
+def clip_counts(root: Path, work: Path, backend: str, thresholds) -> np.ndarray:
+    """(true boxes, found, predicted) of clip ``root``'s cached detections (IoU >= 0.5),
+    one row per threshold in ``thresholds``."""
+    gt = read_mot(root / "gt" / "tracks.txt")
+    tot = np.zeros((len(thresholds), 3), np.int64)
+    for i, d in enumerate(detections(root, work, backend)):
+        g = gt[gt[:, 0] == i + 1]
+        boxes = np.c_[g[:, 2], g[:, 3], g[:, 2] + g[:, 4], g[:, 3] + g[:, 5]]
+        for k, thr in enumerate(thresholds):
+            keep = d.xyxy[d.confidence >= thr]
+            found, _ = match(boxes, keep)
+            tot[k] += (len(boxes), int(found.sum()), len(keep))
+    return tot
 
 
 def _rates(t: np.ndarray) -> np.ndarray:

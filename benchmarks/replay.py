@@ -13,7 +13,7 @@ clip and its boxes are kept in
 (the hand tips read the image). Each run's receipts.json, events.jsonl, tracks.txt and
 cart_ledger.jsonl are hashed with SHA-256, and scored with walkout.evaluate: the table at
 the end is what benchmarks/pipeline.py (a) would print for these clips, in a fraction of
-the time.
+the time; a second table scores the detector's boxes at the store's threshold.
 
 --save FILE writes ``{clip: {file: sha256}}``. --check FILE compares with such a file,
 prints each clip whose outputs differ and exits with 1 if any does.
@@ -86,6 +86,15 @@ def replay(root: Path, work: Path, backend: str) -> tuple[dict[str, str], ClipRe
         return hashes, evaluate_clip(load_truth(root), load_prediction(Path(tmp)))
 
 
+def detection_counts(root: Path, work: Path, backend: str) -> np.ndarray:
+    """(true boxes, found, kept) of clip ``root``'s detections at its store's person
+    threshold (``detector.confidence``), matched at IoU >= 0.5."""
+    from detection import clip_counts  # benchmarks/detection.py, which imports this file
+
+    thr = load_store(root / "store.yaml").detector.confidence
+    return clip_counts(root, work, backend, [thr])[0]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(700, 710)))
@@ -100,13 +109,14 @@ def main() -> int:
     args = ap.parse_args()
     work = Path(args.work)
     expected = json.loads(Path(args.check).read_text()) if args.check else None
-    prints, differ, scores = {}, [], {}
+    prints, differ, scores, boxes = {}, [], {}, {}
     for preset in args.presets:
         for seed in args.seeds:
             root = clip(work, preset, seed, world=seed if args.world else None)
             prints[root.name], result = replay(root, work, args.backend)
             got = prints[root.name]
             scores.setdefault(preset, []).append(result)
+            boxes[preset] = boxes.get(preset, 0) + detection_counts(root, work, args.backend)
             status = ""
             if expected is not None:
                 was = expected.get(root.name)
@@ -123,6 +133,10 @@ def main() -> int:
         summary = Evaluation(results).summary()
         print(f"{preset:<8}{len(results):>6}"
               + "".join(f"{score_text(summary[c]):>11}" for c in cols))
+    print(f"\n{'preset':<8}{'boxes':>8}  person detection at the store's threshold "
+          "(IoU 0.5): precision / recall")
+    for preset, (n, found, kept) in boxes.items():
+        print(f"{preset:<8}{n:>8}  {found / max(kept, 1):.4f} / {found / max(n, 1):.4f}")
     if args.save:
         Path(args.save).write_text(json.dumps(prints, indent=2, sort_keys=True) + "\n")
         print(f"wrote {args.save} ({len(prints)} clips)")
