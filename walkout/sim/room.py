@@ -56,14 +56,15 @@ def make_room(shoppers: list[Shopper], planner: Planner, window: float,
 
 
 def _room_at(sh: Shopper, i: int, others: list[Shopper], planner: Planner, window: float,
-             gap: float) -> bool:
+             gap: float, lead: float = 0.0) -> bool:
     """Make room for stand ``i`` of ``sh`` among the stands of ``others`` (see
-    :func:`make_room`); whether it was moved or waited for."""
+    :func:`make_room`), the place clear from ``lead`` seconds before the stand; whether it
+    was moved or waited for."""
     seg = sh.segments[i]
     t0 = seg.t0
     for _ in range(ROOM_TRIES):
-        pos = _free_place(sh, seg, others, planner, gap)
-        if pos is not None or not _wait_for_room(sh, i, others, window, gap):
+        pos = _free_place(sh, seg, others, planner, gap, lead)
+        if pos is not None or not _wait_for_room(sh, i, others, window, gap, lead):
             break
     if pos is not None and not np.allclose(pos, seg.pos):
         _move_stand(sh, i, pos, planner, window)
@@ -72,15 +73,15 @@ def _room_at(sh: Shopper, i: int, others: list[Shopper], planner: Planner, windo
 
 
 def _wait_for_room(sh: Shopper, i: int, placed: list[Shopper], window: float,
-                   gap: float) -> bool:
+                   gap: float, lead: float = 0.0) -> bool:
     """No room at stand ``i``: come ``sh`` after the stands in the way end, lingering at
     the stop before (or coming in later). False if that would keep them past ``window``."""
     st = sh.segments[i]
-    ends = [t1 for q, w, t1 in _stands_during(placed, st)
+    ends = [t1 for q, w, t1 in _stands_during(placed, st, lead)
             if _too_close(sh, st.pos, q, w, gap)]
     if not ends:
         return False
-    delay = max(ends) - st.t0 + ROOM_STEP
+    delay = max(ends) - (st.t0 - lead) + ROOM_STEP
     if sh.t1 + delay > window:
         return False
     if i < 2:
@@ -93,10 +94,12 @@ def _wait_for_room(sh: Shopper, i: int, placed: list[Shopper], window: float,
     return True
 
 
-def _stands_during(placed: list[Shopper], st: Stand) -> list[tuple[np.ndarray, float, float]]:
-    """(place, shoulder width, end) of the stands of ``placed`` that overlap ``st`` in time."""
+def _stands_during(placed: list[Shopper], st: Stand,
+                   lead: float = 0.0) -> list[tuple[np.ndarray, float, float]]:
+    """(place, shoulder width, end) of the stands of ``placed`` that overlap ``st`` (from
+    ``lead`` seconds before it) in time."""
     return [(g.pos, o.body.shoulder_w, g.t1) for o in placed for g in o.segments
-            if isinstance(g, Stand) and g.t0 < st.t1 and g.t1 > st.t0]
+            if isinstance(g, Stand) and g.t0 < st.t1 and g.t1 > st.t0 - lead]
 
 
 def _too_close(sh: Shopper, p: np.ndarray, q: np.ndarray, width: float, gap: float) -> bool:
@@ -106,10 +109,10 @@ def _too_close(sh: Shopper, p: np.ndarray, q: np.ndarray, width: float, gap: flo
 
 
 def _free_place(sh: Shopper, st: Stand, placed: list[Shopper], planner: Planner,
-                gap: float) -> np.ndarray | None:
+                gap: float, lead: float = 0.0) -> np.ndarray | None:
     """The place nearest ``st.pos`` along the shelf where ``sh`` stands clear of everyone
     standing in ``placed`` during the stand; None if there is none within ``ROOM_MAX``."""
-    taken = _stands_during(placed, st)
+    taken = _stands_during(placed, st, lead)
 
     def clear(p: np.ndarray) -> bool:
         return not any(_too_close(sh, p, q, w, gap) for q, w, _ in taken)
@@ -182,8 +185,8 @@ def give_way(shoppers: list[Shopper], planner: Planner, window: float,
         for sh in sorted(shoppers, key=lambda s: (s.t0, s.id)):
             others = [o for o in shoppers if o is not sh]
             for i, seg in enumerate(sh.segments):
-                if isinstance(seg, Stand):  # a walk moved later may end where one stands
-                    changed = _room_at(sh, i, others, planner, window, gap)
+                if isinstance(seg, Stand):  # nobody steps into a place still taken
+                    changed = _room_at(sh, i, others, planner, window, gap, WAY_AROUND_S)
                 elif _meeting(sh, seg, others, clock, tracks, gap) is None:
                     continue
                 else:
