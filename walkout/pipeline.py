@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -99,6 +100,9 @@ class Pipeline:
         self.timing = Timing()
         self.last_scene: Scene | None = None
         self.new_receipts: list[Receipt] = []
+        # shoppers gone out of the door whose receipt waits for a shelf they were at to
+        # give its reading: shopper -> (exit time, receipt flag)
+        self.leaving: dict[str, tuple[float, str | None]] = {}
 
     # ---- the line ----------------------------------------------------------------------------
     def frame(self, frame: Frame) -> Scene:
@@ -139,6 +143,7 @@ class Pipeline:
         up lost shoppers."""
         self._weighed(self.weigher.flush())
         self._log(self.fusion.flush(self.zones, self.carts))
+        self.new_receipts += self._close_carts(math.inf)
         t = self.last_scene.t if self.last_scene is not None else 0.0
         scene = self.zones.finish(t)
         self._visits(scene)
@@ -155,19 +160,24 @@ class Pipeline:
             self.carts.open(sid, t, ("lost_track",))
 
     def _doors_out(self, scene: Scene) -> None:
-        self.new_receipts = []
-        leaving = {sid for sid, _ in scene.exited + scene.gone}
-        if leaving:
-            self._log(self.fusion.leaving(leaving, self.zones, self.carts))
-        for sid, t in scene.exited:
-            r = self.carts.close(sid, t)
-            if r is not None:
-                self.new_receipts.append(r)
-        for sid, t in scene.gone:
-            r = self.carts.close(sid, t, "lost_track")
-            if r is not None:
-                self.new_receipts.append(r)
+        self.leaving.update({sid: (t, None) for sid, t in scene.exited})
+        self.leaving.update({sid: (t, "lost_track") for sid, t in scene.gone})
+        self.new_receipts = self._close_carts(scene.t)
         self._visits(scene)
+
+    def _close_carts(self, now: float) -> list[Receipt]:
+        """The receipts of the leaving shoppers that need not wait any longer (at time
+        ``now``): no shelf they were at is still being read (:meth:`Fusion.holds`), or they
+        have waited ``max_wait_s``. The events they could have made are decided first."""
+        unsettled = self.weigher.unsettled() if self.leaving else {}
+        done = [sid for sid, (t, _) in self.leaving.items()
+                if now - t >= self.fusion.params.max_wait_s
+                or not self.fusion.holds(sid, unsettled, self.zones, self.carts)]
+        if not done:
+            return []
+        self._log(self.fusion.leaving(set(done), self.zones, self.carts))
+        receipts = [self.carts.close(sid, *self.leaving.pop(sid)) for sid in done]
+        return [r for r in receipts if r is not None]
 
     def _visits(self, scene: Scene) -> None:
         for v in scene.visits:

@@ -91,6 +91,21 @@ class Fusion:
         self._waiting = keep
         return out
 
+    def holds(self, shopper: str, unsettled: dict[str, float], zones: Zones,
+              carts: Carts) -> bool:
+        """Whether a leaving ``shopper``'s receipt must wait: a shelf they were at is still
+        being read (``unsettled``, shelf -> when its reading began; they were there at most
+        ``pad_s`` before it), or an event they could have made waits for the video to
+        pass it. A hand can take an item while a neighbour keeps the shelf moving, and its
+        taker can be at the door before the shelf settles."""
+        p = self.params
+        if any(self.presence.was_at(shopper, shelf, t - p.pad_s, zones)
+               for shelf, t in unsettled.items()):
+            return True
+        return any(e.t_end + p.pad_s > self.t_video
+                   and shopper in self.presence.present(e, zones, carts)
+                   for e in self._waiting)
+
     def leaving(self, shoppers: set[str], zones: Zones, carts: Carts) -> Fused:
         """``shoppers`` are about to leave (their carts close): a waiting event one of them
         could have made cannot wait any longer, and is decided now, with every waiting

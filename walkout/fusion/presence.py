@@ -66,6 +66,11 @@ class Presence:
                 for n in near.get(e.shelf_id, ())
                 if (sid := zones.shopper_at(n.track, t)) and carts.is_open(sid)}
 
+    def was_at(self, shopper: str, shelf: str, t0: float, zones: Zones) -> bool:
+        """Whether ``shopper`` was near ``shelf`` at some time from ``t0`` on."""
+        return any(zones.shopper_at(n.track, t) == shopper
+                   for t, near in self._window(t0, math.inf) for n in near.get(shelf, ()))
+
     def _window(self, t0: float, t1: float) -> list[tuple[float, dict[str, list[Near]]]]:
         """The frames recorded from ``t0`` to ``t1``, in time order (read from the newest:
         events are decided soon after they happen)."""

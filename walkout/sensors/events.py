@@ -220,6 +220,16 @@ class WeightEventDetector:
             events += stream.update(t[i:i + self.step], grams[i:i + self.step])
         return events
 
+    def unsettled(self) -> dict[str, float]:
+        """The shelves whose reading is not done, each with the time that reading began:
+        moving, settled less than ``watch_s`` ago (a light step may still show), or holding a
+        plate step that waits for the shelf to settle. An event of theirs may still come."""
+        out: dict[str, float] = {}
+        for stream in self._streams.values():
+            for sid, t in stream.unsettled():
+                out[sid] = min(t, out.get(sid, t))
+        return out
+
     def flush(self) -> list[WeightEvent]:
         """End of the stream: process the samples still waiting for a whole step."""
         events = []
@@ -375,6 +385,15 @@ class _Stream:
         self.state = state[-1].copy()
         self.n += J
         return events
+
+    def unsettled(self) -> list[tuple[str, float]]:
+        """(shelf id, when its pending reading began): see
+        :meth:`WeightEventDetector.unsettled`."""
+        out = [(self.shelf_ids[s], ref[2]) for s, ref in enumerate(self.ref) if ref is not None]
+        out += [(self.shelf_ids[s], w[2]) for s, w in self.watch.items()]
+        out += [(self.shelf_ids[int(self.shelf_of_col[st.col])], st.t_before)
+                for st in self.pending]
+        return out
 
     def finish(self) -> list[WeightEvent]:
         """The end of the stream: plate steps with a shorter side after them, and those
