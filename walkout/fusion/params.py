@@ -67,6 +67,10 @@ class FusionParams:
     # nothing: a shopper may take one can after another every half second
     one_hand_s: float = 0.4
     one_hand_k: float = 0.3
+    # ... except two units of one product leaving one plate (or coming back) at what may be
+    # one moment, their change times no further apart than those times' error (0.1 s, as
+    # above): a hand closes on two cans as easily as on one
+    one_grab_s: float = 0.1
     together_top: int = 3             # candidates per item tried together (the search's size)
     together_max: int = 6             # items given out together at most (likewise)
 

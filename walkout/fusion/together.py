@@ -50,6 +50,14 @@ def near_decided(plans: list[Plan], decided: Iterable[list], carts: Carts,
     return near
 
 
+def one_grab(a: ItemEvent, b: ItemEvent, p: FusionParams) -> bool:
+    """Whether one hand can have made both changes in one grab: units of one product
+    leaving (or coming back to) the same plates at what may be one moment (``one_grab_s``).
+    A hand closes on two cans as easily as on one."""
+    return (a.sku == b.sku and bool(a.plates) and set(a.plates) == set(b.plates)
+            and (a.qty > 0) == (b.qty > 0) and abs(a.t - b.t) <= p.one_grab_s)
+
+
 def give_out_together(plans: list[Plan], carts: Carts, decided: list[list], p: FusionParams
                       ) -> tuple[list[tuple[ItemEvent, list[tuple[str, float]], float]], list]:
     """The items of one weight event (each with its candidates ranked best first) given
@@ -83,10 +91,11 @@ def give_out_together(plans: list[Plan], carts: Carts, decided: list[list], p: F
                 v = 0.0
             raw.append(v)
         # of two items one shopper was given less than one_hand_s apart, the weaker
-        # (the later of equals) counts one_hand_k
+        # (the later of equals) counts one_hand_k, unless one grab can make both
         return [v * p.one_hand_k if any(
             i != j and choice[i][0] == choice[j][0]
             and abs(rows[i][0].t - rows[j][0].t) < p.one_hand_s
+            and not one_grab(rows[i][0], rows[j][0], p)
             and (raw[i], -i) > (v, -j) for i in range(len(rows))) else v
             for j, v in enumerate(raw)]
 
