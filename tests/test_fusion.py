@@ -135,41 +135,76 @@ def test_equal_reach_is_ambiguous_and_flags_the_receipt():
 
 
 
+class SideBySide:
+    """Shoppers 1 and 2 side by side, both reaching into plate G3S1P2, seen by a camera:
+    their boxes, an empty shelf image, and the run of frames around one pick."""
+
+    def __init__(self) -> None:
+        self.w = w = World()
+        w.enter(1)
+        w.enter(2)
+        shelf, self.plate = plate("G3S1P2")
+        x = float(self.plate.polygon[:, 0].mean())
+        inner = float(shelf.polygon[:, 1].max())      # the shelf's edge facing its zone
+        assert float(shelf.reach_zone[:, 1].mean()) > inner
+        self.boxes = {1: [x - 22, inner - 10, x - 8, inner + 40],
+                      2: [x + 8, inner - 10, x + 22, inner + 40]}
+        self.empty = np.full((STORE.camera.height, STORE.camera.width, 3), 120, np.uint8)
+
+    def image(self, hands: dict[int, tuple[int, int, int] | None]) -> np.ndarray:
+        """The shelf with the arms of ``hands`` (shopper -> hand colour; None: no arm)."""
+        img = self.empty.copy()
+        for tid, colour in ((1, (40, 160, 40)), (2, (160, 40, 40))):
+            if hands.get(tid) is None:
+                continue
+            x1, y1, x2, y2 = (int(v) for v in self.boxes[tid])
+            img[y1:y2, x1:x2] = colour                      # sleeve
+            img[y1:y1 + 6, x1 + 3:x2 - 3] = hands[tid]      # hand
+        return img
+
+    def holds(self, img: np.ndarray, tid: int, colour: tuple[int, int, int]) -> np.ndarray:
+        """``img`` with an item of ``colour`` in shopper ``tid``'s hand."""
+        x1, y1 = int(self.boxes[tid][0]), int(self.boxes[tid][1])
+        img[y1:y1 + 7, x1 + 2:x1 + 11] = colour
+        return img
+
+    def pick(self, before: np.ndarray, after: np.ndarray) -> None:
+        """The shelf's background, 1.5 s of ``before``, one unit off the plate, then 3 s
+        of ``after``."""
+        for _ in range(5):
+            self.w.step({}, image=self.empty)
+        for _ in range(15):
+            self.w.step(self.boxes, image=before)
+        ev = weight_event("G3S1P2", 1, self.w.t + 0.05)
+        self.w.step(self.boxes, [ev], image=before)
+        for _ in range(30):
+            self.w.step(self.boxes, image=after)
+
+
 def test_of_two_equal_reaches_the_hand_that_comes_back_with_the_item_gets_it():
     """Two shoppers reach into one plate together and look the same to the boxes; the
     item appears in shopper 2's hand at the change, so it is theirs (the tie-break by id
     alone would give it to shopper 1)."""
-    w = World()
-    w.enter(1)
-    w.enter(2)
-    shelf, q = plate("G3S1P2")
-    x = float(q.polygon[:, 0].mean())
-    inner = float(shelf.polygon[:, 1].max())          # the shelf's edge facing its zone
-    assert float(shelf.reach_zone[:, 1].mean()) > inner
-    boxes = {1: [x - 22, inner - 10, x - 8, inner + 40], 2: [x + 8, inner - 10, x + 22,
-                                                               inner + 40]}
-    empty = np.full((STORE.camera.height, STORE.camera.width, 3), 120, np.uint8)
+    s = SideBySide()
+    hand = (150, 180, 220)
+    before = s.image({1: hand, 2: hand})
+    s.pick(before, s.holds(s.image({1: hand, 2: hand}), 2, (30, 30, 230)))
+    assert s.w.cart("2") == {s.plate.sku: 1} and s.w.cart("1") == {}
 
-    def frame(item: bool) -> np.ndarray:
-        img = empty.copy()
-        for tid, colour in ((1, (40, 160, 40)), (2, (160, 40, 40))):
-            x1, y1, x2, y2 = (int(v) for v in boxes[tid])
-            img[y1:y2, x1:x2] = colour                  # sleeve
-            img[y1:y1 + 6, x1 + 3:x2 - 3] = (150, 180, 220)  # hand
-        if item:
-            x1, y1 = int(boxes[2][0]), int(boxes[2][1])
-            img[y1:y1 + 7, x1 + 2:x1 + 11] = (30, 30, 230)   # what shopper 2 now holds
-        return img
 
-    for _ in range(5):                                  # the shelf's background
-        w.step({}, image=empty)
-    for _ in range(15):
-        w.step(boxes, image=frame(False))
-    ev = weight_event("G3S1P2", 1, w.t + 0.05)
-    w.step(boxes, [ev], image=frame(False))
-    for _ in range(30):
-        w.step(boxes, image=frame(True))
-    assert w.cart("2") == {q.sku: 1} and w.cart("1") == {}
+def test_of_two_hands_that_both_change_colour_the_one_that_changes_most_gets_the_item():
+    """Two shoppers reach into one plate together and look the same to the boxes. Both
+    tips change colour past ``hand_high`` across the change: shopper 1's by about 70 grey
+    levels (the hand turns and its palm shows), shopper 2's by about 160, a dark item
+    coming into a pale hand. Both saturated the hand factor before, and the tie went to
+    shopper 1 by id."""
+    s = SideBySide()
+    hand = (150, 180, 220)
+    before = s.image({1: hand, 2: hand})
+    s.pick(before, s.holds(s.image({1: (150, 180, 130), 2: hand}), 2, (30, 30, 20)))
+    (pick,) = [c for f in s.w.fused for c in f.cart]
+    assert s.w.cart("2") == {s.plate.sku: 1} and s.w.cart("1") == {}
+    assert 0 < dict(pick.candidates)["1"] < pick.candidates[0][1]  # 1's hand counted too
 
 
 def test_a_hand_that_comes_into_the_shelf_only_after_the_change_does_not_get_the_item():
@@ -177,35 +212,11 @@ def test_a_hand_that_comes_into_the_shelf_only_after_the_change_does_not_get_the
     before the change, and its tip changes a little as the item comes out. Shopper 1's
     hand comes into the shelf only after the change, too late to have taken it. Before,
     a tip seen on one side only counted as unseen, and the tie went to shopper 1 by id."""
-    w = World()
-    w.enter(1)
-    w.enter(2)
-    shelf, q = plate("G3S1P2")
-    x = float(q.polygon[:, 0].mean())
-    inner = float(shelf.polygon[:, 1].max())
-    boxes = {1: [x - 22, inner - 10, x - 8, inner + 40], 2: [x + 8, inner - 10, x + 22,
-                                                               inner + 40]}
-    empty = np.full((STORE.camera.height, STORE.camera.width, 3), 120, np.uint8)
-
-    def frame(late_arm: bool, tip: tuple[int, int, int]) -> np.ndarray:
-        img = empty.copy()
-        for tid, colour in ((1, (40, 160, 40)), (2, (160, 40, 40))):
-            if tid == 1 and not late_arm:
-                continue
-            x1, y1, x2, y2 = (int(v) for v in boxes[tid])
-            img[y1:y2, x1:x2] = colour                          # sleeve
-            img[y1:y1 + 6, x1 + 3:x2 - 3] = tip if tid == 2 else (150, 180, 220)  # hand
-        return img
-
-    for _ in range(5):                                  # the shelf's background
-        w.step({}, image=empty)
-    for _ in range(15):
-        w.step(boxes, image=frame(False, (150, 180, 220)))
-    ev = weight_event("G3S1P2", 1, w.t + 0.05)
-    w.step(boxes, [ev], image=frame(False, (150, 180, 220)))
-    for _ in range(30):                                 # a change of 30: h = 0.5
-        w.step(boxes, image=frame(True, (150, 180, 190)))
-    assert w.cart("2") == {q.sku: 1} and w.cart("1") == {}
+    s = SideBySide()
+    hand = (150, 180, 220)
+    # a change of 30: h = 0.5
+    s.pick(s.image({2: hand}), s.image({1: hand, 2: (150, 180, 190)}))
+    assert s.w.cart("2") == {s.plate.sku: 1} and s.w.cart("1") == {}
 
 
 def test_the_hand_tip_is_the_deepest_part_that_differs_from_the_shelf():

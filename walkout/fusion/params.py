@@ -52,6 +52,11 @@ class FusionParams:
     # than the skin or sleeve came or went
     hand_low: float = 10.0
     hand_high: float = 50.0
+    # a hand can pass hand_high without taking anything (it turns and the palm shows, or
+    # it still holds an item from a moment before), so of two hands past it only one that
+    # changed less than half as much as the other counts as the one that only moved;
+    # within a factor two the two are alike
+    hand_alike: float = 0.5
     # a tip seen in the shelf only after the change came too late to make it (0); one seen
     # only before it left without showing an item (weak evidence against: 0.25)
     hand_after_only: float = 0.0

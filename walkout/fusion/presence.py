@@ -136,7 +136,10 @@ class Presence:
         if hands:
             changes = {sid: hand_change(tips.get(sid, []), t_change) for sid in out}
             if any(c.before or c.after for c in changes.values()):  # else no tip was seen
-                out = {sid: v * self.hand(changes[sid]) for sid, v in out.items()}
+                # a hand that changed colour less than half as much as another only moved
+                high = max([p.hand_high] + [p.hand_alike * c.change for c in changes.values()
+                                            if c.change is not None])
+                out = {sid: v * self.hand(changes[sid], high) for sid, v in out.items()}
         return out
 
     def rank(self, cands: dict[str, float], e: WeightEvent, item: ItemEvent, zones: Zones,
@@ -150,16 +153,20 @@ class Presence:
                             key=lambda kv: (-kv[1], kv[0]))
         return ranked
 
-    def hand(self, tip: TipChange) -> float:
+    def hand(self, tip: TipChange, high: float | None = None) -> float:
         """The hand factor, ``1 - hand_weight + hand_weight * h``. Seen on both sides of
         the change, ``h`` is 0 when the colour at the tip of the shopper's reach stayed as
-        it was (a change up to ``hand_low``) and 1 when it changed by ``hand_high`` or more
-        (an item came into the hand, or left it). Seen only after the change, ``h`` is
-        ``hand_after_only`` (the hand came too late); only before it, ``hand_before_only``;
-        never, 0.5."""
+        it was (a change up to ``hand_low``) and 1 when it changed by ``high`` or more
+        (an item came into the hand, or left it): ``hand_high``, or ``hand_alike`` of the
+        largest change of the hands compared when that is more. A hand that only moved (it
+        turned, the sleeve left the tip) can pass ``hand_high``; one that changed less than
+        half as much as another is taken for such a hand. Seen only after the change, ``h``
+        is ``hand_after_only`` (the hand came too late); only before it,
+        ``hand_before_only``; never, 0.5."""
         p = self.params
+        high = p.hand_high if high is None else high
         if tip.change is not None:
-            h = min(max((tip.change - p.hand_low) / (p.hand_high - p.hand_low), 0.0), 1.0)
+            h = min(max((tip.change - p.hand_low) / (high - p.hand_low), 0.0), 1.0)
         elif tip.after:
             h = p.hand_after_only
         elif tip.before:
