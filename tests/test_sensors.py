@@ -290,6 +290,47 @@ def test_as_many_steps_as_units_are_one_unit_each():
     assert [(i.sku, i.qty) for i in split] == [("SOUP", -1), ("SOUP", -1)]
 
 
+def test_a_split_step_must_move_an_items_share_of_a_unit():
+    """Drawn world ``busy`` 947: a hand rests on the gum plate A1 (24 g) before taking one,
+    so the plate reads 15.8 g and then 3.9 g down before its one clean step. Both levels
+    round to whole gums (within ``split_tolerance``), but the move back up between them
+    is half a gum: no put-back (under ``return_min_units``), so no step of its own, and
+    the change stays one gum, at its time. (Before, it was read as a take, a return and a
+    take, and the return left the cart of a shopper who had bought gum earlier.)"""
+    ident = ItemIdentifier(PLANOGRAM)
+    base = replace(ev("A", {"A1": -23.0, "A2": 0.0, "A3": 0.0}), t_change=11.1,
+                   plate_t_change={"A1": 11.1})
+    steps = {"A1": ((9.1, -15.8), (9.5, -3.9), (11.1, -23.0))}
+    items = ident.identify(replace(base, plate_steps=steps), {"GUM"})
+    assert [(i.sku, i.qty, i.t) for i in items] == [("GUM", 1, 11.1)]
+    # clean whole levels still split: a take, a put-back and a take
+    steps = {"A1": ((9.1, -24.0), (9.5, 0.0), (11.1, -23.0))}
+    items = ident.identify(replace(base, plate_steps=steps), {"GUM"})
+    assert [(i.qty, i.t) for i in items] == [(1, 9.1), (-1, 9.5), (1, 11.1)]
+
+
+def test_a_return_of_more_units_than_the_carts_near_hold_is_unlikely():
+    """Drawn world ``busy`` 943: a shopper holding one energy drink (276 g) and one iced tea
+    (545 g) puts the tea back on another product's plate, which reads +555 g: two energy
+    drinks (552 g) fit the weight better than one tea. But the carts near hold only one
+    energy drink, and nobody puts back what they do not hold: the tea it is. Without
+    the carts' units (the standalone reader), the weight decides."""
+    drinks = Planogram(
+        products={"PASTA": Product("PASTA", "pasta", 508.0, 2.5, 1.0),
+                  "ENERGY": Product("ENERGY", "energy drink", 276.0, 2.0, 1.0),
+                  "TEA": Product("TEA", "iced tea", 545.0, 4.0, 1.0)},
+        shelves={"S": ["S1", "S2", "S3"]},
+        plate_sku={"S1": "PASTA", "S2": "ENERGY", "S3": "TEA"})
+    back = ev("S", {"S1": 555.0, "S2": 0.0, "S3": 0.0}, noise=1.3)
+    held = {"ENERGY": 1.0, "TEA": 1.0}
+    [item] = ItemIdentifier(drinks).identify(back, held, {"ENERGY": 1, "TEA": 1})
+    assert (item.sku, item.qty) == ("TEA", -1)
+    [item] = ItemIdentifier(drinks).identify(back, held, {"ENERGY": 2, "TEA": 1})
+    assert (item.sku, item.qty) == ("ENERGY", -2)
+    [item] = ItemIdentifier(drinks).identify(back, held)
+    assert (item.sku, item.qty) == ("ENERGY", -2)
+
+
 def test_a_misplaced_return_and_a_pick_in_one_movement_are_two_items():
     """``busy`` seed 730: a soup can (455 g) taken earlier is put back onto the cola plate
     B1 (352 g cans) and another hand takes a cola 0.8 s later, while hands keep pressing

@@ -31,6 +31,7 @@ could have made are decided first, so their receipt holds them.
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 from ..carts import Carts
 from ..sensors import ItemIdentifier
@@ -133,8 +134,9 @@ class Fusion:
         p, presence, decisions = self.params, self.presence, self.decisions
         scores = presence.scores(e, zones, carts)
         cart_skus = carried_by(scores, carts) if scores else None
+        units = sum((carts.items(s) for s in scores), Counter()) if scores else None
         plans: list[tuple[ItemEvent, list[tuple[str, float]]]] = []
-        for item in self.identifier.identify(e, cart_skus):
+        for item in self.identifier.identify(e, cart_skus, units):
             out.items.append(item)
             cands = presence.scores(e, zones, carts, item)
             if item.qty < 0:

@@ -165,14 +165,17 @@ class ItemIdentifier:
         self.carried: Counter = Counter()  # units taken and not returned, per sku
 
     def identify(self, event: WeightEvent,
-                 cart_skus: Iterable[str] | Mapping[str, float] | None = None
-                 ) -> list[ItemEvent]:
+                 cart_skus: Iterable[str] | Mapping[str, float] | None = None,
+                 units: Mapping[str, int] | None = None) -> list[ItemEvent]:
         """The item events explaining ``event``. A return is looked for first among the
         items that can be in carts: ``cart_skus`` when given (the pipeline knows the
         carts), else the items this identifier saw taken, and not returned, before this
         event. ``cart_skus`` may map each sku to how well the shoppers carrying it explain
         the event (0-1, 1 for the best placed): a return is made by a hand holding the
-        item, so a sku only a bystander carries is that much less likely."""
+        item, so a sku only a bystander carries is that much less likely. ``units``, when
+        given, is how many units of each sku those carts hold between them: nobody puts
+        back more than they hold, so a return of more units is as unlikely as a return of
+        something nobody carries."""
         p = self.params
         cart = None if cart_skus is None else set(cart_skus)
         # what a return can be: taken before this event (not by another plate of it)
@@ -185,11 +188,13 @@ class ItemIdentifier:
                 out.extend(self._came_and_went(event, plates, sku, sigma_m))
                 continue
             t = self._time(event, plates)
-            item = self._explain(event.shelf_id, t, plates, sku, delta, sigma_m, carried)
+            item = self._explain(event.shelf_id, t, plates, sku, delta, sigma_m, carried,
+                                 units)
             # no item of the plates' own product: steps both ways may be two items
             steps = self._both_ways(event, plates) if item.sku != sku else []
             if steps:
-                out.extend(self._each_step(event, plates, sku, steps, sigma_m, carried))
+                out.extend(self._each_step(event, plates, sku, steps, sigma_m, carried,
+                                           units))
                 continue
             self._keep(plates, sku, item)
             out.extend(self._split(event, plates, sku, item, cart))
@@ -198,7 +203,7 @@ class ItemIdentifier:
             # a change spread thinly over the shelf: explain the shelf as a whole
             t = event.t_change if event.t_change is not None else event.t_start
             item = self._explain(event.shelf_id, t, plates, None, event.delta_g, sigma_m,
-                                 carried)
+                                 carried, units)
             self._keep(plates, None, item)
             out.append(item)
         return out
@@ -222,16 +227,19 @@ class ItemIdentifier:
 
     def _each_step(self, event: WeightEvent, plates: tuple[str, ...], sku: str | None,
                    steps: list[tuple[float, float]], sigma_m: float,
-                   carried: dict[str, float]
+                   carried: dict[str, float], units: Mapping[str, int] | None
                    ) -> list[ItemEvent]:
         """Each step explained on its own, at its time; an item taken at one step may be
         what a later step puts back."""
         out = []
         for t, grams in steps:
-            item = self._explain(event.shelf_id, t, plates, sku, grams, sigma_m, carried)
+            item = self._explain(event.shelf_id, t, plates, sku, grams, sigma_m, carried,
+                                 units)
             self._keep(plates, sku, item)
             if item.qty > 0:
                 carried = carried | {item.sku: 1.0}
+            if units is not None and item.sku != UNEXPLAINED:
+                units = {**units, item.sku: units.get(item.sku, 0) + item.qty}
             out.append(item)
         return out
 
@@ -270,7 +278,11 @@ class ItemIdentifier:
             qtys = [round(after) - round(before) for before, after in pairwise(levels)]
         else:
             return [item]
-        if not all(qtys):
+        # each step is an item of its own, so it must pass the rule a lone change must:
+        # at least pick_min_units of a unit taken, return_min_units put back (a hand
+        # resting on a light product's plate moves its level by a good share of a unit)
+        if not all(qtys) or any(abs(u) < (p.pick_min_units if q > 0 else p.return_min_units)
+                                for u, q in zip(units, qtys)):
             return [item]
         return [replace(item, t=t, qty=q, delta_g=item.delta_g * q / item.qty)
                 for (t, _), q in zip(steps, qtys, strict=True)]
@@ -291,7 +303,8 @@ class ItemIdentifier:
         k = int(round(level / prod.weight_g))
         if k < 1 or abs(level - k * prod.weight_g) > self.params.split_tolerance * prod.weight_g:
             return []
-        back = self._explain(event.shelf_id, t_on, plates, sku, level, sigma_m, {sku: 1.0})
+        back = self._explain(event.shelf_id, t_on, plates, sku, level, sigma_m, {sku: 1.0},
+                             None)
         if back.sku != sku or back.qty != -k:
             return []
         self._keep(plates, sku, back)
@@ -344,7 +357,8 @@ class ItemIdentifier:
         return event.t_change if event.t_change is not None else event.t_start
 
     def _explain(self, shelf_id: str, t: float, plates: tuple[str, ...], sku: str | None,
-                 delta: float, sigma_m: float, carried: dict[str, float]) -> ItemEvent:
+                 delta: float, sigma_m: float, carried: dict[str, float],
+                 units: Mapping[str, int] | None) -> ItemEvent:
         p = self.params
         products = self.planogram.products
         taken = delta < 0
@@ -386,7 +400,10 @@ class ItemIdentifier:
             for s in sorted(products):
                 place = p.prior_planogram if s == sku else p.prior_misplaced / n_other
                 carry = max(carried.get(s, 0.0), p.prior_uncarried)
-                add(s, place * carry, near(s))
+                held = math.inf if units is None else units.get(s, 0)
+                qtys = near(s)
+                add(s, place * carry, [q for q in qtys if -q <= held])
+                add(s, place * p.prior_uncarried, [q for q in qtys if -q > held])
         cands.sort(key=lambda c: -c.logp)
         total = sum(math.exp(c.logp - cands[0].logp) for c in cands) if cands else 0.0
         ranked = [(c, math.exp(c.logp - cands[0].logp) / total) for c in cands]
