@@ -192,6 +192,20 @@ def test_of_two_equal_reaches_the_hand_that_comes_back_with_the_item_gets_it():
     assert s.w.cart("2") == {s.plate.sku: 1} and s.w.cart("1") == {}
 
 
+def test_a_hand_seen_in_the_shelf_beats_one_never_seen_there():
+    """Two shoppers stand at one plate and look the same to the boxes, but only shopper 2's
+    hand is seen in the shelf: it comes back with an item close to its own colour (a
+    change of about 23 grey levels, under ``hand_high``). A hand never seen in the shelf
+    around the change was not reaching in: weak evidence against (``hand_unseen``), and
+    the item is 2's. (Before, never seen counted as even odds, above 2's small change, and
+    the item went to shopper 1: drawn world ``busy`` 918.)"""
+    s = SideBySide()
+    hand = (150, 180, 220)
+    before = s.image({2: hand})
+    s.pick(before, s.holds(s.image({2: hand}), 2, (150, 180, 170)))
+    assert s.w.cart("2") == {s.plate.sku: 1} and s.w.cart("1") == {}
+
+
 def test_of_two_hands_that_both_change_colour_the_one_that_changes_most_gets_the_item():
     """Two shoppers reach into one plate together and look the same to the boxes. Both
     tips change colour past ``hand_high`` across the change: shopper 1's by about 70 grey

@@ -58,9 +58,12 @@ class FusionParams:
     # within a factor two the two are alike
     hand_alike: float = 0.5
     # a tip seen in the shelf only after the change came too late to make it (0); one seen
-    # only before it left without showing an item (weak evidence against: 0.25)
+    # only before it left without showing an item (weak evidence against: 0.25); one never
+    # seen there was not reaching in around the change (tips are looked for in every frame
+    # a box reaches into a shelf), as weak evidence against, since a tip can be hidden
     hand_after_only: float = 0.0
     hand_before_only: float = 0.25
+    hand_unseen: float = 0.25
     # one hand makes one change at a time: reaching in, closing the hand on an item and
     # lifting it out takes at least about half a second (a reach-to-grasp movement alone
     # lasts 0.3-0.5 s; a practised grab of a second can from the same plate is about the

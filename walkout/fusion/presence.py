@@ -162,7 +162,7 @@ class Presence:
         turned, the sleeve left the tip) can pass ``hand_high``; one that changed less than
         half as much as another is taken for such a hand. Seen only after the change, ``h``
         is ``hand_after_only`` (the hand came too late); only before it,
-        ``hand_before_only``; never, 0.5."""
+        ``hand_before_only``; never, ``hand_unseen``."""
         p = self.params
         high = p.hand_high if high is None else high
         if tip.change is not None:
@@ -172,7 +172,7 @@ class Presence:
         elif tip.before:
             h = p.hand_before_only
         else:
-            h = 0.5
+            h = p.hand_unseen
         return 1.0 - p.hand_weight + p.hand_weight * h
 
     def timing(self, live: dict[int, float], times: list[float], t0: float,
