@@ -144,6 +144,11 @@ class EventParams:
     side_s: float = 1.5
     min_side: int = 3  # ... or of 0.75 s when the stream began or ended closer than that
     flat_outliers: int = 2  # medians of a side that may be off its level (a press: two)
+    # ... and in one of its medians, at least, the plate held still: its samples spanned
+    # less than this. A quarter second of a plate with items resting on it spans its noise,
+    # creep (AiFi's plates move 1-4 g) and the ringing a touch leaves (5-25 g, decaying),
+    # while a hand working it (pressing, rummaging) moves it by tens of grams in that time
+    still_g: float = 30.0
     # A side is flat when its medians lie within this of its level, or delta_k x the
     # plate's noise: half the smallest step that counts (min_delta_g).
     flat_g: float = 5.0

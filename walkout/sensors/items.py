@@ -289,10 +289,11 @@ class ItemIdentifier:
 
     def _came_and_went(self, event: WeightEvent, plates: tuple[str, ...], sku: str | None,
                        sigma_m: float) -> list[ItemEvent]:
-        """A plate that ends where it began but held more in between (``plate_steps`` of
-        one step up and back): a unit or more of its own product put back, then taken,
-        as two item events at their times. The level must be whole units of the plate's
-        product (within ``z_max`` sigma and ``split_tolerance`` of a unit)."""
+        """A plate that ends where it began but held more, or less, in between
+        (``plate_steps`` of one step and back): a unit or more of its own product put back
+        and then taken, or taken and then put back, as two item events at their times. The
+        level must be whole units of the plate's product (within ``z_max`` sigma and
+        ``split_tolerance`` of a unit)."""
         steps = event.plate_steps or {}
         prod = self.planogram.products.get(sku) if sku is not None else None
         pulsed = [q for q in plates if q in steps and len(steps[q]) == 2
@@ -300,16 +301,17 @@ class ItemIdentifier:
         if prod is None or len(pulsed) != 1:
             return []
         (t_on, level), (t_off, _) = steps[pulsed[0]]
-        k = int(round(level / prod.weight_g))
-        if k < 1 or abs(level - k * prod.weight_g) > self.params.split_tolerance * prod.weight_g:
+        k = int(round(level / prod.weight_g))  # units put back (> 0) or taken (< 0)
+        if k == 0 or abs(level - k * prod.weight_g) > (self.params.split_tolerance
+                                                       * prod.weight_g):
             return []
-        back = self._explain(event.shelf_id, t_on, plates, sku, level, sigma_m, {sku: 1.0},
-                             None)
-        if back.sku != sku or back.qty != -k:
+        first = self._explain(event.shelf_id, t_on, plates, sku, level, sigma_m, {sku: 1.0},
+                              None)
+        if first.sku != sku or first.qty != -k:
             return []
-        self._keep(plates, sku, back)
-        self.carried[sku] += k  # and taken again
-        return [back, replace(back, t=t_off, qty=k, delta_g=-back.delta_g)]
+        self._keep(plates, sku, first)
+        self.carried[sku] -= first.qty  # and the other way again
+        return [first, replace(first, t=t_off, qty=-first.qty, delta_g=-first.delta_g)]
 
     def _taken(self) -> set[str]:
         """The skus this identifier saw taken and not yet returned."""

@@ -73,6 +73,7 @@ class PlateStepFinder:
         self.buf = np.zeros((0, n_plates))
         self.buf_t = np.zeros(0)
         self.med = np.zeros((0, n_plates))  # medians of the sub-blocks, oldest first
+        self.spread = np.zeros((0, n_plates))  # ... and the range of their samples
         self.med_t = np.zeros(0)
         self.first = 0  # global sample index of the first sample of med[0]
         self.n = 0  # samples taken in
@@ -93,11 +94,14 @@ class PlateStepFinder:
             mid = ((self.sub - 1) // 2, self.sub // 2)  # the middle samples
             part = np.partition(cut, mid, axis=1)  # (np.median's overhead is 4x this)
             m = (part[:, mid[0]] + part[:, mid[1]]) / 2
+            spread = cut.max(axis=1) - cut.min(axis=1)
             if np.isnan(cut).any():  # a gap: the median of what the plate did send
                 with np.errstate(all="ignore"):
                     m = np.where(np.isnan(cut).sum(1) * 2 < self.sub,
                                  np.nanmedian(cut, axis=1), np.nan)
+                    spread = np.nanmax(cut, axis=1) - np.nanmin(cut, axis=1)
             self.med = np.concatenate([self.med, m])
+            self.spread = np.concatenate([self.spread, spread])
             self.med_t = np.concatenate([self.med_t, buf_t[:k * self.sub:self.sub]])
         self.buf, self.buf_t = buf[k * self.sub:], buf_t[k * self.sub:]
         self.n += len(t)
@@ -105,6 +109,7 @@ class PlateStepFinder:
         drop = len(self.med) - self.hist
         if drop > 0:
             self.med, self.med_t = self.med[drop:], self.med_t[drop:]
+            self.spread = self.spread[drop:]
             self.first += drop * self.sub
         return out
 
@@ -274,10 +279,15 @@ class PlateStepFinder:
     def _flat(self, c: int, a: int, b: int, level: float, tol: float) -> bool:
         """Most medians of plate ``c`` in ``[a, b)`` lie within ``tol`` of ``level``: all
         but one or two (a press lifts them), or at least half when none of the others
-        lies below (a hand pressing again and again only adds weight)."""
+        lies below (a hand pressing again and again only adds weight). And in one of
+        those, at least, the plate held still: its samples span less than ``still_g``. An
+        item's weight is steady, a hand's is not: a plate worked by a hand the whole side
+        long holds no level, whatever its medians say."""
         x = self.med[max(a, 0):b, c]
         dev = x - level
         ok = np.abs(dev) <= tol
+        if not (ok & (self.spread[max(a, 0):b, c] < self.p.still_g)).any():
+            return False
         n_ok = int(ok.sum())
         if n_ok >= max(2, len(x) - self.p.flat_outliers):
             return True

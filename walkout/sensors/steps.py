@@ -58,12 +58,14 @@ def fit_steps(x: np.ndarray, ts: np.ndarray, plate_d: np.ndarray, rate: float, n
     a, b = _splits(n + 1, min_run)  # a level held over samples [a, b)
     out = {}
     # an item on a plate and off again (see pulse) holds the plate this much heavier
-    # for the presses around it and a level between
+    # for the presses around it and a level between; one taken and put back holds it
+    # this much lighter for a level between (the presses come at its ends)
     up = max(2 * p.min_delta_g, need)
     held = (p.press_s + p.two_step_s) * rate
     for j, d in enumerate(plate_d):
         small = not abs(d) >= 2 * p.min_delta_g
-        if n < 2 * min_run or (small and not np.count_nonzero(x[:, j] >= up) >= held):
+        if n < 2 * min_run or (small and not (np.count_nonzero(x[:, j] >= up) >= held or
+                                               np.count_nonzero(x[:, j] <= -up) >= min_run)):
             continue
         y = median_filter(x[:, j], size=max(3, int(round(0.1 * rate)) | 1),
                           mode="nearest")
@@ -109,12 +111,29 @@ def fit_steps(x: np.ndarray, ts: np.ndarray, plate_d: np.ndarray, rate: float, n
 def pulse(y: np.ndarray, ts: np.ndarray, rate: float, need: float, p: EventParams
           ) -> tuple | None:
     """An item put on a plate and taken off again within one movement (one shopper puts
-    it back, another takes it), so the plate ends where it began: ``((t_on, level),
-    (t_off, 0.0))``, or None. Hands press while placing and grasping (up to ``press_s``,
-    adding weight), so the level is read from the running minimum over ``press_s``: it
-    must reach ``need``, and stay within a quarter of its top for ``two_step_s``, in one
-    stretch."""
-    lower = minimum_filter1d(y, size=max(3, int(round(p.press_s * rate)) | 1), mode="nearest")
+    it back, another takes it), or taken and put back (a shopper looks at it and puts it
+    back, or another shopper puts back one they carry), so the plate ends where it began:
+    ``((t_on, level), (t_off, 0.0))``, ``level`` above 0 for an item on and off, below
+    for one off and on; or None. Hands press while placing and grasping (up to
+    ``press_s``, adding weight): the level of an item put on is read from the running
+    minimum over ``press_s``, that of one taken off from the plate with its presses opened
+    away (:func:`_opening`). It must reach ``need``, and stay within a quarter of its top
+    for ``two_step_s``, in one stretch."""
+    size = max(3, int(round(p.press_s * rate)) | 1)
+    found = _pulse(minimum_filter1d(y, size=size, mode="nearest"), y, ts, rate, need, p)
+    if found is not None:
+        return found
+    found = _pulse(-_opening(y, size), -y, ts, rate, need, p)
+    if found is None:
+        return None
+    (t_on, level), off = found
+    return (t_on, -level), off
+
+
+def _pulse(lower: np.ndarray, y: np.ndarray, ts: np.ndarray, rate: float, need: float,
+           p: EventParams) -> tuple | None:
+    """:func:`pulse` of a level above 0: ``lower`` the plate without its presses, ``y``
+    the plate."""
     top = float(lower.max())
     if top < need:
         return None
