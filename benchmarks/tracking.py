@@ -2,6 +2,7 @@
 
     python benchmarks/tracking.py [--repeats 3] [--seeds 301 302 ...] [--json out.json]
                                   [--street-seeds 501 ...] [--no-loo] [--mot DET GT FPS ...]
+                                  [--mot-image-size WxH]
 
 Datasets:
   (a) MOT15 TUD-Campus: the public SORT detections from ../shared/data, ground truth from
@@ -15,7 +16,8 @@ Datasets:
       height, 7-30 fps; seeds 501-512), the view of MOT15's TUD and ETH sequences.
   (b'') any other MOTChallenge sequence given with --mot DET GT FPS, e.g. MOT15 TUD-Stadtmitte
        (docs/tracking.md says where its detections and ground truth are): its own table, and
-       a sequence of its own in the leave-one-out.
+       a sequence of its own in the leave-one-out. The image size comes from the sequence's
+       seqinfo.ini, else --mot-image-size.
   Leave-one-sequence-out: the choice among the published settings in CHOICES, made without
   each sequence and scored on it, beside the default and `sort` (skip with --no-loo); the
   default should be the choice made with every sequence.
@@ -46,7 +48,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers
 
-from walkout.io import read_mot, read_mot_detections
+from walkout.cli.common import image_size as parse_image_size
+from walkout.io import mot_seqinfo, read_mot, read_mot_detections
 from walkout.mot import evaluate_mot
 from walkout.pipeline import TRACKER_SETTINGS
 from walkout.sim import make_scenario
@@ -81,18 +84,22 @@ def tud_campus(data: Path) -> dict | None:
     det, gt = read_mot(det_path), read_mot(gt_path)
     n = int(max(det[:, 0].max(), gt[:, 0].max()))
     return {"name": "TUD-Campus", "frames": frames_from_det(det, n), "gt": gt, "fps": 25.0,
-            "homography": None}
+            "homography": None, "image_size": (640, 480)}  # MOT15's seqinfo.ini
 
 
-def mot_sequence(det_path: str, gt_path: str, fps: str) -> dict:
-    """Any MOTChallenge sequence: public detections, ground truth and frame rate."""
+def mot_sequence(det_path: str, gt_path: str, fps: str,
+                 image_size: tuple[float, float] | None = None) -> dict:
+    """Any MOTChallenge sequence: public detections, ground truth and frame rate; the image
+    size from its seqinfo.ini (SEQUENCE/seqinfo.ini), else ``image_size``."""
     det, gt = read_mot_detections(det_path), read_mot(gt_path)
     gt = gt[gt[:, 6] != 0]  # MOTChallenge marks ignored ground truth with confidence 0
     n = int(max(det[:, 0].max(), gt[:, 0].max()))
     folder = Path(det_path).parent  # SEQUENCE/det/det.txt in MOTChallenge's layout
     name = (folder.parent if folder.name == "det" else folder).name or det_path
+    info = mot_seqinfo(det_path)
     return {"name": name, "frames": frames_from_det(det, n),
-            "gt": gt, "fps": float(fps), "homography": None}
+            "gt": gt, "fps": float(fps), "homography": None,
+            "image_size": info["image_size"] if info else image_size}
 
 
 def store_sequence(seed: int) -> dict:
@@ -105,7 +112,7 @@ def store_sequence(seed: int) -> dict:
     gt = np.asarray(gt, np.float64)
     det = noisy_detections(gt, n, (640, 480), np.random.default_rng(seed))
     return {"name": f"store-busy-{seed}", "frames": frames_from_det(det, n), "gt": gt,
-            "fps": fps, "homography": view.homography}
+            "fps": fps, "homography": view.homography, "image_size": (640, 480)}
 
 
 # frame rates of the MOT15 sequences (PETS 7, ETH 14, TUD 25, ADL-Rundle/Venice 30), cycled by seed
@@ -181,7 +188,8 @@ def street_sequence(seed: int, seconds: float = 12.0) -> dict:
             det.append([k, -1, x, y, 0.4 * h, h, rng.uniform(0.1, 0.7), -1, -1, -1])
     det_arr = np.asarray(det, np.float64).reshape(-1, 10)
     return {"name": f"street-{seed}", "frames": frames_from_det(det_arr, n),
-            "gt": np.asarray(gt, np.float64).reshape(-1, 10), "fps": fps, "homography": None}
+            "gt": np.asarray(gt, np.float64).reshape(-1, 10), "fps": fps, "homography": None,
+            "image_size": (W, H)}
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
@@ -221,6 +229,8 @@ def crowd_scaling(runners: dict, repeats: int) -> dict:
 
 
 def run_walkout(preset: str, seq: dict, **overrides) -> tuple[np.ndarray, float]:
+    if preset == "default":  # `sort` knows neither the floor nor the image
+        overrides = {"image_size": seq.get("image_size"), **overrides}
     tracker = make_tracker(preset, frame_rate=seq["fps"], homography=seq["homography"],
                            **overrides)
     inputs = [(f, Detections(xyxy, s, np.zeros(len(s), np.int64))) for f, xyxy, s in
@@ -255,6 +265,9 @@ CHOICES: dict[str, dict[str, dict]] = {
     "momentum": {"OC-SORT 0.2": dict(momentum_weight=0.2), "none": dict(momentum_weight=0.0)},
     # OC-SORT's recovery on a lost track's last observed box, or none (SORT, ByteTrack)
     "recovery": {"OC-SORT 0.3": dict(iou_recovery=0.3), "none": dict(iou_recovery=1.01)},
+    # a lost track that walked out through the image border is gone (walkout), or it stays
+    # matchable for max_age_s like any lost track (the published trackers)
+    "border exit": {"walkout": dict(border_exit=True), "none": dict(border_exit=False)},
 }
 
 
@@ -339,11 +352,14 @@ def main() -> int:
                     metavar=("DET", "GT", "FPS"),
                     help="another MOTChallenge sequence, scored in its own table "
                          "(repeat the option for more)")
+    ap.add_argument("--mot-image-size", type=parse_image_size, default=None, metavar="WxH",
+                    help="image size of the --mot sequences that have no seqinfo.ini "
+                         "(TUD-Stadtmitte: 640x480)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
     sequences = [s for s in [tud_campus(Path(args.data))] if s is not None]
-    extra = [mot_sequence(*m) for m in args.mot]
+    extra = [mot_sequence(*m, image_size=args.mot_image_size) for m in args.mot]
     store = [store_sequence(seed) for seed in args.seeds]
     street = [street_sequence(seed) for seed in args.street_seeds]
     runners = {"walkout default": lambda s: run_walkout("default", s),

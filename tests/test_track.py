@@ -139,6 +139,57 @@ def test_reappearance_after_max_age_gets_a_new_id():
         assert [len(out[f]) for f in range(5, 10)] == reported  # 0.1 s: 3 frames coast
 
 
+def _walk_out_and_in() -> list[list[list[float]]]:
+    """Street seed 510 (7 fps) in miniature: a walker leaves through the image's left
+    border, their box cut narrower each frame, and 0.4 s later someone steps in there."""
+    frames = [[[max(0.0, 150.0 - 25 * k), 200, 190.0 - 25 * k, 380]] for k in range(8)]
+    frames += [[] for _ in range(3)]  # out of view (0.4 s)
+    frames += [[[0, 205, 20 + 12 * k, 380]] for k in range(4)]  # a newcomer steps in
+    return frames
+
+
+def test_a_newcomer_where_someone_walked_out_of_the_image_gets_a_new_id():
+    """Knowing the image, the walker's track ends once its prediction has collapsed
+    against the border they left through; without it (as the published trackers), OC-SORT's
+    recovery matches the newcomer to the walker's last box and gives them the old id."""
+    out = run(Tracker(frame_rate=7, image_size=(640, 480)), _walk_out_and_in())
+    assert set(out[7]) == {1}  # the last sliver: 15 px of 40
+    assert set(out[12]) == {2} and set(out[14]) == {2}
+    out = run(Tracker(frame_rate=7), _walk_out_and_in())
+    assert set(out[12]) == {1}
+    out = run(Tracker(frame_rate=7, image_size=(640, 480), border_exit=False),
+              _walk_out_and_in())
+    assert set(out[12]) == {1}
+
+
+def test_a_box_that_collapses_inside_the_image_keeps_its_track():
+    """Seen from above, a shopper's box narrows as they crouch; missed for a few frames,
+    its prediction shrinks to nothing in the middle of the image. That is no exit: when
+    the shopper is seen again there, the track goes on."""
+    t = Tracker(frame_rate=10, image_size=(640, 480))
+    frames = [[[300 + 8 * k, 200, 380 - 8 * k, 300]] for k in range(5)]  # 80 px -> 16 px
+    frames += [[] for _ in range(4)]  # unseen 0.4 s: the prediction collapses
+    frames += [[[328, 200, 352, 300]] for _ in range(3)]
+    out = run(t, frames)
+    assert set(out[4]) == {1} and set(out[9]) == {1} and set(out[11]) == {1}
+
+
+def test_someone_standing_at_the_border_keeps_their_id():
+    """Half out of view at the border but not leaving (the box's size holds), missed for
+    0.5 s: the prediction stays where they stand, so it is no exit."""
+    t = Tracker(frame_rate=10, image_size=(640, 480))
+    frames = [[[0, 200, 30 + (k % 2), 380]] for k in range(8)] + [[] for _ in range(5)]
+    frames += [[[0, 201, 31, 380]] for _ in range(3)]
+    out = run(t, frames)
+    assert set(out[14]) == {1}
+
+
+@pytest.mark.parametrize("size", [(0, 480), (640, -1), (float("nan"), 480)])
+def test_a_bad_image_size_is_refused(size):
+    with pytest.raises(ValueError, match="image_size"):
+        Tracker(image_size=size)
+
+
 def test_low_score_detections_keep_a_track_alive():
     """ByteTrack's second pass: a dim detection continues a track but never starts one."""
     t = Tracker()
@@ -336,6 +387,61 @@ def test_cli_track_rejects_bad_rows_without_writing(tmp_path, bad, message, line
     assert out.read_text() == "old\n"  # nothing already written is lost
 
 
+def _det_file(path: Path, frames) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{f + 1},-1,{x0},{y0},{x1 - x0},{y1 - y0},0.9,-1,-1,-1\n"
+                            for f, boxes in enumerate(frames) for x0, y0, x1, y1 in boxes))
+
+
+def test_cli_track_reads_the_sequences_seqinfo(tmp_path):
+    """In MOTChallenge's layout (SEQ/det/det.txt beside SEQ/seqinfo.ini) the frame rate and
+    the image size come from seqinfo.ini; --image-size gives the size where there is none."""
+    seq = tmp_path / "SEQ"
+    _det_file(seq / "det" / "det.txt", _walk_out_and_in())
+    out = tmp_path / "tracks.txt"
+
+    def ids_at_the_end(*extra) -> set[int]:
+        res = _walkout("track", "--det", str(seq / "det" / "det.txt"), "--out", str(out),
+                       *extra)
+        assert res.returncode == 0, res.stderr
+        rows = read_mot(out)
+        return set(rows[rows[:, 0] == 15, 1].astype(int).tolist())
+
+    assert ids_at_the_end("--frame-rate", "7") == {1}  # no image size: the old id
+    assert ids_at_the_end("--frame-rate", "7", "--image-size", "640x480") == {2}
+    (seq / "seqinfo.ini").write_text("[Sequence]\nname=SEQ\nframeRate=7\nimWidth=640\n"
+                                     "imHeight=480\n")
+    assert ids_at_the_end() == {2}
+    assert ids_at_the_end("--frame-rate", "30") == {2}
+
+
+@pytest.mark.parametrize("ini, message", [
+    ("[Sequence]\nframeRate=7\nimWidth=640\n", "imHeight: expected a positive number, "
+                                                 "got nothing"),
+    ("[Sequence]\nframeRate=x\nimWidth=640\nimHeight=480\n", "frameRate: expected a "
+                                                               "positive number, got 'x'"),
+    ("frameRate=7\n", "not an ini file"),
+    ("[Other]\nframeRate=7\n", "expected a [Sequence] section"),
+])
+def test_cli_track_names_a_bad_seqinfo(tmp_path, ini, message):
+    seq = tmp_path / "SEQ"
+    _det_file(seq / "det" / "det.txt", [[[10, 20, 40, 80]]])
+    (seq / "seqinfo.ini").write_text(ini)
+    out = tmp_path / "tracks.txt"
+    res = _walkout("track", "--det", str(seq / "det" / "det.txt"), "--out", str(out))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "seqinfo.ini" in res.stderr and message in res.stderr, res.stderr
+    assert not out.exists()
+
+
+def test_cli_track_refuses_a_bad_image_size(tmp_path):
+    det = tmp_path / "det.txt"
+    _det_file(det, [[[10, 20, 40, 80]]])
+    res = _walkout("track", "--det", str(det), "--out", str(tmp_path / "t.txt"),
+                   "--image-size", "640by480")
+    assert res.returncode == 2 and "expected WIDTHxHEIGHT" in res.stderr
+
+
 def test_virtual_path_equals_the_batched_steps():
     rng = np.random.default_rng(5)
     boxes = rng.uniform(0, 100, (3, 4))
@@ -424,5 +530,6 @@ def test_default_beats_sort_on_an_unseen_street_sequence(seed):
     det = np.vstack([np.c_[np.full(len(b), f), -np.ones(len(b)), b[:, :2], b[:, 2:] - b[:, :2],
                            sc, -np.ones((len(b), 3))] for f, b, sc in s["frames"]])
     sort = evaluate_mot(s["gt"], track_file("sort", det))
-    ours = evaluate_mot(s["gt"], track_file("default", det, frame_rate=s["fps"]))
+    ours = evaluate_mot(s["gt"], track_file("default", det, frame_rate=s["fps"],
+                                            image_size=s["image_size"]))
     assert ours.idf1 > sort.idf1 and ours.mota > sort.mota

@@ -394,6 +394,40 @@ def read_mot_detections(path: str | Path) -> np.ndarray:
     return np.asarray(rows, np.float64).reshape(-1, 10)
 
 
+def mot_seqinfo(det_path: str | Path) -> dict | None:
+    """The ``seqinfo.ini`` of a MOTChallenge sequence whose detections are ``det_path``
+    (``SEQUENCE/det/det.txt`` in MOTChallenge's layout, the file in ``SEQUENCE``), as
+    ``{"image_size": (width, height), "frame_rate": fps}``, or ``None`` where there is
+    none. A malformed file is an :class:`InputError` naming it and the key."""
+    import configparser
+
+    folder = Path(det_path).resolve().parent
+    path = (folder.parent if folder.name == "det" else folder) / "seqinfo.ini"
+    if not path.is_file():
+        return None
+    ini = configparser.ConfigParser()
+    try:
+        ini.read_string(path.read_text(encoding="utf-8", errors="replace"))
+    except configparser.Error as exc:
+        raise InputError(f"{path}: not an ini file ({cut(str(exc).splitlines()[0])})") from None
+    if not ini.has_section("Sequence"):
+        raise InputError(f"{path}: expected a [Sequence] section")
+    seq = ini["Sequence"]
+    values = {}
+    for key in ("imWidth", "imHeight", "frameRate"):
+        text = seq.get(key)
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"{path}: {key}: expected a positive number, got "
+                             f"{cut(text, 20) if text is not None else 'nothing'}")
+        values[key] = value
+    return {"image_size": (values["imWidth"], values["imHeight"]),
+            "frame_rate": values["frameRate"]}
+
+
 def format_mot_row(frame: int, track_id: int, tlwh, score: float = 1.0) -> str:
     x, y, w, h = (float(v) for v in tlwh)
     return f"{frame},{track_id},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{score:g},-1,-1,-1"

@@ -83,8 +83,9 @@ class Pipeline:
                  fusion: FusionParams | None = None) -> None:
         self.store = store
         self.detector = detector
-        self.tracker = make_tracker("default", frame_rate=store.camera.fps,
-                                    homography=store.camera.homography, **TRACKER_SETTINGS)
+        cam = store.camera
+        self.tracker = make_tracker("default", frame_rate=cam.fps, homography=cam.homography,
+                                    image_size=(cam.width, cam.height), **TRACKER_SETTINGS)
         self.zones = Zones(store)
         self.ignore = Ignore(store)
         planogram = Planogram.from_store(store)

@@ -31,6 +31,19 @@ def positive(text: str) -> float:
     return value
 
 
+def image_size(text: str) -> tuple[float, float]:
+    """``WxH`` (e.g. ``640x480``): an image's width and height in pixels, both > 0."""
+    parts = text.lower().split("x")
+    try:
+        w, h = (float(v) for v in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x480, "
+                                         f"got {text!r}") from None
+    if not (0 < w < float("inf") and 0 < h < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a width and height > 0, got {text!r}")
+    return w, h
+
+
 def make_detector(store, model: str | None, backend: str, device: str | None,
                   trust: bool = False):
     """The store's detector (or ``model``) on ``backend`` (see :func:`backend_model`). The

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..errors import WalkoutError
-from .common import backend_model, backend_option, positive, trust_option
+from .common import backend_model, backend_option, image_size, positive, trust_option
 
 
 def cmd_track(args: argparse.Namespace) -> int:
@@ -20,16 +20,30 @@ def cmd_track(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..config import load_store
-    from ..io import check_out_file, format_mot_row, read_mot_detections, write_text_atomic
+    from ..io import (
+        check_out_file,
+        format_mot_row,
+        mot_seqinfo,
+        read_mot_detections,
+        write_text_atomic,
+    )
     from ..track import make_tracker
     from ..types import Detections
 
     check_out_file(args.out)  # output paths first
     det = read_mot_detections(args.det)
-    homography = None
+    # frame rate and image size: the options, else the sequence's seqinfo.ini, else the
+    # store's camera (image size), else 30 fps and no image size
+    info = mot_seqinfo(args.det) or {}
+    homography, image_size = None, info.get("image_size")
     if args.store:
-        homography = load_store(args.store).camera.homography
-    tracker = make_tracker(args.preset, frame_rate=args.frame_rate, homography=homography)
+        camera = load_store(args.store).camera
+        homography = camera.homography
+        image_size = image_size or (camera.width, camera.height)
+    image_size = args.image_size or image_size
+    frame_rate = args.frame_rate or info.get("frame_rate", 30.0)
+    tracker = make_tracker(args.preset, frame_rate=frame_rate, homography=homography,
+                           image_size=image_size)
     n_frames = int(det[:, 0].max()) if len(det) else 0  # at most io.MAX_FRAME
     # the rows of each frame that has any (frames are in order); the others share one empty
     # Detections, so a long stretch without boxes costs little time and no memory
@@ -254,8 +268,13 @@ def add_parsers(sub) -> None:
     t.add_argument("--out", required=True, help="tracks file to write (written atomically)")
     t.add_argument("--preset", choices=["default", "sort"], default="default",
                    help="default: walkout's tracker; sort: the original SORT")
-    t.add_argument("--frame-rate", type=positive, default=30.0,
-                   help="video frame rate; the lost-track buffer scales with it (30)")
+    t.add_argument("--frame-rate", type=positive, default=None,
+                   help="video frame rate; the lost-track buffer scales with it (default: "
+                        "the sequence's seqinfo.ini, else 30)")
+    t.add_argument("--image-size", type=image_size, default=None, metavar="WxH",
+                   help="image width x height in pixels; a track that walked out through "
+                        "the border is then ended at once (default: the sequence's "
+                        "seqinfo.ini, else the store's camera, else unknown)")
     t.add_argument("--store", default=None,
                    help="store.yaml whose homography enables floor-metre gating")
     t.set_defaults(func=cmd_track)

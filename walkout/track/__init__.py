@@ -59,13 +59,16 @@ PRESETS = ("default", "sort")
 
 
 def make_tracker(preset: str = "default", *, frame_rate: float = 30.0,
-                 homography: np.ndarray | None = None, **overrides):
+                 homography: np.ndarray | None = None,
+                 image_size: tuple[float, float] | None = None, **overrides):
     """A tracker by preset name: ``default`` (:class:`Tracker`) or ``sort`` (original SORT:
-    ``max_age=1, min_hits=3, iou_threshold=0.3``)."""
+    ``max_age=1, min_hits=3, iou_threshold=0.3``, which uses neither the frame rate, the
+    homography nor the image size)."""
     if preset == "sort":
         return SortTracker(**overrides)
     if preset == "default":
-        return Tracker(frame_rate=frame_rate, homography=homography, **overrides)
+        return Tracker(frame_rate=frame_rate, homography=homography, image_size=image_size,
+                       **overrides)
     raise ValueError(f"unknown tracker preset {preset!r} (expected one of: {', '.join(PRESETS)})")
 
 

@@ -74,6 +74,12 @@ class TrackerConfig:
     # which needs a shopper's presence to outlast a one-frame dropout, sets its own
     # (walkout.pipeline.TRACKER_SETTINGS).
     coast_s: float = 0.0
+    # A lost track that has walked out through the image border is removed at once rather
+    # than kept for max_age_s (only with the image's size; see Tracker._left_image): none of
+    # SORT, ByteTrack and OC-SORT does this, so OC-SORT's recovery on the last box seen
+    # lends the id of someone who walked out to a newcomer stepping in at the same border
+    # within max_age_s. Chosen by cross-validation like the published alternatives.
+    border_exit: bool = True
     max_speed_mps: float = 3.0  # floor gating (with a homography): a brisk run, m/s
     gate_margin_m: float = 0.75  # floor gating: slack for box-centre jitter, metres
 
@@ -94,6 +100,10 @@ class Tracker:
             into frames at it.
         homography: optional ``(3, 3)`` image pixels -> floor metres; when given, pairs
             farther apart on the floor than a shopper can walk are never matched.
+        image_size: optional ``(width, height)`` of the image in pixels; when given, a lost
+            track whose predicted box has left the image is removed at once (see
+            :meth:`_left_image`), so that a newcomer stepping in where it walked out does
+            not take its id.
 
     The filters of all live tracks are held as parallel arrays, one row a track, so the
     arithmetic of a frame (prediction, IoU, update) is a handful of numpy calls whatever the
@@ -103,7 +113,8 @@ class Tracker:
     """
 
     def __init__(self, config: TrackerConfig | None = None, *, frame_rate: float = 30.0,
-                 homography: np.ndarray | None = None, **overrides) -> None:
+                 homography: np.ndarray | None = None,
+                 image_size: tuple[float, float] | None = None, **overrides) -> None:
         cfg = replace(config or TrackerConfig(), **overrides)
         if cfg.output not in ("kalman", "detection"):
             raise ValueError(f"output: expected 'kalman' or 'detection', got {cfg.output!r}")
@@ -115,6 +126,13 @@ class Tracker:
         self._Q = process_matrix(self.frame_rate)
         self.homography = None if homography is None else np.asarray(homography, float)
         self._H = None if homography is None else self.homography.tolist()
+        self.image_size = None
+        if image_size is not None:
+            w, h = (float(v) for v in image_size)
+            if not (w > 0 and h > 0):
+                raise ValueError(f"image_size: expected a positive (width, height), "
+                                 f"got {image_size!r}")
+            self.image_size = (w, h)
         # Scores are float32: compare them with the thresholds as float32 values, so that a
         # score of exactly 0.7 passes a threshold of 0.7.
         self._high, self._low, self._new = (float(np.float32(v)) for v in (
@@ -155,11 +173,10 @@ class Tracker:
             return NO_TRACKS
         boxes = detections.xyxy.astype(np.float64)
         scores = detections.confidence.tolist()
-        if n:
-            self._predict()
+        gone = self._predict() if n else []
         free_t, free_d = [True] * n, [True] * m
         matches: list[tuple[int, int]] = []  # (track row, detection index), in match order
-        confirmed = [i for i, tid in enumerate(self.ids) if tid]
+        confirmed = [i for i, tid in enumerate(self.ids) if tid and not gone[i]]
         if n and m:
             high = [j for j, s in enumerate(scores) if s >= self._high]
             args = (free_t, free_d, matches, boxes, detections.confidence)
@@ -185,9 +202,10 @@ class Tracker:
                 tentative = [i for i, tid in enumerate(self.ids) if not tid]
                 self._stage(tentative, high, iou, *candidates, cfg.iou_tentative, *args)
         self._apply_matches(matches, boxes)
-        # lifecycle: tentative tracks die on their first miss, lost ones after max_age
-        alive = [k <= self.max_age and (tid > 0 or not free) for k, tid, free in
-                 zip(self.missed, self.ids, free_t)]
+        # lifecycle: tentative tracks die on their first miss, lost ones after max_age or
+        # once they have left the image
+        alive = [k <= self.max_age and (tid > 0 or not free) and not out for
+                 k, tid, free, out in zip(self.missed, self.ids, free_t, gone)]
         if not all(alive):
             row = list(accumulate(alive, initial=-1))[1:]  # old row -> row among the kept
             matches = [(row[r], d) for r, d in matches]  # matched tracks are all alive
@@ -228,14 +246,40 @@ class Tracker:
             {"det_index": np.array(dets, np.int64)})
 
     # -- helpers -------------------------------------------------------------------------------
-    def _predict(self) -> None:
+    def _predict(self) -> list[bool]:
+        """Advance every filter a frame; returns, per track, whether it has left the image
+        (:meth:`_left_image`; never without ``image_size``)."""
         S = self.S
         batch_predict(S, self._Q)
-        small = (S[:, 2:4] - S[:, :2]) < 1.0  # a box may not turn inside out
-        if small.any():
+        small = (S[:, 2:4] - S[:, :2]) < 1.0
+        gone = self._left_image(small) if self.image_size and self.config.border_exit \
+            else [False] * len(S)
+        if small.any():  # a box may not turn inside out: a side is held at one pixel
             r, c = np.nonzero(small)
             S[r, c + 2] = S[r, c] + 1.0
             S[r, c + 6] = S[r, c + 4]
+        return gone
+
+    def _left_image(self, small: np.ndarray) -> list[bool]:
+        """Per track, whether it has left the image: it is lost, the last box seen of it
+        touched the image's border, and its predicted box (rows of ``self.S``) lies wholly
+        outside the image or has shrunk to nothing (``small``: a side under a pixel).
+        People leave the view through its border, and a detector cuts their box there, so
+        someone walking out leaves a box that narrows against the border, and its
+        prediction collapses there rather than moving out. Elsewhere a collapse is no
+        exit: seen from above, a shopper's box shrinks as they crouch or turn, and a track
+        lost in the middle of the image for a while drifts. The border is a band of 2% of
+        the image's width: a box edge cut by the border wanders by a few percent of the
+        box's size, a few pixels. A track matched in the last frame is still in view,
+        whatever its prediction."""
+        w, h = self.image_size
+        edge = 0.02 * w
+        x1, y1, x2, y2 = self.S[:, :4].T
+        outside = (x2 <= 0) | (y2 <= 0) | (x1 >= w) | (y1 >= h)
+        a1, b1, a2, b2 = self._last_box(range(len(self.S))).T
+        at_border = (a1 <= edge) | (b1 <= edge) | (a2 >= w - edge) | (b2 >= h - edge)
+        left = at_border & (outside | small.any(axis=1))
+        return [bool(out) and k > 0 for out, k in zip(left.tolist(), self.missed)]
 
     def _candidates(self, sim: np.ndarray, ref: np.ndarray, boxes: np.ndarray
                     ) -> tuple[np.ndarray, list[tuple[int, int]]]:
