@@ -251,19 +251,19 @@ class Tracker:
         (:meth:`_left_image`; never without ``image_size``)."""
         S = self.S
         batch_predict(S, self._Q)
-        small = (S[:, 2:4] - S[:, :2]) < 1.0
-        gone = self._left_image(small) if self.image_size and self.config.border_exit \
+        gone = self._left_image() if self.image_size and self.config.border_exit \
             else [False] * len(S)
+        small = (S[:, 2:4] - S[:, :2]) < 1.0
         if small.any():  # a box may not turn inside out: a side is held at one pixel
             r, c = np.nonzero(small)
             S[r, c + 2] = S[r, c] + 1.0
             S[r, c + 6] = S[r, c + 4]
         return gone
 
-    def _left_image(self, small: np.ndarray) -> list[bool]:
+    def _left_image(self) -> list[bool]:
         """Per track, whether it has left the image: it is lost, the last box seen of it
         touched the image's border, and its predicted box (rows of ``self.S``) lies wholly
-        outside the image or has shrunk to nothing (``small``: a side under a pixel).
+        outside the image or has shrunk to nothing (a side under a pixel).
         People leave the view through its border, and a detector cuts their box there, so
         someone walking out leaves a box that narrows against the border, and its
         prediction collapses there rather than moving out. Elsewhere a collapse is no
@@ -272,14 +272,20 @@ class Tracker:
         the image's width: a box edge cut by the border wanders by a few percent of the
         box's size, a few pixels. A track matched in the last frame is still in view,
         whatever its prediction."""
+        gone = [False] * len(self.missed)
         w, h = self.image_size
         edge = 0.02 * w
-        x1, y1, x2, y2 = self.S[:, :4].T
-        outside = (x2 <= 0) | (y2 <= 0) | (x1 >= w) | (y1 >= h)
-        a1, b1, a2, b2 = self._last_box(range(len(self.S))).T
-        at_border = (a1 <= edge) | (b1 <= edge) | (a2 >= w - edge) | (b2 >= h - edge)
-        left = at_border & (outside | small.any(axis=1))
-        return [bool(out) and k > 0 for out, k in zip(left.tolist(), self.missed)]
+        ring = self.history.shape[1]
+        for i, k in enumerate(self.missed):
+            if not k:  # the usual case: matched in the last frame
+                continue
+            a1, b1, a2, b2 = self.history[i, (self.n_obs[i] - 1) % ring].tolist()  # last seen
+            if a1 > edge and b1 > edge and a2 < w - edge and b2 < h - edge:
+                continue
+            x1, y1, x2, y2 = self.S[i, :4].tolist()  # predicted
+            gone[i] = (x2 <= 0 or y2 <= 0 or x1 >= w or y1 >= h  # wholly outside
+                       or x2 - x1 < 1.0 or y2 - y1 < 1.0)  # shrunk to nothing
+        return gone
 
     def _candidates(self, sim: np.ndarray, ref: np.ndarray, boxes: np.ndarray
                     ) -> tuple[np.ndarray, list[tuple[int, int]]]:
