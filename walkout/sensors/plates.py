@@ -35,6 +35,7 @@ settle-to-settle reading did not cover it (:meth:`WeightEventDetector.update`).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,7 +97,8 @@ class PlateStepFinder:
             m = (part[:, mid[0]] + part[:, mid[1]]) / 2
             spread = cut.max(axis=1) - cut.min(axis=1)
             if np.isnan(cut).any():  # a gap: the median of what the plate did send
-                with np.errstate(all="ignore"):
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN median
                     m = np.where(np.isnan(cut).sum(1) * 2 < self.sub,
                                  np.nanmedian(cut, axis=1), np.nan)
                     spread = np.nanmax(cut, axis=1) - np.nanmin(cut, axis=1)
