@@ -338,8 +338,9 @@ def test_put_back_goes_to_the_shopper_carrying_the_item():
 def test_a_put_back_by_someone_not_carrying_it_takes_over_their_close_call_pick():
     """1 and 2 reach a plate together and the pick ties, so it goes to 1 (flagged). Later
     2, alone at the plate, puts that product back: nobody near carries it, but 2 was the
-    other half of the tie, so the pick was 2's. It moves to 2 and the put-back follows:
-    both carts end empty, nothing is unattributed, and the flag moves to 2."""
+    other half of the tie, so the pick was 2's. It moves to 2 (flagged, a close call) and
+    the put-back follows: both carts end empty, nothing is unattributed, and since 2's
+    return settles whose the pick was, no flag is left."""
     w, a, b, away = side_by_side("G2S1P2")
     sku = plate("G2S1P2")[1].sku
     w.hold({1: a, 2: b}, 1.0)
@@ -351,7 +352,32 @@ def test_a_put_back_by_someone_not_carrying_it_takes_over_their_close_call_pick(
     (moved,) = [m for f in w.fused for m in f.moved]
     assert (moved[0].shopper_id, moved[1].shopper_id) == ("1", "2") and moved[1].sku == sku
     assert w.cart("1") == {} and w.cart("2") == {} and w.unattributed() == []
-    assert w.carts.flags("2") == ["ambiguous"] and w.carts.flags("1") == []
+    assert w.carts.flags("2") == [] and w.carts.flags("1") == []
+    assert [f for fu in w.fused for f in fu.flags] == [("1", "ambiguous"), ("2", "ambiguous")]
+
+
+@pytest.mark.parametrize("case", ["alone", "runner_up_there", "held_one_before"])
+def test_a_clear_return_settles_a_close_call_pick(case):
+    """1 and 2 reach a plate together; the pick ties and goes to 1, flagged. Later 1
+    returns that product. Alone at the plate, 1 is the only one who can have made the
+    return, so the pick was 1's: the flag goes. With 2 as close as 1 at the return, it
+    says nothing of the pick, and when 1 already held a unit from a clear pick before,
+    the return may be that one: the flag stays in both cases."""
+    w, a, b, away = side_by_side("G2S1P2")
+    sku = plate("G2S1P2")[1].sku
+    if case == "held_one_before":
+        w.carts.add(CartEvent(w.t, "1", sku, 1, 1.0, shelf_id="G2S1"))
+    w.hold({1: a, 2: b}, 1.0)
+    w.hold({1: a, 2: b}, 3.0, [weight_event("G2S1P2", 1, w.t)])
+    (pick,) = [c for f in w.fused for c in f.cart]
+    assert pick.shopper_id == "1" and w.carts.flags("1") == ["ambiguous"]
+    there = {1: a, 2: b if case == "runner_up_there" else away}
+    w.hold(there, 5.0)
+    w.hold(there, 3.0, [weight_event("G2S1P2", -1, w.t)])
+    assert not [m for f in w.fused for m in f.moved]
+    assert w.cart("1") == ({sku: 1} if case == "held_one_before" else {})
+    assert w.carts.flags("1") == ([] if case == "alone" else ["ambiguous"])
+    assert w.carts.flags("2") == []
 
 
 def at_plate(pid: str, front: int, beside: int, px: float) -> tuple[World, dict]:

@@ -12,7 +12,8 @@ product that was really put down, and gives each item to a shopper:
 - :mod:`.together` gives the items of one event, and items decided a moment before, out
   together, one hand making one change at a time;
 - :mod:`.decisions` keeps what was decided and changes it later: re-decisions after an
-  identity repair, a put-back correcting its pick, and the ``ambiguous`` flags.
+  identity repair, a put-back correcting its pick or confirming it, and the ``ambiguous``
+  flags.
 
 The confidence is the margin over the runner-up, ``(best - second) / best`` (1 with a
 single candidate; for items given out together, the total score the best choice giving the
@@ -136,9 +137,10 @@ class Fusion:
         cart_skus = carried_by(scores, carts) if scores else None
         units = sum((carts.items(s) for s in scores), Counter()) if scores else None
         plans: list[tuple[ItemEvent, list[tuple[str, float]]]] = []
+        everyone: dict[int, dict[str, float]] = {}   # id(item) -> all present, scored
         for item in self.identifier.identify(e, cart_skus, units):
             out.items.append(item)
-            cands = presence.scores(e, zones, carts, item)
+            cands = everyone[id(item)] = presence.scores(e, zones, carts, item)
             if item.qty < 0:
                 # a carrier, or someone who may take it in this event first
                 takers = {s for it, rk in plans if it.sku == item.sku and it.qty > 0
@@ -173,6 +175,8 @@ class Fusion:
             carts.add(ev)
             out.cart.append(ev)
             decisions.add(e, item, ev)
+            if item.qty < 0:
+                decisions.returned(ev, everyone[id(item)], carts, out)
 
 
 def carried_by(scores: dict[str, float], carts: Carts) -> dict[str, float]:

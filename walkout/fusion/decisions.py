@@ -9,6 +9,10 @@
   latest pick went to a carrier on a close call with them (their score then at least
   ``put_back_close`` of the winner's), the pick is moved to them, with confidence 0, and
   the put-back follows.
+- **A put-back says who held the item.** A put-back its shopper explains clearly best of
+  everyone present (carrier or not, by ``ambiguous_below``), when all they held of the sku
+  came from doubtful picks, shows the latest of those was theirs: it is no longer doubtful.
+  Whoever took it, the receipts now come out the same (the pick and its return cancel).
 - **Flags follow the doubtful items.** An item decided with a confidence under
   ``ambiguous_below`` flags its cart ``ambiguous``; when a move takes it to another cart,
   that cart is flagged if the new decision is doubtful too, and the old one loses its flag
@@ -27,8 +31,8 @@ from .presence import Presence
 
 
 class Decisions:
-    """Decided items as records ``[weight event, item, cart event]``, in decision order
-    (``history_s`` of them are kept), and the moves and flags that change them."""
+    """Decided items as records ``[weight event, item, cart event, doubtful]``, in decision
+    order (``history_s`` of them are kept), and the moves and flags that change them."""
 
     def __init__(self, params: FusionParams) -> None:
         self.params = params
@@ -36,7 +40,7 @@ class Decisions:
         self._doubtful: dict[str, int] = {}    # shopper -> items decided below ambiguous_below
 
     def add(self, e: WeightEvent, item: ItemEvent, ev: CartEvent) -> None:
-        self.decided.append([e, item, ev])
+        self.decided.append([e, item, ev, ev.confidence < self.params.ambiguous_below])
 
     def forget_before(self, t: float) -> None:
         """Drop the records of weight events that ended before ``t``."""
@@ -50,7 +54,7 @@ class Decisions:
         carts are open)."""
         p = self.params
         for rec in self.decided:
-            e, item, ev = rec
+            e, item, ev, _ = rec
             if e.t_end + p.pad_s < t0 or not who & {s for s, _ in ev.candidates}:
                 continue
             cands = presence.scores(e, zones, carts, item)
@@ -103,11 +107,31 @@ class Decisions:
                         ev.shelf_id)
         carts.move(ev, new)
         out.moved.append((ev, new))
-        rec[2] = new
-        if ev.confidence < self.params.ambiguous_below:
+        if rec[3]:
             self.doubt(ev.shopper_id, -1, carts, out)
-        if new.confidence < self.params.ambiguous_below:
+        rec[2], rec[3] = new, new.confidence < self.params.ambiguous_below
+        if rec[3]:
             self.doubt(shopper, +1, carts, out)
+
+    def returned(self, ev: CartEvent, everyone: dict[str, float], carts: Carts,
+                 out: Fused) -> None:
+        """A put-back ``ev`` (already in its shopper's cart; ``everyone``: the scores of all
+        present, carrying its sku or not) that its shopper explains best by a clear margin
+        (``ambiguous_below``, as any decision), when every unit of the sku they held came
+        from doubtful picks: the latest of those no larger than the put-back was theirs
+        (nobody else held one to return), and stops counting as doubtful."""
+        p, sid = self.params, ev.shopper_id
+        s1 = everyone.get(sid, 0.0)
+        s2 = max((v for s, v in everyone.items() if s != sid), default=0.0)
+        if s1 <= 0 or (s1 - s2) / s1 < p.ambiguous_below:
+            return
+        picks = [rec for rec in self.decided if rec[3] and rec[2].shopper_id == sid
+                 and rec[2].sku == ev.sku and rec[2].qty > 0 and rec[2].t < ev.t]
+        held = carts.items(sid)[ev.sku] - ev.qty      # what they held before returning
+        fits = [rec for rec in picks if rec[2].qty <= -ev.qty]
+        if fits and sum(rec[2].qty for rec in picks) >= held:
+            fits[-1][3] = False
+            self.doubt(sid, -1, carts, out)
 
     def doubt(self, shopper: str, change: int, carts: Carts, out: Fused) -> None:
         """One doubtful item more (+1) or fewer (-1) in a cart: flag it ``ambiguous`` while

@@ -9,7 +9,7 @@ wins; a decided item it gives to someone else is moved. Two shoppers reaching in
 gondola, one taking and the other putting back or taking a moment later, are then told
 apart even though the closer one explains both changes best.
 
-A decided item is a record ``[weight event, item, cart event]`` (kept by
+A decided item is a record ``[weight event, item, cart event, doubtful]`` (kept by
 :class:`walkout.fusion.decisions.Decisions`).
 """
 
