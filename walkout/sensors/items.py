@@ -321,7 +321,9 @@ class ItemIdentifier:
                     ) -> bool:
         """CMU's rejection rule, taken before any guess: a change smaller than 0.4 of the
         lightest unit that could have been picked there (0.75 of the lightest that could
-        be returned) is shelf noise, not an item."""
+        be returned) is shelf noise, not an item. With no unit known that could have
+        (nobody near carries anything, or the plate holds no product), the lightest
+        product of the store sets the floor: a change under its share is no item at all."""
         p = self.params
         if abs(delta) < p.plate_min_g:
             return True
@@ -335,6 +337,7 @@ class ItemIdentifier:
             floor = p.return_min_units
         weights = [self.planogram.products[s].weight_g for s in skus
                    if s in self.planogram.products]
+        weights = weights or [q.weight_g for q in self.planogram.products.values()]
         return bool(weights) and abs(delta) < floor * min(weights)
 
     # -- internals -----------------------------------------------------------------------
