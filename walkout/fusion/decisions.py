@@ -101,7 +101,8 @@ class Decisions:
 
     def move(self, rec: list, shopper: str, confidence: float,
              candidates: tuple[tuple[str, float], ...], carts: Carts, out: Fused) -> None:
-        """Move a decided item (``rec``: weight event, item, cart event) to ``shopper``."""
+        """Move a decided item (``rec``: weight event, item, cart event, doubtful) to
+        ``shopper``."""
         ev = rec[2]
         new = CartEvent(ev.t, shopper, ev.sku, ev.qty, round(confidence, 4), candidates,
                         ev.shelf_id)
