@@ -338,6 +338,27 @@ def test_a_neighbours_few_grams_with_empty_carts_are_no_item():
     assert [i.sku for i in items] == ["SOUP"] and items[0].qty == -1
 
 
+def test_a_change_nearer_zero_than_a_unit_is_noise_not_an_item():
+    """Drawn worlds ``pair`` 997 and 953: a plate whose load cell wanders by several grams
+    (3.7 g sample noise) stepped 11.7 g down with nobody near, on a 25 g product's plate.
+    It passed CMU's 0.4-unit rule and the 4-sigma check, so it became a pick nobody made.
+    No item at all is a hypothesis too: a change nearer zero than any unit is noise (no
+    item, no flag), while one nearer a unit is still that unit. On a quiet plate the same
+    change is far from both: unexplained, flagged for review."""
+    gum = PLANOGRAM.products["GUM"].weight_g
+
+    def read(units: float, noise: float) -> list[tuple[str, int]]:
+        items = ItemIdentifier(PLANOGRAM).identify(
+            ev("A", {"A1": -units * gum, "A2": 0.0, "A3": 0.0}, noise))
+        return [(i.sku, i.qty) for i in items]
+
+    # 0.45 of a unit passes CMU's 0.4 floor: only the noise hypothesis turns it away
+    assert ItemIdentifier(PLANOGRAM).params.pick_min_units < 0.45
+    assert read(0.45, 3.7) == read(0.48, 3.7) == []
+    assert read(0.6, 3.7) == read(0.9, 1.0) == [("GUM", 1)]
+    assert read(0.48, 1.0) == [(UNEXPLAINED, 0)]
+
+
 def test_a_split_step_must_move_an_items_share_of_a_unit():
     """Drawn world ``busy`` 947: a hand rests on the gum plate A1 (24 g) before taking one,
     so the plate reads 15.8 g and then 3.9 g down before its one clean step. Both levels

@@ -15,8 +15,10 @@ Each candidate's likelihood is Gaussian in the residual grams, with variance ``q
 + sigma_m^2`` (unit spread plus measurement noise), times a prior that favours the
 planogram. The best candidate must also pass a likelihood check (``|residual| <= z_max
 sigma``) and CMU's rejection rule (a change below 0.4 unit for a pick, 0.75 for a return);
-otherwise the change is reported as :data:`UNEXPLAINED`, never as a guess. Confidence is
-the best candidate's posterior share.
+otherwise the change is reported as :data:`UNEXPLAINED`, never as a guess. No item at all is
+a hypothesis as well: when it explains the change better than the best item (a change
+nearer zero than a unit, in sigmas), the change is shelf noise and gives no item.
+Confidence is the best candidate's posterior share.
 
 A plate whose change came in several clear steps (``WeightEvent.plate_steps``: hands a
 second or so apart, the shelf never settling) can be several items, one a step at its own
@@ -190,6 +192,8 @@ class ItemIdentifier:
             t = self._time(event, plates)
             item = self._explain(event.shelf_id, t, plates, sku, delta, sigma_m, carried,
                                  units)
+            if item is None:  # shelf noise explains it better than any item
+                continue
             # no item of the plates' own product: steps both ways may be two items
             steps = self._both_ways(event, plates) if item.sku != sku else []
             if steps:
@@ -204,8 +208,9 @@ class ItemIdentifier:
             t = event.t_change if event.t_change is not None else event.t_start
             item = self._explain(event.shelf_id, t, plates, None, event.delta_g, sigma_m,
                                  carried, units)
-            self._keep(plates, None, item)
-            out.append(item)
+            if item is not None:
+                self._keep(plates, None, item)
+                out.append(item)
         return out
 
     def _both_ways(self, event: WeightEvent, plates: tuple[str, ...]
@@ -235,6 +240,8 @@ class ItemIdentifier:
         for t, grams in steps:
             item = self._explain(event.shelf_id, t, plates, sku, grams, sigma_m, carried,
                                  units)
+            if item is None:
+                continue
             self._keep(plates, sku, item)
             if item.qty > 0:
                 carried = carried | {item.sku: 1.0}
@@ -307,7 +314,7 @@ class ItemIdentifier:
             return []
         first = self._explain(event.shelf_id, t_on, plates, sku, level, sigma_m, {sku: 1.0},
                               None)
-        if first.sku != sku or first.qty != -k:
+        if first is None or first.sku != sku or first.qty != -k:
             return []
         self._keep(plates, sku, first)
         self.carried[sku] -= first.qty  # and the other way again
@@ -363,7 +370,10 @@ class ItemIdentifier:
 
     def _explain(self, shelf_id: str, t: float, plates: tuple[str, ...], sku: str | None,
                  delta: float, sigma_m: float, carried: dict[str, float],
-                 units: Mapping[str, int] | None) -> ItemEvent:
+                 units: Mapping[str, int] | None) -> ItemEvent | None:
+        """The best item explaining ``delta`` grams (:data:`UNEXPLAINED` when none passes
+        the checks), or None when no item at all explains it better: the change is shelf
+        noise."""
         p = self.params
         products = self.planogram.products
         taken = delta < 0
@@ -414,6 +424,14 @@ class ItemIdentifier:
         ranked = [(c, math.exp(c.logp - cands[0].logp) / total) for c in cands]
         alts = tuple((c.sku, c.qty, round(w, 4)) for c, w in ranked[1:4])
         best = ranked[0][0] if ranked else None
+        # no item at all is a hypothesis too, as likely a priori as the plate's own
+        # product: a change nearer zero than any unit's weight (in sigmas) is the shelf's
+        # own noise (a load cell's slow wander moves a quiet plate by several grams,
+        # half a unit of the lightest goods), not a guess at an item
+        var0 = sigma_m ** 2
+        if best is not None and math.log(p.prior_planogram) - 0.5 * delta * delta / var0 \
+                - 0.5 * math.log(2 * math.pi * var0) > best.logp:
+            return None
         if best is not None and best.z <= p.z_max:
             unit = products[best.sku].weight_g
             floor = p.pick_min_units if taken else p.return_min_units
