@@ -191,11 +191,12 @@ def test_floor_zones_follow_a_shopper_in_through_a_reach_and_out(tmp_path):
         scene = zones.update(t, people_now, views)
         entered += scene.entered
         exited += scene.exited
-        appeared += scene.appeared
+        appeared += scene.appeared + scene.unseen
         a = next((tid for tid, sid in zones.shopper_of.items() if sid == "1"), None)
         near_a[round(t, 1)] = {nr.shelf for nr in scene.near if nr.track == a}
     assert [s for s, _ in entered] == ["1"] and entered[0][1] < 0.5
     assert [s for s, _ in appeared] == ["2"]
+    assert not scene.appeared   # nobody was missing when B turned up: he came in unseen
     assert [s for s, _ in exited] == ["1"]
     at_shelf = [near_a[round(k / FPS, 1)] for k in range(int(3.0 * FPS), int(5.5 * FPS))]
     hidden_top = [near_a[round(k / FPS, 1)] for k in range(int(5.0 * FPS), int(5.5 * FPS))]
@@ -327,7 +328,7 @@ def test_someone_first_seen_outside_the_door_is_not_a_shopper_until_they_come_in
             people.append((3, 3.0, 2.5))           # standing in the shop
         scene = zones.update(f / FPS, people, {})
         entered += [s for s, _ in scene.entered]
-        appeared += [s for s, _ in scene.appeared]
+        appeared += [s for s, _ in scene.appeared + scene.unseen]
     assert entered == ["1"]
     assert appeared == [zones.shopper_of[3]]
     assert zones.shoppers["2"].state == "outside"
@@ -465,6 +466,6 @@ def test_a_track_found_again_at_once_continues_its_shopper(tmp_path):
         if f >= 30:
             people.append((3, 4.5, 1.5))
         scene = zones.update(f / FPS, people, {})
-        appeared += [s for s, _ in scene.appeared]
+        appeared += [s for s, _ in scene.appeared + scene.unseen]
     assert zones.shopper_of[1] == zones.shopper_of[2] == "1"
     assert appeared == [zones.shopper_of[3]]

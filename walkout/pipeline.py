@@ -104,6 +104,10 @@ class Pipeline:
         # shoppers gone out of the door whose receipt waits for a shelf they were at to
         # give its reading: shopper -> (exit time, receipt flag)
         self.leaving: dict[str, tuple[float, str | None]] = {}
+        # shoppers first seen inside while nobody was missing -> when; and the times of the
+        # weight changes nobody near explained (see _came_in_unseen)
+        self.unseen: dict[str, float] = {}
+        self.unattributed_t: list[float] = []
 
     # ---- the line ----------------------------------------------------------------------------
     def frame(self, frame: Frame) -> Scene:
@@ -159,6 +163,9 @@ class Pipeline:
             self.carts.open(sid, t)
         for sid, t in scene.appeared:
             self.carts.open(sid, t, ("lost_track",))
+        for sid, t in scene.unseen:
+            self.carts.open(sid, t)
+            self.unseen[sid] = t
 
     def _doors_out(self, scene: Scene) -> None:
         self.leaving.update({sid: (t, None) for sid, t in scene.exited})
@@ -177,8 +184,21 @@ class Pipeline:
         if not done:
             return []
         self._log(self.fusion.leaving(set(done), self.zones, self.carts))
+        for sid in done:
+            self._came_in_unseen(sid)
         receipts = [self.carts.close(sid, *self.leaving.pop(sid)) for sid in done]
         return [r for r in receipts if r is not None]
+
+    def _came_in_unseen(self, sid: str) -> None:
+        """A shopper first seen inside the store while nobody was missing came in unseen
+        (the detector missed them on the way in). Their receipt is flagged ``lost_track``
+        only when a weight change nobody near explained came in the time they could have
+        spent unseen (``reid_window_s``, as long as anyone stays out of view), which may
+        have been theirs."""
+        t = self.unseen.pop(sid, None)
+        window = self.zones.params.reid_window_s
+        if t is not None and any(t - window <= u <= t for u in self.unattributed_t):
+            self.carts.flag(sid, "lost_track")
 
     def _visits(self, scene: Scene) -> None:
         for v in scene.visits:
@@ -196,6 +216,7 @@ class Pipeline:
             rec.update(event_record(now))
             self._cart_records[id(now)] = rec
         self.records.extend(fused.unattributed)
+        self.unattributed_t.extend(u["t"] for u in fused.unattributed)
 
     def _keep(self, frame: Frame, scene: Scene) -> None:
         n = len(scene.track_ids)

@@ -16,7 +16,9 @@ calls one small part per job:
   of someone beside a lost shopper). Otherwise it becomes a
   new shopper: one who has entered if first seen within ``entrance_margin_m`` of the
   entrance (people walking in side by side are often found as two only once past it), else
-  one flagged ``lost_track``, whom the camera did not see come in. A track whose box overlaps
+  one whom the camera did not see come in: ``unseen`` while nobody inside is missing (the
+  detector missed them on the way in, and there is nobody else they could be), else
+  ``appeared``, flagged ``lost_track`` (a lost shopper not recognised). A track whose box overlaps
   a shopper's box waits until it stands apart: the detector sometimes finds one reaching
   shopper as two boxes (body and arm), and the second is not a person. One that does stand
   apart, while nobody inside is lost, came in hidden in that shopper's box (a couple walking
@@ -176,12 +178,14 @@ class Zones:
                 if self.doors.near_entrance(first[1], self._entrance_margin_px):
                     s.entered_t = first[0]
                     scene.entered.append((s.id, first[0]))  # came in hidden by someone
-                elif (host is not None and host.entered_t is not None and not any(
-                        o.lost and o.state == "inside" for o in self.shoppers.values())):
-                    # out of the box of someone who came in, while nobody inside is
-                    # missing: they came in with them, hidden in their box
-                    s.entered_t = host.entered_t
-                    scene.entered.append((s.id, host.entered_t))
+                elif not any(o.lost and o.state == "inside" for o in self.shoppers.values()):
+                    if host is not None and host.entered_t is not None:
+                        # out of the box of someone who came in, while nobody inside is
+                        # missing: they came in with them, hidden in their box
+                        s.entered_t = host.entered_t
+                        scene.entered.append((s.id, host.entered_t))
+                    else:
+                        scene.unseen.append((s.id, first[0]))  # nobody it could be
                 else:
                     scene.appeared.append((s.id, first[0]))
         for tid in [k for k in self._pending if k not in centres]:

@@ -11,7 +11,8 @@ a track on the floor, in metres, kept by every camera that sees them:
   track has ended (lost, or about to be: found again within ``lost_after_s``) who could
   have walked there (within ``reid_margin_m`` plus ``reid_speed_mps`` times the time
   since they were seen, the nearest), else becomes a new shopper the cameras did not see
-  come in (``appeared``: their receipt is flagged ``lost_track``). A track first reported
+  come in (``unseen`` while nobody inside is missing, else ``appeared``: their receipt is
+  flagged ``lost_track``, as :class:`walkout.zones.Zones` does). A track first reported
   beyond a door's wall is someone outside the store (a camera looking through the door
   sees the street), and one first reported in the exit that continues nobody is on their
   way out: for both the doors decide whether they come in. Unseen by every camera
@@ -176,9 +177,10 @@ class FloorZones:
                 # in), not a shopper inside: the doors decide
                 s = self._new(tid, t, xy)
             else:
+                missing = any(o.lost and o.state == "inside" for o in self.shoppers.values())
                 s = self._new(tid, t, xy)
                 s.state = "inside"
-                scene.appeared.append((s.id, t))
+                (scene.appeared if missing else scene.unseen).append((s.id, t))
             self.shopper_of[tid] = s.id
 
     def _outdoors(self, xy) -> bool:

@@ -108,6 +108,8 @@ class Scene:
     entered: list[tuple[str, float]] = field(default_factory=list)
     exited: list[tuple[str, float]] = field(default_factory=list)
     appeared: list[tuple[str, float]] = field(default_factory=list)  # new inside the store
+    # ... while nobody inside was missing: someone the camera missed on the way in
+    unseen: list[tuple[str, float]] = field(default_factory=list)
     gone: list[tuple[str, float]] = field(default_factory=list)      # lost for good
     visits: list[Visit] = field(default_factory=list)
 
