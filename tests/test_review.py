@@ -126,6 +126,24 @@ def test_a_rerun_after_decisions_replays_and_keeps_them(run_dir):
     assert (run_dir / "cart_ledger.jsonl").read_bytes() == ledger
 
 
+def test_a_doubt_fusion_settled_before_the_receipt_is_not_queued(tmp_path):
+    """Fusion withdraws a cart's ``ambiguous`` flag once it settles its doubtful pick (the
+    shopper put that item back, clearly theirs): the receipt comes out unflagged, and the
+    queue must not ask a person about it. A doubtful item on a receipt still flagged is."""
+    store = load_store(ROOT / "sample_videos" / "pair" / "store.yaml")
+    carts = Carts(store, tmp_path / "cart_ledger.jsonl", tmp_path / "receipts.json")
+    for sid in ("1", "2"):
+        carts.open(sid, 1.0)
+        carts.add(CartEvent(3.0, sid, "P06", 1, 0.1, ((sid, 0.5), ("3", 0.45)), "G2S1"))
+        carts.flag(sid, "ambiguous")
+    carts.add(CartEvent(4.0, "1", "P06", -1, 1.0, (("1", 1.0),), "G2S1"))
+    carts.unflag("1", "ambiguous")                  # the put-back settled shopper 1's pick
+    carts.close("1", 5.0)
+    carts.close("2", 6.0)
+    carts.close_ledger()
+    assert [(i["shopper_id"], i["sku"]) for i in review_items(tmp_path)] == [("2", "P06")]
+
+
 def test_a_run_still_writing_keeps_a_decision_made_meanwhile(tmp_path):
     """The reviewer decides on the first receipt while the run is still open; the run's
     next receipt rewrites receipts.json with that decision in it."""

@@ -7,7 +7,9 @@ queue** and records what a reviewer decides, without ever rewriting what the run
 - **Items to review** (:func:`review_items`) are read from the cart ledger and
   ``receipts.json``. Each item a receipt holds that fusion decided with a confidence under
   the run's ``ambiguous_below`` (or that it moved between shoppers) is one item, ``i<seq>``
-  after the ledger line that added it; each receipt flagged for another reason is one more,
+  after the ledger line that added it, while the run issued that receipt flagged
+  ``ambiguous`` (fusion withdraws the flag once it settles every doubt of a cart, as when
+  the shopper clearly puts the item back); each receipt flagged for another reason is one more,
   ``r<receipt id>``. Only receipts already issued are reviewed (a decision is made before
   the charge is final, on what the shopper left with).
 - **A decision** (:func:`decide`) is ``confirm`` (fusion was right), ``assign`` (the item
@@ -179,6 +181,8 @@ class _Book:
             r = self.receipts.get(a["holder"])
             if r is None:
                 continue   # still in the store: reviewed once they leave
+            if ITEM_FLAG not in r.get("flags", []):
+                continue   # fusion settled its doubts later (a clear put-back, a move)
             out.append({"id": f"i{seq}", "kind": "item", "receipt_id": r["receipt_id"],
                         "shopper_id": a["holder"], "sku": a["sku"], "qty": a["qty"],
                         "t": a["t"], "shelf_id": a.get("shelf_id"),
