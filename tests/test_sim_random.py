@@ -120,6 +120,17 @@ def test_drawn_worlds_make_fast_reaches_and_dress_shoppers_alike():
     assert alike >= 3
 
 
+def test_a_walk_smoothed_past_the_exit_zone_still_has_an_exit_time():
+    # world 1113's pair: the first shopper's last walk rounds the exit door's jamb and its
+    # centre skirts the corner of the exit zone without entering it (was NaN, which is not
+    # JSON); the wall line is crossed instead
+    sc = make_scenario("pair", 1113, world=draw_world(1113))
+    for sh in sc.shoppers:
+        assert 0 < sh.entered_t < sh.exited_t <= sh.t1
+        last = max(r.t_end for r in sh.reaches)
+        assert sh.exited_t > last
+
+
 def _inside_each_other_s(sc) -> float:
     """Seconds, over all pairs of shoppers, that their centres are under 0.2 m apart: one
     body inside the other (a torso is 0.2-0.3 m deep)."""

@@ -31,6 +31,7 @@ from .catalogue import BY_SKU
 from .layout import (
     ENTRANCE_DOOR,
     EXIT_DOOR,
+    FLOOR_H,
     OUTSIDE_Y,
     Planner,
     PlateSpot,
@@ -223,13 +224,17 @@ def _walk(sh: Shopper, planner: Planner, a: np.ndarray, b: np.ndarray, t: float)
 
 
 def _door_times(sh: Shopper) -> tuple[float, float]:
-    """When the centre first enters the entrance zone, and first enters the exit zone."""
+    """When the centre first enters the entrance zone, and first enters the exit zone. A
+    walk smoothed round a door jamb can carry the centre past a corner of its zone
+    without entering it; the door is then passed when the centre crosses the wall line
+    (the first time inside the store, the last time out of it)."""
     ent, ext = entrance_zone(), exit_zone()
 
     def inside(p, z) -> bool:
         return bool(z[0, 0] <= p[0] <= z[1, 0] and z[0, 1] <= p[1] <= z[2, 1])
 
     entered = exited = math.nan
+    came_in = went_out = math.nan
     last_walk = sh.segments[-1]
     for t in np.arange(sh.t0, sh.t1, 0.01):
         p, _, _ = sh.position(float(t))
@@ -237,6 +242,13 @@ def _door_times(sh: Shopper) -> tuple[float, float]:
             entered = float(t)
         if t >= last_walk.t0 and math.isnan(exited) and inside(p, ext):
             exited = float(t)
+        if p[1] < FLOOR_H:
+            if math.isnan(came_in):
+                came_in = float(t)
+        elif t >= last_walk.t0 and math.isnan(went_out):
+            went_out = float(t)
+    entered = came_in if math.isnan(entered) else entered
+    exited = went_out if math.isnan(exited) else exited
     return round(entered, 2), round(exited, 2)
 
 
