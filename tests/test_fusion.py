@@ -706,6 +706,44 @@ def test_a_lost_track_is_merged_when_the_shopper_reappears():
 
 
 
+def test_a_shopper_goes_back_to_their_old_track_when_the_tracker_finds_it_again():
+    """Drawn world 1101 `busy`: a reach made shopper 1's box jump, the tracker started a
+    new track on them (their old one kept in its memory) and the shopper was handed to it;
+    0.6 s later the tracker matched the old track again and dropped the new one. The old
+    track still showed shopper 1 but was no longer theirs, so it moved nobody: shopper 1
+    was lost, a newcomer across the store was taken for them, and two carts mixed. Now
+    the shopper goes back to the old track as soon as it is seen without the new one."""
+    z = Zones(STORE)
+    for k in range(3):
+        z.update(0.1 * k, tracks({1: box_at(*STORE.zones.entrance.mean(0))}))
+    t = 0.3
+    for _ in range(10):
+        z.update(t, tracks({1: box_at(320, 300)}))
+        t += 0.1
+    for _ in range(6):      # the old track is lost for 0.6 s: shopper 1 is lost ...
+        z.update(t, tracks({}))
+        t += 0.1
+    for _ in range(6):      # ... and found again on a new track where they were
+        z.update(t, tracks({4: box_at(322, 302)}))
+        t += 0.1
+    assert z.shopper_of[4] == "1" and z.shoppers["1"].track == 4
+    z.update(t, tracks({1: box_at(323, 303), 4: box_at(322, 302)}))  # one frame of both
+    t += 0.1
+    assert z.shoppers["1"].track == 4
+    scenes = []
+    for k in range(20):     # the tracker keeps the old track and walks it about
+        scenes.append(z.update(t, tracks({1: box_at(323 + 3 * k, 303)})))
+        t += 0.1
+    assert z.shoppers["1"].track == 1 and not z.shoppers["1"].lost
+    assert z.shoppers["1"].last_xy[0] > 370   # followed, not held where the new track ended
+    assert z.shopper_at(1, t) == "1" and z.shopper_at(4, 1.6) == "1"
+    for k in range(12):     # a stranger turns up nearby: they are nobody lost
+        scenes.append(z.update(t, tracks({1: box_at(383, 303), 9: box_at(420, 340)})))
+        t += 0.1
+    assert z.shopper_of[9] == "2" and z.shoppers["1"].track == 1
+    assert not any(sc.appeared or sc.gone for sc in scenes)
+
+
 @pytest.mark.parametrize("someone_missing", [False, True])
 def test_a_second_box_on_a_shopper_is_not_a_new_shopper_until_it_walks_apart(
         someone_missing):

@@ -147,6 +147,7 @@ class Zones:
         p = self.params
         for tid, xy in centres.items():
             if tid in self.shopper_of:
+                self._found_again(tid, centres)
                 continue
             if self.doors.at_entrance(xy):
                 self._pending.pop(tid, None)
@@ -192,6 +193,16 @@ class Zones:
             if t - self._pending[tid][0] > p.pending_s:
                 del self._pending[tid]  # a flicker that never became anyone
                 self._hosts.pop(tid, None)
+
+    def _found_again(self, tid: int, centres: dict) -> None:
+        """A tracker keeps a lost track for a while and can find it again after a new
+        track has started on the same person (a reach changes the box too fast to follow,
+        a new track starts, then the old one matches again). The shopper was handed to the
+        new track meanwhile; when that track is gone and the old one, which still shows
+        them, is seen, they go back to it rather than be lost with the new one."""
+        s = self.shoppers.get(self.shopper_of[tid])
+        if s is not None and s.track != tid and s.state == "inside" and s.track not in centres:
+            s.track = tid
 
     def _on_someone(self, tid: int, boxes: dict[int, np.ndarray]) -> str | None:
         """The shopper whose box track ``tid``'s box overlaps now, if any. A track that
