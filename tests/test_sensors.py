@@ -909,24 +909,6 @@ def test_a_take_and_a_return_to_the_next_plate_found_a_block_apart_are_read_toge
     assert [round(i.t) for i in items if i.shelf_id == "G3S1" and i.sku == "P10"] == [35]
 
 
-@pytest.mark.parametrize(("world", "shelf", "sku", "units"), [(1102, "G3S1", "P09", [1, 1, 1]),
-                                                              (1108, "G2S1", "P05", [2, 1])])
-def test_takes_from_a_swaying_shelf_are_read_where_it_settles(world, shelf, sku, units):
-    """Drawn worlds 1102 and 1108 `busy`: takes a second apart from one plate of a shelf
-    that sways (every plate moves by 5-20 g; the shelf's total settles between the takes).
-    The plate that carried each step was judged pressed at the settle, so no level was read
-    there: its spread held the sway, or the first samples of the hand's next press, which a
-    level window can hold before the shelf shows it moving. The plates' own steps then read
-    two takes as one, or none. A level is now still enough when its spread is within a
-    twentieth of the step it reads (``level_share``)."""
-    items, gt = _drawn_items("busy", world, give_way=True)
-    assert [g["qty"] for g in gt if g["sku"] == sku] == units
-    got = [i for i in items if i.shelf_id == shelf and i.sku == sku]
-    assert [i.qty for i in got] == units
-    assert [round(i.t, 1) for i in got] == pytest.approx(
-        [g["t"] for g in gt if g["sku"] == sku], abs=0.25)
-
-
 def test_a_put_back_beside_a_neighbours_take_is_not_taken_for_a_lean():
     """World 929 `busy`: an energy drink (276 g) put back on its plate 0.9 s after it was
     taken, while another shopper takes a 355 g bag from the next plate. The plate's own

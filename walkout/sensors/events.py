@@ -29,10 +29,9 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
   one to three plates: the median change of the other plates (the lean's share) is taken
   out of each plate's change, and the one to three plates that moved most must carry
   ``min_delta_g`` and ``watch_share`` of all the plates' moves. The plate that carries
-  the step must be still (its spread within ``stable_k`` times its own sample noise,
-  ``stable_floor_g`` or ``level_share`` of the step) in both level windows: a shelf whose
-  total wobbles by 100 g under a hand counts as settled while one plate is still pressed,
-  and a press is not a level.
+  the step must be still (its spread within ``stable_k`` times its own sample noise, or
+  ``stable_floor_g``) in both level windows: a shelf whose total wobbles by 100 g under a
+  hand counts as settled while one plate is still pressed, and a press is not a level.
   Such a step's noise is that of its plates' levels when lower than the shelf's.
 - a plate whose change came in **several clear steps** (hands a second apart: two takes,
   or a take and a put-back, the shelf never still in between) reports each step's time
@@ -91,13 +90,6 @@ class EventParams:
     # step, so every product still moves the shelf, while on a very still shelf the ringing
     # a hand leaves behind (5-25 g, decaying) soon counts as settled again.
     stable_floor_g: float = 6.0
-    # A plate that carries a step counts as still enough to read its level when its spread
-    # is within this share of the step, whatever its noise: a shelf swaying (people
-    # walking by: 5-20 g on a plate) or a hand's press just beginning at the window's edge
-    # then moves the median level by under a twentieth of the step, so a take of up to ten
-    # units (a hand holds fewer) is still read to within half a unit. A press in full
-    # (40-300 g) spreads a level window by more than that beside all but the heaviest items.
-    level_share: float = 0.05
     # Settled again below release x threshold (hysteresis: a shelf at its threshold would
     # flicker on the 15% spread of its own window std).
     release: float = 0.75
@@ -617,8 +609,8 @@ class _Stream:
         # (only where the shelf counts as settled at more than a plate needs to be still:
         # a shelf that wobbles more than its plates)
         if self.quiet[s] > self.p.stable_floor_g and not (
-                self._still(cols[big], base + a, base + k, plate_d[big])
-                and self._still(cols[big], g_from, g_start, plate_d[big])):
+                self._still(cols[big], base + a, base + k)
+                and self._still(cols[big], g_from, g_start)):
             # the shelf settled while the plate that carries the step was pressed (a
             # hand's press moves one plate by far more than a lean moves the shelf), or
             # it left a level read in the middle of a press: no level to read a step
@@ -659,13 +651,11 @@ class _Stream:
         top = float(moves[on].sum() if on is not None else np.sort(moves)[-3:].sum())
         return top >= self.p.min_delta_g and top >= self.p.watch_share * float(moves.sum())
 
-    def _still(self, col: int, g0: int, g1: int, step: float = 0.0) -> bool:
-        """Plate ``col`` was still over global samples ``[g0, g1]``, enough to read a
-        level for a ``step`` (grams): their spread is within what makes a shelf count as
-        settled (``stable_k`` times the plate's own sample noise, read from its
-        sample-to-sample changes, which a press's smooth rise barely moves; at least
-        ``stable_floor_g``), or within ``level_share`` of the step. True when they are out
-        of history."""
+    def _still(self, col: int, g0: int, g1: int) -> bool:
+        """Plate ``col`` was still over global samples ``[g0, g1]``: their spread is
+        within what makes a shelf count as settled (``stable_k`` times the plate's own
+        sample noise, read from its sample-to-sample changes, which a press's smooth rise
+        barely moves; at least ``stable_floor_g``). True when they are out of history."""
         if g0 < self._ring_end - self.H or g1 - g0 < 3:
             return True
         x = self.ring[np.arange(g0, g1 + 1) % self.H, col]
@@ -673,8 +663,7 @@ class _Stream:
         if len(x) < 4:
             return True
         noise = float(np.median(np.abs(np.diff(x)))) / (0.6745 * np.sqrt(2))
-        return float(x.std()) <= max(self.p.stable_floor_g, self.p.stable_k * noise,
-                                     self.p.level_share * abs(step))
+        return float(x.std()) <= max(self.p.stable_floor_g, self.p.stable_k * noise)
 
     def _watch(self, s: int, k: int, base: int, X, T, TOT) -> None:
         """Shelf ``s`` settled at row ``k`` after moving: keep its new level to watch
