@@ -909,6 +909,26 @@ def test_a_take_and_a_return_to_the_next_plate_found_a_block_apart_are_read_toge
     assert [round(i.t) for i in items if i.shelf_id == "G3S1" and i.sku == "P10"] == [35]
 
 
+@pytest.mark.parametrize(("preset", "world", "shelf", "sku", "units"), [
+    ("busy", 1102, "G3S1", "P09", [1, 1, 1]), ("busy", 1108, "G2S1", "P05", [2, 1]),
+    ("pair", 1102, "G4S1", "P17", [2])])
+def test_the_level_left_is_read_clear_of_the_next_press(preset, world, shelf, sku, units):
+    """Drawn worlds 1102 and 1108 `busy`: takes a second apart from one plate, the shelf
+    settling for a moment between them. The level it left before the next take was read
+    on a window ending guard_s before the shelf showed moving, but a shelf's deviation
+    lags a hand's touch, and the window held the first samples of the press: the plate
+    was judged pressed, no level was read, and the plate's own steps read two takes as
+    one, or none. The level is now read from the latest earlier window of the settled run
+    over which every plate was still. (`pair` 1102: the same with a 35 g press under two
+    455 g cans, which a looser stillness let through as -945 g, unexplained.)"""
+    items, gt = _drawn_items(preset, world, give_way=True)
+    assert [g["qty"] for g in gt if g["sku"] == sku and g["shelf"] == shelf] == units
+    got = [i for i in items if i.shelf_id == shelf and i.sku == sku]
+    assert [i.qty for i in got] == units
+    assert [i.t for i in got] == pytest.approx(
+        [g["t"] for g in gt if g["sku"] == sku and g["shelf"] == shelf], abs=0.25)
+
+
 def test_a_put_back_beside_a_neighbours_take_is_not_taken_for_a_lean():
     """World 929 `busy`: an energy drink (276 g) put back on its plate 0.9 s after it was
     taken, while another shopper takes a 355 g bag from the next plate. The plate's own

@@ -10,7 +10,9 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
   quiet shelf totals move 3-27 g over 1 s);
 - when a moving shelf settles, the median level after minus the median level before is
   the step, each taken on windows that stop ``guard_s`` short of the movement so a ramp's
-  edges do not leak into the levels. It is an event if it beats both ``min_delta_g``
+  edges do not leak into the levels (and, where a plate was not still over the window
+  before, on the latest earlier window of the settled run where every plate was: the
+  deviation lags a hand's touch, so a press's first samples can fall in that window). It is an event if it beats both ``min_delta_g``
   (10 g, the threshold of AIM3S and CMU) and ``delta_k`` times the shelf's level noise,
   measured on its quiet stretches (wobble from people leaning moves a shelf's level by
   several grams), on the shelf's total or on one of its plates: a take from one plate and
@@ -568,8 +570,35 @@ class _Stream:
             return
         level = float(_median0(TOT[a:b + 1, s]))
         plates = _median0(X[a:b + 1, self.cols[s]])
-        if np.isfinite(plates).all():
-            self.ref[s] = (level, plates, float(T[b]), base + b, base + a)
+        if not np.isfinite(plates).all():
+            return
+        ref = (level, plates, float(T[b]), base + b, base + a)
+        if not all(self._still(c, base + a, base + b) for c in self.cols[s]):
+            # a plate was not still there: most often a hand's press beginning, which a
+            # window ending guard_s before the shelf showed moving can still hold (the
+            # window's deviation lags the touch); the level is read from the latest
+            # earlier window of the settled run where every plate was still, if any
+            ref = self._earlier_level(s, ref, self.run_start[s] + self.guard) or ref
+        self.ref[s] = ref
+
+    def _earlier_level(self, s: int, ref: tuple, g_first: int) -> tuple | None:
+        """The level shelf ``s`` left (as ``ref``, see :meth:`_leave`) read from the latest
+        window of its settled run (after global sample ``g_first``, less a window: the
+        settle window that began the run was quiet) ending before ``ref``'s, over which
+        every plate of the shelf was still; None if none."""
+        level, plates, _, g_b, _ = ref
+        cols, W = self.cols[s], self.W
+        g1 = g_b - 1
+        while g1 - W + 1 >= max(g_first - W + 1, self._ring_end - self.H):
+            g0 = g1 - W + 1
+            if all(self._still(c, g0, g1) for c in cols):
+                now = _median0(self.ring[np.arange(g0, g1 + 1) % self.H][:, cols])
+                if not np.isfinite(now).all():
+                    return None
+                return (level + float(np.sum(now - plates)), now,
+                        float(self.ring_t[g1 % self.H]), g1, g0)
+            g1 -= 1
+        return None
 
     def _settle(self, s: int, k: int, base: int, X, T, TOT, was_moving: bool
                 ) -> WeightEvent | str | None:
