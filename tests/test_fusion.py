@@ -737,7 +737,7 @@ def test_a_shopper_goes_back_to_their_old_track_when_the_tracker_finds_it_again(
     assert z.shoppers["1"].track == 1 and not z.shoppers["1"].lost
     assert z.shoppers["1"].last_xy[0] > 370   # followed, not held where the new track ended
     assert z.shopper_at(1, t) == "1" and z.shopper_at(4, 1.6) == "1"
-    for k in range(12):     # a stranger turns up nearby: they are nobody lost
+    for _ in range(12):     # a stranger turns up nearby: they are nobody lost
         scenes.append(z.update(t, tracks({1: box_at(383, 303), 9: box_at(420, 340)})))
         t += 0.1
     assert z.shopper_of[9] == "2" and z.shoppers["1"].track == 1

@@ -12,8 +12,9 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
   the step, each taken on windows that stop ``guard_s`` short of the movement so a ramp's
   edges do not leak into the levels (and, where a plate was not still over the window
   before, on the latest earlier window of the settled run where every plate was: the
-  deviation lags a hand's touch, so a press's first samples can fall in that window). It is an event if it beats both ``min_delta_g``
-  (10 g, the threshold of AIM3S and CMU) and ``delta_k`` times the shelf's level noise,
+  deviation lags a hand's touch, so a press's first samples can fall in that window).
+  It is an event if it beats both ``min_delta_g`` (10 g, the threshold of AIM3S and CMU)
+  and ``delta_k`` times the shelf's level noise,
   measured on its quiet stretches (wobble from people leaning moves a shelf's level by
   several grams), on the shelf's total or on one of its plates: a take from one plate and
   a return of a similar weight to another, in one movement, leave the total where it was;
