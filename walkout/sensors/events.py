@@ -10,9 +10,10 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
   quiet shelf totals move 3-27 g over 1 s);
 - when a moving shelf settles, the median level after minus the median level before is
   the step, each taken on windows that stop ``guard_s`` short of the movement so a ramp's
-  edges do not leak into the levels (and, where a plate was not still over the window
-  before, on the latest earlier window of the settled run where every plate was: the
-  deviation lags a hand's touch, so a press's first samples can fall in that window).
+  edges do not leak into the levels (and, where the plate that carries the step was not
+  still over the window before, on the latest earlier window of the settled run where
+  every plate was: the deviation lags a hand's touch, so a press's first samples can fall
+  in that window).
   It is an event if it beats both ``min_delta_g`` (10 g, the threshold of AIM3S and CMU)
   and ``delta_k`` times the shelf's level noise,
   measured on its quiet stretches (wobble from people leaning moves a shelf's level by
@@ -573,14 +574,7 @@ class _Stream:
         plates = _median0(X[a:b + 1, self.cols[s]])
         if not np.isfinite(plates).all():
             return
-        ref = (level, plates, float(T[b]), base + b, base + a)
-        if not all(self._still(c, base + a, base + b) for c in self.cols[s]):
-            # a plate was not still there: most often a hand's press beginning, which a
-            # window ending guard_s before the shelf showed moving can still hold (the
-            # window's deviation lags the touch); the level is read from the latest
-            # earlier window of the settled run where every plate was still, if any
-            ref = self._earlier_level(s, ref, self.run_start[s] + self.guard) or ref
-        self.ref[s] = ref
+        self.ref[s] = (level, plates, float(T[b]), base + b, base + a)
 
     def _earlier_level(self, s: int, ref: tuple, g_first: int) -> tuple | None:
         """The level shelf ``s`` left (as ``ref``, see :meth:`_leave`) read from the latest
@@ -644,8 +638,18 @@ class _Stream:
             # the shelf settled while the plate that carries the step was pressed (a
             # hand's press moves one plate by far more than a lean moves the shelf), or
             # it left a level read in the middle of a press: no level to read a step
-            # from; a step of the plate itself is still found on its own (plates.py)
-            return NOT_STILL
+            # from; a step of the plate itself is still found on its own (plates.py).
+            # But the level left is most often read on a press just beginning, which a
+            # window ending guard_s before the shelf showed moving can still hold (the
+            # shelf's deviation lags a hand's touch): then it is read again from the
+            # latest earlier window of the settled run where every plate was still
+            earlier = None
+            if self._still(cols[big], base + a, base + k):
+                earlier = self._earlier_level(s, ref, self.run_start[s] + self.guard)
+            if earlier is None:
+                return NOT_STILL
+            self.ref[s] = earlier
+            return self._settle(s, k, base, X, T, TOT, was_moving)
         pids = [self.plate_ids[c] for c in cols]
         t_end = float(T[max(k - self.W + 1, g_start - base + 1, 0)])
         times = self._change_times(cols, plate_d, ref_plates, g_start, base + k)
