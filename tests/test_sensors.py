@@ -929,6 +929,39 @@ def test_the_level_left_is_read_clear_of_the_next_press(preset, world, shelf, sk
         [g["t"] for g in gt if g["sku"] == sku and g["shelf"] == shelf], abs=0.25)
 
 
+def test_a_light_item_eased_off_is_not_read_on_its_ramp():
+    """Drawn world 1112 `pair`: two 25 g gum packs taken 2 s apart from a plate of a shelf
+    whose plates move by 3-7 g sample to sample. Each time the hand pressed, let go, and
+    the plate then eased down by 25 g over a quarter second. The shelf's total counted as
+    settled during that ramp, and its spread passed for still, so the level after was read
+    halfway down: -14 g and -21 g, unexplained, or under the plate's own step. A level's
+    window must now be level too (its halves agree within flat_g or their noise), so the
+    plate's own steps read both packs."""
+    items, gt = _drawn_items("pair", 1112, give_way=True)
+    want = [g for g in gt if g["shelf"] == "G1S1"]
+    assert [(g["sku"], g["qty"]) for g in want] == [("P02", 1), ("P02", 1)]
+    got = [i for i in items if i.shelf_id == "G1S1"]
+    assert [(i.sku, i.qty) for i in got] == [("P02", 1), ("P02", 1)]
+    assert [i.t for i in got] == pytest.approx([g["t"] for g in want], abs=0.5)
+
+
+def test_a_second_take_two_seconds_after_a_first_is_its_own_plate_step():
+    """Drawn world 901 `pair`: gum packs (24 g) taken from one plate 2.1 s apart; the shelf
+    reads the first, and the second only on its ramp (so it is left to the plate). The
+    plate's robust levels read the second step alike from 14.2 s to 15.2 s, and the first
+    of those readings lay within a side (1.5 s) of the first take's larger one, which beat
+    it; the rest tied with it, so no reading was the largest around and the take was lost.
+    Now a reading is beaten only by one that is itself the largest since a side before."""
+    items, gt = _drawn_items("pair", 901, give_way=True)
+    want = [g for g in gt if g["shelf"] == "G1S1" and g["sku"] == "P01"]
+    assert [g["qty"] for g in want] == [1, 1]
+    got = [i for i in items if i.shelf_id == "G1S1" and i.sku == "P01"]
+    assert [i.qty for i in got] == [1, 1]
+    assert [i.t for i in got] == pytest.approx([g["t"] for g in want], abs=0.5)
+    sc = score_item_events(items, gt)
+    assert sc.fp == 0 and sc.fn == 0
+
+
 def test_a_put_back_beside_a_neighbours_take_is_not_taken_for_a_lean():
     """World 929 `busy`: an energy drink (276 g) put back on its plate 0.9 s after it was
     taken, while another shopper takes a 355 g bag from the next plate. The plate's own

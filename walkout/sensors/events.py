@@ -576,17 +576,17 @@ class _Stream:
             return
         self.ref[s] = (level, plates, float(T[b]), base + b, base + a)
 
-    def _earlier_level(self, s: int, ref: tuple, g_first: int) -> tuple | None:
+    def _earlier_level(self, s: int, ref: tuple, g_first: int, step: float) -> tuple | None:
         """The level shelf ``s`` left (as ``ref``, see :meth:`_leave`) read from the latest
         window of its settled run (after global sample ``g_first``, less a window: the
         settle window that began the run was quiet) ending before ``ref``'s, over which
-        every plate of the shelf was still; None if none."""
+        every plate of the shelf was still (as for a ``step``); None if none."""
         level, plates, _, g_b, _ = ref
         cols, W = self.cols[s], self.W
         g1 = g_b - 1
         while g1 - W + 1 >= max(g_first - W + 1, self._ring_end - self.H):
             g0 = g1 - W + 1
-            if all(self._still(c, g0, g1) for c in cols):
+            if all(self._still(c, g0, g1, step) for c in cols):
                 now = _median0(self.ring[np.arange(g0, g1 + 1) % self.H][:, cols])
                 if not np.isfinite(now).all():
                     return None
@@ -633,8 +633,8 @@ class _Stream:
         # (only where the shelf counts as settled at more than a plate needs to be still:
         # a shelf that wobbles more than its plates)
         if self.quiet[s] > self.p.stable_floor_g and not (
-                self._still(cols[big], base + a, base + k)
-                and self._still(cols[big], g_from, g_start)):
+                self._still(cols[big], base + a, base + k, plate_d[big])
+                and self._still(cols[big], g_from, g_start, plate_d[big])):
             # the shelf settled while the plate that carries the step was pressed (a
             # hand's press moves one plate by far more than a lean moves the shelf), or
             # it left a level read in the middle of a press: no level to read a step
@@ -644,8 +644,9 @@ class _Stream:
             # shelf's deviation lags a hand's touch): then it is read again from the
             # latest earlier window of the settled run where every plate was still
             earlier = None
-            if self._still(cols[big], base + a, base + k):
-                earlier = self._earlier_level(s, ref, self.run_start[s] + self.guard)
+            if self._still(cols[big], base + a, base + k, plate_d[big]):
+                earlier = self._earlier_level(s, ref, self.run_start[s] + self.guard,
+                                              plate_d[big])
             if earlier is None:
                 return NOT_STILL
             self.ref[s] = earlier
@@ -685,11 +686,12 @@ class _Stream:
         top = float(moves[on].sum() if on is not None else np.sort(moves)[-3:].sum())
         return top >= self.p.min_delta_g and top >= self.p.watch_share * float(moves.sum())
 
-    def _still(self, col: int, g0: int, g1: int) -> bool:
+    def _still(self, col: int, g0: int, g1: int, step: float = 0.0) -> bool:
         """Plate ``col`` was still over global samples ``[g0, g1]``: their spread is
         within what makes a shelf count as settled (``stable_k`` times the plate's own
         sample noise, read from its sample-to-sample changes, which a press's smooth rise
-        barely moves; at least ``stable_floor_g``). True when they are out of history."""
+        barely moves; at least ``stable_floor_g``), and it held a level (below); ``step``
+        is the step read on the plate there, if any. True when they are out of history."""
         if g0 < self._ring_end - self.H or g1 - g0 < 3:
             return True
         x = self.ring[np.arange(g0, g1 + 1) % self.H, col]
@@ -697,7 +699,17 @@ class _Stream:
         if len(x) < 4:
             return True
         noise = float(np.median(np.abs(np.diff(x)))) / (0.6745 * np.sqrt(2))
-        return float(x.std()) <= max(self.p.stable_floor_g, self.p.stable_k * noise)
+        if float(x.std()) > max(self.p.stable_floor_g, self.p.stable_k * noise):
+            return False
+        # and level: a slow lift (an item eased off after the press) ramps a light item's
+        # step over a few tenths of a second, within a spread that a noisy plate allows.
+        # The window's halves must agree as a plate step's side must (plates.py): within
+        # flat_g (half the smallest step), delta_k times the noise of their medians'
+        # difference, or flat_share of the step read (nearer its own level than the other)
+        h = len(x) // 2
+        gap = abs(float(np.median(x[:h])) - float(np.median(x[len(x) - h:])))
+        return gap <= max(self.p.flat_g, self.p.delta_k * 1.2533 * noise * np.sqrt(2 / h),
+                          self.p.flat_share * abs(step))
 
     def _watch(self, s: int, k: int, base: int, X, T, TOT) -> None:
         """Shelf ``s`` settled at row ``k`` after moving: keep its new level to watch

@@ -193,16 +193,32 @@ class PlateStepFinder:
         big = np.abs(step) >= need
         # the largest step of its sign within side_s either way (the first of equals):
         # the same step read at a neighbouring median is smaller, being less well placed,
-        # and of the same sign (a put-back a second after a take is another step)
+        # and of the same sign (a put-back a second after a take is another step). Before
+        # it, only the steps that are themselves the largest since side_s before them
+        # count: robust levels read one step alike over several medians, and a second
+        # take two seconds after a first is read as large from a median that the first
+        # one's reading still beats, while its best-placed reading is out of that one's
+        # reach (a step is one reading, not every median its sides overlap)
         size = np.where(np.isnan(step), -np.inf, np.abs(step))
         pad = np.full((h, len(cols)), -np.inf)
         m = len(js)
         left = top = np.zeros(size.shape, bool)
         for sign in (step > 0, step < 0):
             own = np.where(sign, size, -np.inf)
-            run = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, own, pad]),
-                                                           h, axis=0).max(-1)
+            win = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, own, pad]),
+                                                           h, axis=0)
+            run = win.max(-1)
             peak = sign & (size > run[:m])
+            # beaten by a reading that is itself no step (the first of its window's largest)
+            by = np.arange(m)[:, None] - h + win[:m].argmax(-1)
+            redo = sign & ~peak & big & (by >= 0)
+            redo[redo] = ~peak[by[redo], np.nonzero(redo)[1]]
+            if redo.any():
+                kept = np.where(peak, own, -np.inf)
+                for i in np.flatnonzero(redo.any(1)):
+                    beat = kept[max(i - h, 0):i].max(0) if i else np.full(len(cols), -np.inf)
+                    now = sign[i] & (size[i] > beat)
+                    peak[i], kept[i] = now, np.where(now, own[i], -np.inf)
             left = left | peak
             top = top | (peak & (size >= run[h + 1:h + 1 + m]))
         judged = (js >= lo) & (js <= hi)
