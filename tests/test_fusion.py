@@ -1027,6 +1027,28 @@ def test_colours_trading_places_between_shoppers_who_never_met_are_not_a_swap():
     assert w.zones.repairs == [] and w.zones.shopper_of == {1: "1", 2: "2"}
 
 
+def test_shoppers_who_passed_a_hands_width_apart_are_not_swapped_on_colour():
+    """Shoppers 1 (red) and 2 (blue) stand side by side at a shelf, their boxes touching but
+    never overlapping, then part with their tracks' colours traded (as two dressed nearly
+    alike can seem to, on a few looks' noise). A tracker matches boxes by their overlap and
+    cannot swap two that never overlapped, so nothing is repaired. (Before, touching was
+    enough: in drawn world 1120 `busy`, two shoppers whose colour models were 0.37 apart
+    passed 3 px apart, and 16 s later four noisy looks swapped them, and their items.)"""
+    w = World()
+    w.enter(1)
+    w.enter(2)
+    y = 175
+
+    def at(x1: float, c1, x2: float, c2) -> dict:
+        return {1: (box_at(x1, y), c1), 2: (box_at(x2, y), c2)}
+
+    hold_painted(w, at(150, RED, 450, BLUE), 3.0)   # colour models
+    hold_painted(w, at(262, RED, 288, BLUE), 1.0)   # side by side: touching, IoU 0
+    for k in range(20):                             # apart, colours traded
+        hold_painted(w, at(262 - 5 * k, BLUE, 288 + 5 * k, RED), 0.1)
+    assert w.zones.repairs == [] and w.zones.shopper_of == {1: "1", 2: "2"}
+
+
 def test_two_shoppers_lost_and_found_one_at_a_time_are_told_apart_by_colour():
     """Shoppers 1 (red) and 2 (blue) stand 80 px (1 m) apart, never touching. 1's track is
     lost; then 2 steps half a metre on and the tracker starts a new track (3) there while

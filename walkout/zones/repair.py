@@ -6,9 +6,10 @@ apart, and of those beside someone without their boxes overlapping (IoU under
 ``look_overlap``: a shopper touching others for seconds at a shelf is still looked at,
 though never learnt from), are
 re-matched to the colour models (:mod:`walkout.zones.looks`; Hungarian on the
-Bhattacharyya distance). A shopper may only be moved onto the track of one they touched
-within ``swap_memory_s`` (a tracker swaps the ids of people whose boxes met, never of two
-across the store), or whose new track, given to a lost shopper, started near them
+Bhattacharyya distance). A shopper may only be moved onto the track of one whose box
+overlapped theirs (by ``look_overlap`` at least) within ``swap_memory_s`` (a tracker swaps
+the ids of people whose boxes met, never of two across the store, nor of two who only
+passed a hand's width apart), or whose new track, given to a lost shopper, started near them
 (:meth:`IdentityRepair.handover`: the identity layer can swap those), and whose colour
 model is at least ``alike`` from theirs (two dressed
 alike are told apart by no colour; the tracker's motion is the better guess then). A
@@ -60,6 +61,7 @@ class IdentityRepair:
         self.last_touch: dict[str, float] = {}       # shopper -> last time touching someone
         self.handovers: dict[str, list[float]] = {}  # shopper -> latest handovers (handover)
         self.overlaps: dict[frozenset, list[tuple[float, float]]] = {}  # tracks -> (t, IoU)
+        self.handed: set[tuple[frozenset, float]] = set()   # (tracks, t) of each handover
         self._doubt: tuple | None = None             # (moves, first seen, frames in a row)
         self.repairs: list[tuple[float, tuple[str, ...]]] = []  # (from t, shoppers) applied
         self._frame_no = 0
@@ -94,6 +96,7 @@ class IdentityRepair:
         self._frame_no += 1
         if self._frame_no % 100 == 0:   # pairs apart for a minute: no doubt left to place
             self.overlaps = {k: v for k, v in self.overlaps.items() if v[-1][0] > t - 60}
+            self.handed = {(k, tt) for k, tt in self.handed if tt > t - 60}
         looking = self._frame_no % self.look_every == 0
         for (k, sid), row, overlap in zip(mine, touch, iou):
             if row.any():
@@ -125,6 +128,7 @@ class IdentityRepair:
         for k, b in others.items():
             pair = self.overlaps.setdefault(frozenset((track, k)), [])
             pair[:] = [*pair[-299:], (t, float(iou_batch(box[None], b[None])[0, 0]))]
+            self.handed.add((frozenset((track, k)), t))
         if others:
             for k in (track, *others):
                 times = self.handovers.setdefault(self.ids.shopper_at(k, t), [])
@@ -171,13 +175,19 @@ class IdentityRepair:
         log.debug("identity repair from t=%.2f: %s (at %.2f)", t0, dict(moves), t)
 
     def _met(self, since: float) -> set[frozenset]:
-        """The pairs of shoppers whose tracks touched at or after ``since``."""
+        """The pairs of shoppers whose tracks met at or after ``since``: their boxes
+        overlapped by ``look_overlap`` at least, or one's new track was handed over beside
+        the other's. A tracker matches boxes to tracks by their overlap, so it cannot swap
+        two people whose boxes only came within a hand's width of each other: those were
+        looked at all along (``look_overlap``), and two people dressed nearly alike would
+        otherwise be swapped on a few looks' noise."""
         met = set()
         for pair, hist in self.overlaps.items():
-            for tt, _ in reversed(hist):
+            for tt, iou in reversed(hist):
                 if tt < since:
                     break
-                met.add(frozenset(self.ids.shopper_at(k, tt) for k in pair))
+                if iou >= self.params.look_overlap or (pair, tt) in self.handed:
+                    met.add(frozenset(self.ids.shopper_at(k, tt) for k in pair))
         return met
 
     def _apply(self, moves: tuple[tuple[str, str], ...], first_seen: float, t: float) -> float:
