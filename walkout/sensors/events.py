@@ -705,7 +705,8 @@ class _Stream:
         # step over a few tenths of a second, within a spread that a noisy plate allows.
         # The window's halves must agree as a plate step's side must (plates.py): within
         # flat_g (half the smallest step), delta_k times the noise of their medians'
-        # difference, or flat_share of the step read (nearer its own level than the other)
+        # difference, or flat_share of the step read (nearer its own level than the other);
+        # 1.2533 = sqrt(pi / 2), a median's noise over a mean's for normal noise
         h = len(x) // 2
         gap = abs(float(np.median(x[:h])) - float(np.median(x[len(x) - h:])))
         return gap <= max(self.p.flat_g, self.p.delta_k * 1.2533 * noise * np.sqrt(2 / h),
