@@ -687,14 +687,26 @@ class _Stream:
         return top >= self.p.min_delta_g and top >= self.p.watch_share * float(moves.sum())
 
     def _still(self, col: int, g0: int, g1: int, step: float = 0.0) -> bool:
-        """Plate ``col`` was still over global samples ``[g0, g1]``: their spread is
-        within what makes a shelf count as settled (``stable_k`` times the plate's own
-        sample noise, read from its sample-to-sample changes, which a press's smooth rise
-        barely moves; at least ``stable_floor_g``), and it held a level (below); ``step``
+        """Plate ``col`` was still over global samples ``[g0, g1]``: their spread, less
+        the sway its board shares with every plate, is within what makes a shelf count as
+        settled (``stable_k`` times the plate's own sample noise, read from its
+        sample-to-sample changes, which a press's smooth rise barely moves; at least
+        ``stable_floor_g``), and it held a level (below); ``step``
         is the step read on the plate there, if any. True when they are out of history."""
         if g0 < self._ring_end - self.H or g1 - g0 < 3:
             return True
-        x = self.ring[np.arange(g0, g1 + 1) % self.H, col]
+        rows = np.arange(g0, g1 + 1) % self.H
+        x = self.ring[rows, col]
+        s = int(self.shelf_of_col[col])
+        if s >= 0 and len(self.cols[s]) >= 3:
+            # less the board's own sway: a shelf board that shakes (a neighbour's touch,
+            # a knock) moves all its plates the same way, a hand's press moves one
+            # (:func:`_shared`; on fewer than three plates, noise shares a sign too often)
+            y = self.ring[rows][:, self.cols[s]]
+            y = y[np.isfinite(y).all(axis=1)]
+            if len(y) >= 4:
+                sway = _shared(y - np.median(y, axis=0))
+                x = y[:, int(np.flatnonzero(self.cols[s] == col)[0])] - sway
         x = x[np.isfinite(x)]
         if len(x) < 4:
             return True
@@ -817,6 +829,14 @@ class _Stream:
             spread = _col_quantile(d, ok, q) / np.where(stuck, 0.3186, 0.6745)  # |N(0,1)|
             self.sig_d = _blend(self.sig_d, spread, n, self.alpha_per_sample, self.seen_d)
             self.seen_d += n
+
+
+def _shared(dev: np.ndarray) -> np.ndarray:
+    """Per row, the move that every column shares: where all deviations have one sign, the
+    smallest of them; else 0. A board's sway moves every plate the same way; independent
+    noise rarely does, and a press on one plate is not shared at all."""
+    lo, hi = dev.min(axis=1), dev.max(axis=1)
+    return np.where(lo > 0, lo, np.where(hi < 0, hi, 0.0))
 
 
 def _median0(a: np.ndarray) -> np.ndarray:
