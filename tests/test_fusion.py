@@ -1101,6 +1101,27 @@ def test_a_new_track_where_a_shopper_was_a_frame_ago_waits_for_them():
     assert w.zones.shopper_of[4] == "1" and w.zones.repairs == []
 
 
+def test_a_track_seen_beside_a_shopper_does_not_continue_them_when_they_are_lost():
+    """Shopper 1 (red) stands at a shelf. Someone else (track 3, also in red) is first
+    seen 1.25 m away while 1 is still seen there; then 1's track is lost as 1 reaches (the
+    box changes too fast) and the tracker starts track 4 on 1, whose look is half shelf.
+    Track 3 matched 1's colours better, but it was somewhere else at the same moment, so
+    it cannot be 1: track 4 continues 1 and track 3 is a new shopper. (Before, a new track
+    could be anyone who could have walked to it by now, so 3 took 1's identity and 4 became
+    a new shopper: drawn world 1134 `busy`, where the two swapped a cart's items.)"""
+    w = World()
+    w.enter(1)
+    y = 175
+    a = box_at(250, y)
+    hold_painted(w, {1: (box_at(150, y), RED)}, 3.0)               # colour model
+    hold_painted(w, {1: (a, RED)}, 1.0)
+    hold_painted(w, {1: (a, RED), 3: (box_at(350, y), RED)}, 0.1)  # 3 first seen, 1 there
+    hold_painted(w, {3: (box_at(350, y), RED)}, 0.1)                # 1 lost
+    hold_painted(w, {3: (box_at(350, y), RED), 4: (a, [RED, BLUE])}, 1.5)
+    assert w.zones.shopper_of[4] == "1"
+    assert w.zones.shopper_of[3] == "2"
+
+
 def test_shoppers_dressed_alike_are_not_swapped_on_colour():
     """Shoppers 1 and 2 wear the same red; 2 also carries a small dark bag, so their colour
     models are only 0.25 apart (under ``alike``, 0.35: light and pose change one person's

@@ -155,7 +155,7 @@ class Zones:
                 self._new(tid, t, xy, "outside")
                 continue
             first = self._pending.setdefault(tid, (t, xy))
-            lost = self._lost_candidate(t, first[1], look_of(tid), centres)
+            lost = self._lost_candidate(t, first[1], look_of(tid), centres, first[0])
             if lost is not None:
                 del self._pending[tid]
                 self._hosts.pop(tid, None)
@@ -225,9 +225,12 @@ class Zones:
         return s
 
     def _lost_candidate(self, t: float, xy, seen: np.ndarray | None = None,
-                        present: dict | None = None) -> Shopper | None:
-        """The lost shopper a new track at ``xy`` continues: among those who could have
-        walked there, the closest in colour when both are known, else the nearest. Those
+                        present: dict | None = None, t_first: float | None = None
+                        ) -> Shopper | None:
+        """The lost shopper a new track first seen at ``xy`` (at ``t_first``) continues:
+        among those who could have walked there, the closest in colour when both are known,
+        else the nearest. One still seen elsewhere once the track was there was someone
+        else: from them only a box's jitter is allowed (``reid_margin_m``). Those
         unseen in this frame (``present``: its tracks) but not lost yet count too: when one
         of them is the best, nobody is (yet): a tracker that drops a track and starts
         another on the same person in one frame leaves that shopper unseen for a frame, and
@@ -239,7 +242,8 @@ class Zones:
                                                       and s.track not in present)):
                 continue
             d = float(np.hypot(xy[0] - s.last_xy[0], xy[1] - s.last_xy[1]))
-            if d > self._reid_margin_px + self._reid_speed_px_s * (t - s.last_t):
+            walked = 0.0 if t_first is not None and t_first <= s.last_t else t - s.last_t
+            if d > self._reid_margin_px + self._reid_speed_px_s * walked:
                 continue
             colour = distance(models[s.id], seen) \
                 if seen is not None and s.id in models else 1.0
