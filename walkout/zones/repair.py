@@ -7,9 +7,9 @@ apart, and of those beside someone without their boxes overlapping (IoU under
 though never learnt from), are
 re-matched to the colour models (:mod:`walkout.zones.looks`; Hungarian on the
 Bhattacharyya distance). A shopper may only be moved onto the track of one whose box
-overlapped theirs (by ``look_overlap`` at least) within ``swap_memory_s`` (a tracker swaps
+overlapped theirs (by ``swap_overlap`` at least) within ``swap_memory_s`` (a tracker swaps
 the ids of people whose boxes met, never of two across the store, nor of two who only
-passed a hand's width apart), or whose new track, given to a lost shopper, started near them
+passed a hand's width apart or stood side by side barely overlapping), or whose new track, given to a lost shopper, started near them
 (:meth:`IdentityRepair.handover`: the identity layer can swap those), and whose colour
 model is at least ``alike`` from theirs (two dressed
 alike are told apart by no colour; the tracker's motion is the better guess then). A
@@ -176,17 +176,18 @@ class IdentityRepair:
 
     def _met(self, since: float) -> set[frozenset]:
         """The pairs of shoppers whose tracks met at or after ``since``: their boxes
-        overlapped by ``look_overlap`` at least, or one's new track was handed over beside
+        overlapped by ``swap_overlap`` at least, or one's new track was handed over beside
         the other's. A tracker matches boxes to tracks by their overlap, so it cannot swap
-        two people whose boxes only came within a hand's width of each other: those were
-        looked at all along (``look_overlap``), and two people dressed nearly alike would
-        otherwise be swapped on a few looks' noise."""
+        two people whose boxes only came within a hand's width of each other, or stood side
+        by side barely overlapping: those were looked at all along (``look_overlap``), and
+        looks taken while they reach into shelves side by side, or of two dressed nearly
+        alike, would otherwise swap them on a few looks' noise."""
         met = set()
         for pair, hist in self.overlaps.items():
             for tt, iou in reversed(hist):
                 if tt < since:
                     break
-                if iou >= self.params.look_overlap or (pair, tt) in self.handed:
+                if iou >= self.params.swap_overlap or (pair, tt) in self.handed:
                     met.add(frozenset(self.ids.shopper_at(k, tt) for k in pair))
         return met
 

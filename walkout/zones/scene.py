@@ -50,6 +50,11 @@ class ZoneParams:
     # they part, the colours show a swap within a few looks; one of them hidden or lost
     # meanwhile shows it when re-found, which is at most ``reid_window_s`` later
     swap_memory_s: float = 20.0
+    # ... and touched means overlapped by this IoU: the tracker's lowest association gate
+    # (walkout.track.TrackerConfig.iou_threshold, ByteTrack's first pass). A track takes a
+    # box only if it overlaps its own by that much, so it cannot pass from one person to
+    # another standing beside them whose box never overlapped theirs as much
+    swap_overlap: float = 0.2
     # two colour models closer than this may be the same clothes (uniforms, couples):
     # colour cannot say who is who. The same clothes on two bodies, seen under one store's
     # light, give models up to about 0.35 apart; different clothes rarely come under 0.4
