@@ -9,10 +9,11 @@ re-matched to the colour models (:mod:`walkout.zones.looks`; Hungarian on the
 Bhattacharyya distance). A shopper may only be moved onto the track of one whose box
 overlapped theirs (by ``swap_overlap`` at least) within ``swap_memory_s`` (a tracker swaps
 the ids of people whose boxes met, never of two across the store, nor of two who only
-passed a hand's width apart or stood side by side barely overlapping), or whose new track, given to a lost shopper, started near them
-(:meth:`IdentityRepair.handover`: the identity layer can swap those), and whose colour
-model is at least ``alike`` from theirs (two dressed
-alike are told apart by no colour; the tracker's motion is the better guess then). A
+passed a hand's width apart or stood side by side barely overlapping), or whose new
+track, given to a lost shopper, started near them (:meth:`IdentityRepair.handover`: the
+identity layer can swap those), and whose colour model is at least ``alike`` from theirs
+(two dressed alike are told apart by no colour; the tracker's motion is the better guess
+then). A
 matching that beats the current one by ``swap_gain`` in
 ``swap_frames`` looks in a row (looks while they overlap someone neither count nor break
 the row) is applied. Each track changes hands at the moment, since those shoppers last
