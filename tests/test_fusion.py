@@ -1148,26 +1148,6 @@ def test_a_track_seen_beside_a_shopper_does_not_continue_them_when_they_are_lost
     assert w.zones.shopper_of[3] == "2"
 
 
-def test_a_track_restarted_on_a_shopper_never_shows_them_twice_in_a_frame():
-    """The tracker starts a new track (3) on shopper 1 while still reporting their old one
-    for two frames (it coasts), then drops the old one. Track 3 continues 1 from when it was
-    first seen, but in the frames both tracks were reported only the old one shows 1:
-    tracks.txt must not hold one shopper twice in a frame (before, it did: drawn world 1134
-    `busy`)."""
-    w = World()
-    w.enter(1)
-    y = 175
-    hold_painted(w, {1: (box_at(250, y), RED)}, 2.0)
-    t_both = w.t
-    hold_painted(w, {1: (box_at(250, y), RED), 3: (box_at(252, y), RED)}, 2 / FPS)
-    hold_painted(w, {3: (box_at(252, y), RED)}, 1.5)
-    assert w.zones.shopper_of[3] == "1"
-    both = [round(t_both + k / FPS, 6) for k in range(2)]
-    assert [w.zones.shopper_at(1, t) for t in both] == ["1", "1"]
-    assert [w.zones.shopper_at(3, t) for t in both] == ["", ""]
-    assert w.zones.shopper_at(3, w.t) == "1"
-
-
 def test_shoppers_dressed_alike_are_not_swapped_on_colour():
     """Shoppers 1 and 2 wear the same red; 2 also carries a small dark bag, so their colour
     models are only 0.25 apart (under ``alike``, 0.35: light and pose change one person's

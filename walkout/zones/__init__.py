@@ -160,9 +160,6 @@ class Zones:
                 del self._pending[tid]
                 self._hosts.pop(tid, None)
                 self.ids.assign(tid, lost.id, first[0])
-                if first[0] <= lost.last_t:  # both tracks were on them for a moment (one
-                    # coasting): the old one showed them then, so no frame shows them twice
-                    self.ids.show(tid, "", first[0], lost.last_t + 1e-6)
                 lost.track, lost.lost = tid, False
                 # the shoppers the new track could have been instead: those on a track of
                 # their own as near its first place as the lost shopper could have walked
