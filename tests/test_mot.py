@@ -7,7 +7,7 @@ import importlib.resources
 import numpy as np
 import pytest
 
-from walkout.io import read_mot
+from walkout.io import mot_lines, read_mot
 from walkout.mot import evaluate_mot
 
 
@@ -117,3 +117,20 @@ def test_empty_prediction_or_ground_truth():
     assert (m.fn, m.fp, m.mota, m.hota, m.idf1) == (2, 0, 0.0, 0.0, 0.0)
     m = evaluate_mot(none, gt)
     assert (m.fn, m.fp, m.hota) == (0, 2, 0.0)
+
+
+def test_tracks_txt_holds_one_row_per_shopper_and_frame(tmp_path):
+    """A track restarted on a shopper while the tracker still reports the old one (coasting)
+    shows them twice for a frame or two: tracks.txt keeps the newer track's box. The
+    fixed preset `busy` 700 wrote two such rows before."""
+    rows = [(1, "1", 3, (10, 10, 20, 40)), (1, "2", 4, (60, 10, 20, 40)),
+            (2, "1", 3, (11, 10, 20, 40)), (2, "2", 4, (61, 10, 20, 40)),
+            (2, "1", 7, (12, 11, 20, 40)),      # track 7 restarted on shopper 1
+            (3, "1", 7, (13, 11, 20, 40))]
+    lines = list(mot_lines(rows))
+    got = [tuple(line.split(",")[:3]) for line in lines]
+    assert got == [("1", "1", "10.00"), ("1", "2", "60.00"), ("2", "1", "12.00"),
+                   ("2", "2", "61.00"), ("3", "1", "13.00")]
+    (tmp_path / "tracks.txt").write_text("".join(lines))
+    a = read_mot(tmp_path / "tracks.txt")
+    assert len(a) == 5 and len({(int(f), int(i)) for f, i in a[:, :2]}) == 5

@@ -433,6 +433,21 @@ def format_mot_row(frame: int, track_id: int, tlwh, score: float = 1.0) -> str:
     return f"{frame},{track_id},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{score:g},-1,-1,-1"
 
 
+def mot_lines(rows) -> Iterator[str]:
+    """MOTChallenge lines from ``(frame, shopper id, track id, tlwh)`` rows in frame order,
+    one per shopper and frame. A track restarted on a shopper while the tracker still
+    reported the old one (coasting on its prediction) shows them twice for a frame or two;
+    the newer track's box, a detection, is kept."""
+    frame, keep = None, {}
+    for f, sid, tid, tlwh in rows:
+        if f != frame:
+            yield from (format_mot_row(frame, int(s), b) + "\n" for s, (_, b) in keep.items())
+            frame, keep = f, {}
+        if sid not in keep or tid > keep[sid][0]:
+            keep[sid] = (tid, tlwh)
+    yield from (format_mot_row(frame, int(s), b) + "\n" for s, (_, b) in keep.items())
+
+
 def iter_jsonl(path: str | Path):
     """Yield ``(line_number, object)`` for each non-blank line of a JSON lines file; each
     line must be a JSON object."""

@@ -35,7 +35,7 @@ from .fusion import FusionParams
 from .io import (
     RUN_JSON,
     claim_run_folder,
-    format_mot_row,
+    mot_lines,
     remove_stray_temps,
     write_lines_atomic,
     write_text_atomic,
@@ -277,9 +277,9 @@ class CamerasPipeline(Pipeline):
             *(f"{t:.3f},{shopper[tid]},{x:.3f},{y:.3f}\n" for t, tid, x, y in self.floor_rows
               if shopper.get(tid))])
         for cam, rows in self.camera_rows.items():
-            write_lines_atomic(out / f"tracks_{cam}.txt", [
-                format_mot_row(f, int(shopper[tid]), (b[0], b[1], b[2] - b[0], b[3] - b[1]))
-                + "\n" for f, tid, b in rows if shopper.get(tid)])
+            write_lines_atomic(out / f"tracks_{cam}.txt", mot_lines(
+                (f, shopper[tid], tid, (b[0], b[1], b[2] - b[0], b[3] - b[1]))
+                for f, tid, b in rows if shopper.get(tid)))
         self.track_rows.close()
         self.carts.write_receipts()
         self.seal()

@@ -29,7 +29,7 @@ from .io import (
     RUN_JSON,
     claim_run_folder,
     event_record,
-    format_mot_row,
+    mot_lines,
     remove_stray_temps,
     write_lines_atomic,
     write_text_atomic,
@@ -227,12 +227,12 @@ class Pipeline:
     # ---- outputs -----------------------------------------------------------------------------
     def track_lines(self) -> Iterator[str]:
         """tracks.txt, a line at a time: MOTChallenge rows under shopper ids (tracks never a
-        shopper left out)."""
-        for chunk in self.track_rows.chunks():
-            for f, t, tid, x0, y0, x1, y1 in chunk.tolist():
-                sid = self.zones.shopper_at(int(tid), t)
-                if sid:
-                    yield format_mot_row(int(f), int(sid), (x0, y0, x1 - x0, y1 - y0)) + "\n"
+        shopper left out), one per shopper and frame (:func:`walkout.io.mot_lines`)."""
+        yield from mot_lines(
+            (int(f), sid, int(tid), (x0, y0, x1 - x0, y1 - y0))
+            for chunk in self.track_rows.chunks()
+            for f, t, tid, x0, y0, x1, y1 in chunk.tolist()
+            if (sid := self.zones.shopper_at(int(tid), t)))
 
     def tracks_text(self) -> str:
         return "".join(self.track_lines())
