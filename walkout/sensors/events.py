@@ -702,7 +702,7 @@ class _Stream:
             # less the board's own sway: a shelf board that shakes (a neighbour's touch,
             # a knock) moves all its plates the same way, a hand's press moves one
             # (:func:`_shared`; on fewer than three plates, noise shares a sign too often)
-            y = self.ring[rows][:, self.cols[s]]
+            y = self.ring[rows[:, None], self.cols[s]]
             y = y[np.isfinite(y).all(axis=1)]
             if len(y) >= 4:
                 sway = _shared(y - np.median(y, axis=0))
