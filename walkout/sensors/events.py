@@ -687,26 +687,32 @@ class _Stream:
         return top >= self.p.min_delta_g and top >= self.p.watch_share * float(moves.sum())
 
     def _still(self, col: int, g0: int, g1: int, step: float = 0.0) -> bool:
-        """Plate ``col`` was still over global samples ``[g0, g1]``: their spread, less
-        the sway its board shares with every plate, is within what makes a shelf count as
-        settled (``stable_k`` times the plate's own sample noise, read from its
-        sample-to-sample changes, which a press's smooth rise barely moves; at least
-        ``stable_floor_g``), and it held a level (below); ``step``
-        is the step read on the plate there, if any. True when they are out of history."""
+        """Plate ``col`` was still over global samples ``[g0, g1]`` (:meth:`_held`), as
+        read or less the sway its board shares with every plate; ``step`` is the step read
+        on the plate there, if any. True when they are out of history."""
         if g0 < self._ring_end - self.H or g1 - g0 < 3:
             return True
         rows = np.arange(g0, g1 + 1) % self.H
-        x = self.ring[rows, col]
+        if self._held(self.ring[rows, col], step):
+            return True
         s = int(self.shelf_of_col[col])
-        if s >= 0 and len(self.cols[s]) >= 3:
-            # less the board's own sway: a shelf board that shakes (a neighbour's touch,
-            # a knock) moves all its plates the same way, a hand's press moves one
-            # (:func:`_shared`; on fewer than three plates, noise shares a sign too often)
-            y = self.ring[rows[:, None], self.cols[s]]
-            y = y[np.isfinite(y).all(axis=1)]
-            if len(y) >= 4:
-                sway = _shared(y - np.median(y, axis=0))
-                x = y[:, int(np.flatnonzero(self.cols[s] == col)[0])] - sway
+        if s < 0 or len(self.cols[s]) < 3:
+            return False
+        # less the board's own sway: a shelf board that shakes (a neighbour's touch, a
+        # knock) moves all its plates the same way, a hand's press moves one
+        # (:func:`_shared`; on fewer than three plates, noise shares a sign too often)
+        y = self.ring[rows[:, None], self.cols[s]]
+        y = y[np.isfinite(y).all(axis=1)]
+        if len(y) < 4:
+            return False
+        sway = _shared(y - np.median(y, axis=0))
+        return self._held(y[:, int(np.flatnonzero(self.cols[s] == col)[0])] - sway, step)
+
+    def _held(self, x: np.ndarray, step: float) -> bool:
+        """Samples ``x`` of a plate held still: their spread is within what makes a shelf
+        count as settled (``stable_k`` times the plate's own sample noise, read from its
+        sample-to-sample changes, which a press's smooth rise barely moves; at least
+        ``stable_floor_g``), and they held a level (below). True for under four samples."""
         x = x[np.isfinite(x)]
         if len(x) < 4:
             return True
