@@ -13,9 +13,9 @@ side by side with ultralytics `model.track`; memory over a long clip.
     receipt F1 1.0 with every receipt exact; busy F1 >= 0.97, exact >= 0.9, flagged <= 10%.
     With --world random each clip is simulated in a drawn world (`walkout simulate
     --world random`: seed s in world s; seeds 960-969 by default, on which nothing was
-    chosen, like 1130-1139, while 900-959, 970-999 and 1100-1129 were studied clip by clip): random
-    timing, bodies, camera, light, image quality, load cells and clock offset. A clip with
-    a wrong receipt is printed with its world's main parameters.
+    chosen, like 1150-1159, while 900-959, 970-999 and 1100-1149 were studied clip by
+    clip): random timing, bodies, camera, light, image quality, load cells and clock
+    offset. A clip with a wrong receipt is printed with its world's main parameters.
     --detection adds the detector's own precision and recall per clip (IoU 0.5 against
     gt/tracks.txt, at the store's confidence), to tell a detection loss from the rest.
 (b) Speed on the CPU, one run, the same 640x480 10 fps clip (busy, seed 700) and model:
