@@ -976,6 +976,32 @@ def test_a_step_on_a_swaying_board_is_read_when_the_board_settles():
     assert [(i.sku, i.qty) for i in got] == want
 
 
+def test_a_boards_sway_read_crest_to_trough_is_no_item():
+    """Drawn world 1143 `single`: a 24 g gum taken from one plate of a board that sways
+    (its total by about 20 g) in one uneven shape, its three plates taking about a third,
+    a half and a tenth of it. The level before was read at a crest and the level after in
+    a trough, so the next plate read -19.6 g: a phantom 25 g gum. The board's shape,
+    learnt from its plates' history, explains both other plates' moves, and that sway is
+    taken out of the reading."""
+    items, gt = _drawn_items("single", 1143, give_way=True)
+    want = [(g["sku"], g["qty"]) for g in gt if g["shelf"] == "G1S1"]
+    assert want == [("P01", 1)]
+    assert [(i.sku, i.qty) for i in items if i.shelf_id == "G1S1"] == want
+    sc = score_item_events(items, gt)
+    assert sc.fp == 0 and sc.fn == 0
+
+
+def test_a_take_from_the_plate_a_board_sways_most_is_no_sway():
+    """Drawn world 1158 `pair`: a 25 g gum taken 0.3 s after a 48 g pack, from the plate
+    that carries most of its board's sway, while the third plate kept its level. Fitted
+    as a sway, the shape wanted 5 g of that plate and ate two thirds of the gum; a sway
+    moves every plate by its share, so a plate that kept its level says it was none."""
+    items, gt = _drawn_items("pair", 1158, give_way=True)
+    want = sorted((g["sku"], g["qty"]) for g in gt if g["shelf"] == "G1S1")
+    assert want == [("P02", 1), ("P28", 1)]
+    assert sorted((i.sku, i.qty) for i in items if i.shelf_id == "G1S1") == want
+
+
 def test_a_put_back_beside_a_neighbours_take_is_not_taken_for_a_lean():
     """World 929 `busy`: an energy drink (276 g) put back on its plate 0.9 s after it was
     taken, while another shopper takes a 355 g bag from the next plate. The plate's own

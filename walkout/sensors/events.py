@@ -159,6 +159,15 @@ class EventParams:
     # ... or a quarter of the step: a lean on the shelf drifts every plate by a few grams
     # over 1.5 s, and a level only has to stay nearer itself than the other level.
     flat_share: float = 0.25
+    # A board's sway (see _Stream._sway) is taken out of a shelf's reading only when its
+    # shape stands out from the plates' history: its first principal direction carries 4x
+    # the next one's variance (a board's sway has one shape; white noise on three plates
+    # spreads over all three directions) ...
+    sway_one: float = 4.0
+    # ... and each other plate's change must follow the shape to within this share of its
+    # sway (plus its level noise): a share learnt from a few seconds of sway, a dozen or two
+    # swings of a quarter second, is good to about 1/sqrt(25) = 20%.
+    sway_fit: float = 0.2
     # The least noise of a plate's 0.25 s median: the load cell's resolution (AiFi's
     # plates read in steps of 0.36 g); a plate stuck at one value reads no less.
     resolution_g: float = 0.36
@@ -610,7 +619,12 @@ class _Stream:
         need = max(self.p.min_delta_g, self.p.delta_k * float(self.sig_d[s]))
         cols = self.cols[s]
         plate_d = _median0(X[a:k + 1, cols]) - ref_plates
+        sway = self._sway(s, plate_d, g_from, k - a + 1)
+        if sway is not None:  # the board's own sway between the two levels is no item's
+            plate_d, delta = plate_d - sway[0], delta - float(sway[0].sum())
         steps = self._steps(cols, plate_d, ref_plates, g_start, base + k, need)
+        if sway is not None:  # the shelf's level noise is mostly that sway: what is left
+            need = min(need, max(self.p.min_delta_g, self.p.delta_k * sway[1]))
         # a step of the total, or of one plate (a take from one plate and a return to
         # another in one movement leave the total where it was), or an item that came
         # and went on one plate
@@ -675,6 +689,78 @@ class _Stream:
         with np.errstate(all="ignore"):
             share = np.nanmedian(plate_d[rest]) if np.isfinite(plate_d[rest]).any() else 0.0
         return plate_d - share
+
+    def _sway(self, s: int, plate_d: np.ndarray, g0: int, n: int
+              ) -> tuple[np.ndarray, float] | None:
+        """What the sway of shelf ``s``'s board put into its plates' changes ``plate_d``
+        (levels that are medians of ``n`` samples, the one before from global sample
+        ``g0`` on), and the noise of the change of the plate that moved most less that
+        sway; None when the changes show none.
+
+        A board that sways (people walking by, a knock) moves its plates in one fixed
+        pattern, set by where its load cells sit: the board's shape of sway. It is learnt
+        from the plates' history before the event: the first principal direction of their
+        changes over one window, less each plate's white noise. It is there only when it
+        stands out: more than all the plates' white noise, and ``sway_one`` times the next
+        direction. The change of the plate that moved most is taken as the step; the others
+        must then move along the shape (within ``delta_k`` times their level noise and
+        ``sway_fit`` of their sway share), one of them by ``flat_g`` at least, two of them
+        and every one the fit moves beyond their level noise by more than that noise, the
+        fit's way; the amplitude fitted on them is the sway.
+        A sway read at a crest before and at a trough after moves each plate by its share,
+        which on a light item's plate can be as much as the item, and on the next plate
+        passes for another one."""
+        cols, p, W = self.cols[s], self.p, self.W
+        if len(cols) < 3 or not np.isfinite(plate_d).all():
+            return None
+        rest = np.argsort(-np.abs(plate_d))[1:]
+        x = plate_d[rest]
+        if np.abs(x).max() < p.flat_g:
+            # a sway that moved every other plate by less than half the smallest step
+            # cannot pass for an item there, and its share of the stepped plate is within
+            # the shelf's level noise, which the step must beat anyway
+            return None
+        g_lo = max(self._ring_end - self.H, g0 - self.H)
+        if g0 - g_lo < 4 * W:  # too short a history to see a shape in
+            return None
+        y = self.ring[np.arange(g_lo, g0)[:, None] % self.H, cols]
+        y = y[np.isfinite(y).all(axis=1)]
+        if len(y) < 4 * W:
+            return None
+        # each plate's white noise, from its sample-to-sample changes (a sway is slow)
+        white = np.maximum(_median0(np.abs(np.diff(y, axis=0))) / (0.6745 * np.sqrt(2)),
+                           p.resolution_g)
+        lev = 1.2533 * white[rest] * np.sqrt(2 / n)  # noise of a median level's change
+        d = y[W:] - y[:-W]  # changes over a window, as two levels a window apart
+        dev = np.abs(d - np.median(d, axis=0))
+        scale = np.maximum(np.median(dev, axis=0) / 0.6745, p.resolution_g)
+        d = d[(dev <= 5 * scale).all(axis=1)]  # the history's own steps and presses out
+        if len(d) < 2 * W:
+            return None
+        lam, vec = np.linalg.eigh(d.T @ d / len(d) - np.diag(2 * white**2))
+        if lam[-1] <= 2 * float(np.sum(white**2)) or lam[-1] < p.sway_one * abs(lam[-2]):
+            return None
+        v = vec[rest, -1]
+        amp = 0.0
+        for _ in range(2):  # weights follow the fitted amplitude's share error
+            tol = p.delta_k * np.sqrt(lev**2 + (p.sway_fit * amp * v) ** 2)
+            w = v / tol**2
+            amp = float(np.sum(w * x) / max(float(np.sum(w * v)), 1e-12))
+        tol = p.delta_k * np.sqrt(lev**2 + (p.sway_fit * amp * v) ** 2)
+        if (np.abs(x - amp * v) > tol).any() or abs(amp) > 2 * p.delta_k * np.sqrt(lam[-1]):
+            # not one sway: another plate changed too, or more than this board sways
+            # (twice what a level step must beat over its own spread)
+            return None
+        # and seen: a sway moves every plate of the board by its share, so each plate it
+        # should have moved beyond its level noise did, its way, and two plates at least
+        # (one plate's move alone is as well its own step)
+        seen = np.abs(x) > p.delta_k * lev
+        due = np.abs(amp * v) > p.delta_k * lev
+        if seen.sum() < 2 or (due & ~(seen & (np.sign(x) == np.sign(amp * v)))).any():
+            return None
+        top = int(np.argmax(np.abs(plate_d)))
+        left = np.hypot(1.2533 * white[top] * np.sqrt(2 / n), p.sway_fit * amp * vec[top, -1])
+        return amp * vec[:, -1], float(left)
 
     def _carried(self, plate_d: np.ndarray, sig: np.ndarray, on: np.ndarray | None = None
                  ) -> bool:
