@@ -1002,6 +1002,19 @@ def test_a_take_from_the_plate_a_board_sways_most_is_no_sway():
     assert sorted((i.sku, i.qty) for i in items if i.shelf_id == "G1S1") == want
 
 
+def test_a_take_whose_settle_held_its_ramp_is_read_from_the_level_before():
+    """Drawn world 1170 `busy`: a shopper takes two 48 g packs from one plate 1.6 s apart,
+    and another presses the next plate 0.2 s after the shelf settles from the second. The
+    settle window held the second lift's ramp (not a level), and the movement that came
+    next was read from the level the shelf settled at, after the take: it was lost. A
+    movement that follows such a settle within the watch is read from the level before
+    both."""
+    items, gt = _drawn_items("busy", 1170, give_way=True)
+    want = sorted((g["sku"], g["qty"]) for g in gt if g["shelf"] == "G1S1" and g["t"] < 20)
+    assert want == [("P02", 1), ("P28", 1), ("P28", 1)]
+    assert sorted((i.sku, i.qty) for i in items if i.shelf_id == "G1S1" and i.t < 20) == want
+
+
 def test_a_put_back_beside_a_neighbours_take_is_not_taken_for_a_lean():
     """World 929 `busy`: an energy drink (276 g) put back on its plate 0.9 s after it was
     taken, while another shopper takes a 355 g bag from the next plate. The plate's own

@@ -13,7 +13,9 @@ Per shelf, the total of its plates is watched through a sliding window of ``wind
   edges do not leak into the levels (and, where the plate that carries the step was not
   still over the window before, on the latest earlier window of the settled run where
   every plate was: the deviation lags a hand's touch, so a press's first samples can fall
-  in that window).
+  in that window). A settle over which that plate was not still (a lift's ramp, a press)
+  is no level: when the shelf moves again within ``watch_s``, that movement is read from
+  the level before both.
   It is an event if it beats both ``min_delta_g`` (10 g, the threshold of AIM3S and CMU)
   and ``delta_k`` times the shelf's level noise,
   measured on its quiet stretches (wobble from people leaning moves a shelf's level by
@@ -311,6 +313,9 @@ class _Stream:
         # the level a shelf left: (level, plate levels, t, the global rows of the last
         # and first samples it was read from)
         self.ref: list[tuple | None] = [None] * S
+        # the level a shelf left before a movement whose settle was no level (NOT_STILL),
+        # and when that settle came: the next movement, soon after, reads from it
+        self.kept: list[tuple | None] = [None] * S
         # shelves that settled after moving: (level, plate levels, t, global row, last row
         # watched)
         self.watch: dict[int, tuple] = {}
@@ -375,7 +380,9 @@ class _Stream:
             if state[j, s] == MOVING:
                 self._leave(s, k, base, X, T, TOT, STD, quiet[s], prev[j, s] == SETTLED)
             elif state[j, s] == SETTLED:
+                ref = self.ref[s]
                 ev = self._settle(s, k, base, X, T, TOT, prev[j, s] == MOVING)
+                self.kept[s] = (ref, float(T[k])) if ev is NOT_STILL else None
                 if isinstance(ev, WeightEvent):
                     events.append(ev)
                 self.run_start[s] = base + k
@@ -568,8 +575,16 @@ class _Stream:
         samples before the movement showed. A settled run can have started on the tail of
         a small disturbance (a light press), so the window right before is not always
         clean."""
-        self.ref[s] = None
+        self.ref[s], kept = None, self.kept[s]
+        self.kept[s] = None
         if not was_settled:
+            return
+        if kept is not None and kept[0] is not None and T[k] - kept[1] <= self.p.watch_s:
+            # the shelf settled while the stepped plate was not still (a ramp, a press)
+            # and moves again within the watch: one movement, read from the level before
+            # it (a second take 1.6 s after a first, the lift's ramp in the settle window
+            # and a neighbour's press right after, was read from neither side)
+            self.ref[s] = kept[0]
             return
         b = k - 1 - self.guard
         first = self.run_start[s] + self.guard - base  # windows after the run's own start
