@@ -726,15 +726,16 @@ class _Stream:
         which on a light item's plate can be as much as the item, and on the next plate
         passes for another one."""
         cols, p, W = self.cols[s], self.p, self.W
-        if len(cols) < 3 or not np.isfinite(plate_d).all():
-            return None
-        rest = np.argsort(-np.abs(plate_d))[1:]
-        x = plate_d[rest]
-        if np.abs(x).max() < p.flat_g:
+        mag = np.abs(plate_d)
+        if len(cols) < 3 or np.count_nonzero(mag >= p.flat_g) < 2:
             # a sway that moved every other plate by less than half the smallest step
             # cannot pass for an item there, and its share of the stepped plate is within
             # the shelf's level noise, which the step must beat anyway
             return None
+        if not np.isfinite(plate_d).all():
+            return None
+        rest = np.argsort(-mag)[1:]
+        x = plate_d[rest]
         g_lo = max(self._ring_end - self.H, g0 - self.H)
         if g0 - g_lo < 4 * W:  # too short a history to see a shape in
             return None
