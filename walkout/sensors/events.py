@@ -339,7 +339,8 @@ class _Stream:
         X = np.concatenate([self.tail_g, grams])
         T = np.concatenate([self.tail_t, t])
         TOT = np.concatenate([self.tail_tot, tot_new])
-        BAD = np.concatenate([self.tail_bad, bad_new.astype(float) @ self.M])
+        bad_tot = bad_new.astype(float) @ self.M if bad_new.any() else np.zeros((J, S))
+        BAD = np.concatenate([self.tail_bad, bad_tot])
         # sliding windows ending at each new row, over the rows they need
         r0 = max(L - (W - 1), 0)
         tot, bad = TOT[r0:], BAD[r0:]
@@ -388,7 +389,7 @@ class _Stream:
                 self.run_start[s] = base + k
                 if prev[j, s] == MOVING and ev is not NOT_STILL:
                     self._watch(s, k, base, X, T, TOT)
-        for s in list(self.watch):
+        for s in self._watch_due(base + L, mean, std, quiet):
             ev = self._watched(s, L, base, X, T, TOT, mean, std, quiet[s])
             if ev is not None:
                 events.append(ev)
@@ -611,7 +612,7 @@ class _Stream:
         while g1 - W + 1 >= max(g_first - W + 1, self._ring_end - self.H):
             g0 = g1 - W + 1
             if all(self._still(c, g0, g1, step) for c in cols):
-                now = _median0(self.ring[np.arange(g0, g1 + 1) % self.H][:, cols])
+                now = _median0(self.ring[np.arange(g0, g1 + 1)[:, None] % self.H, cols])
                 if not np.isfinite(now).all():
                     return None
                 return (level + float(np.sum(now - plates)), now,
@@ -648,13 +649,14 @@ class _Stream:
         # judged on the plates as well: what a lean shares out over all plates is no
         # item's, and an item's step is carried by the plates it stood on
         plate_d = self._lean(plate_d)
-        big = int(np.nanargmax(np.abs(plate_d)))
+        mag = np.abs(plate_d)
+        big = int(np.argmax(mag) if np.isfinite(mag).all() else np.nanargmax(mag))
         sig = self.plates.noise(cols)
         if not (steps or self._carried(plate_d, sig)):
             return None
         # the step is read on the plates that carry it: its noise is theirs (a level
         # difference of each), unless the shelf's own is lower
-        top = np.argsort(-np.nan_to_num(np.abs(plate_d)))[:3]
+        top = np.argsort(-_abs0(plate_d))[:3]
         top = top[np.abs(plate_d[top]) >= self.p.delta_k * sig[top]]
         noise = float(self.sig_d[s])
         if len(top):
@@ -783,7 +785,7 @@ class _Stream:
         """An item's step: the plates ``on`` (a mask), else the one to three plates that
         moved most, carry at least ``min_delta_g`` between them and ``watch_share`` of
         all the plates' moves (changes beyond ``delta_k`` times a plate's noise ``sig``)."""
-        moves = np.nan_to_num(np.abs(plate_d))
+        moves = _abs0(plate_d)
         moves = np.where(moves >= self.p.delta_k * sig, moves, 0.0)
         top = float(moves[on].sum() if on is not None else np.sort(moves)[-3:].sum())
         return top >= self.p.min_delta_g and top >= self.p.watch_share * float(moves.sum())
@@ -841,6 +843,21 @@ class _Stream:
             self.watch[s] = (float(_median0(TOT[a:k + 1, s])), plates, float(T[k]), base + k,
                              base + k + self.watch_n)
 
+    def _watch_due(self, first: int, mean, std, quiet) -> list[int]:
+        """The watched shelves that :meth:`_watched` has something to do for in the
+        windows ``mean``, ``std`` (the first ending at global row ``first``): a quiet
+        window in their watch whose level is an event's away from the settled one, or a
+        watch that ends. All of them at once (a store has dozens watched at a time)."""
+        if not self.watch:
+            return []
+        ws = np.fromiter(self.watch, np.int64, len(self.watch))
+        level, g0, g_end = (np.array([self.watch[s][i] for s in ws]) for i in (0, 3, 4))
+        need = np.fmax(self.p.min_delta_g, self.p.delta_k * self.sig_d[ws])  # as max()
+        rows = first + np.arange(len(mean))[:, None]
+        hit = ((rows >= g0 + self.W) & (rows <= g_end) & (std[:, ws] <= quiet[ws])
+               & (np.abs(mean[:, ws] - level) >= need)).any(axis=0)
+        return [int(s) for s in ws[hit | (first + len(mean) - 1 >= g_end)]]
+
     def _watched(self, s: int, L: int, base: int, X, T, TOT, mean, std, quiet: float
                  ) -> WeightEvent | None:
         """A step while shelf ``s`` stays settled shortly after settling: the first window
@@ -875,7 +892,8 @@ class _Stream:
         if g0 < self._ring_end - self.H or g1 - g0 < 2:
             return [None] * len(cols)
         idx = np.arange(g0, g1 + 1) % self.H
-        return change_points(self.ring[idx][:, cols] - ref_plates, self.ring_t[idx], plate_d)
+        return change_points(self.ring[idx[:, None], cols] - ref_plates, self.ring_t[idx],
+                             plate_d)
 
     def _steps(self, cols, plate_d, ref_plates, g0: int, g1: int, need: float) -> dict:
         """Plates (by position in ``cols``) whose change between global samples ``g0`` and
@@ -884,10 +902,10 @@ class _Stream:
         p = self.p
         if g0 < self._ring_end - self.H or g1 - g0 < (2 * p.two_step_s + p.window_s) * self.rate:
             return {}  # too short for two steps with a still level between
-        idx = np.arange(g0, g1 + 1) % self.H
-        stride = -(-len(idx) // 160)  # a long movement is fitted on every k-th sample
-        ts = self.ring_t[idx][::stride]
-        x = (self.ring[idx][:, cols] - ref_plates)[::stride]
+        stride = -(-(g1 + 1 - g0) // 160)  # a long movement is fitted on every k-th sample
+        idx = np.arange(g0, g1 + 1, stride) % self.H
+        ts = self.ring_t[idx]
+        x = self.ring[idx[:, None], cols] - ref_plates
         return fit_steps(x, ts, plate_d, self.rate / stride, need, p)
 
     def _write_ring(self, t: np.ndarray, grams: np.ndarray) -> None:
@@ -947,9 +965,18 @@ def _shared(dev: np.ndarray) -> np.ndarray:
     return np.where(lo > 0, lo, np.where(hi < 0, hi, 0.0))
 
 
+def _abs0(x: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(np.abs(x))`` (a plate that sent nothing moved by 0), without its
+    overhead where every value is finite."""
+    mag = np.abs(x)
+    return mag if np.isfinite(mag).all() else np.nan_to_num(mag)
+
+
 def _median0(a: np.ndarray) -> np.ndarray:
-    """Median along axis 0 (np.median's overhead dominates on these short windows)."""
-    srt = np.sort(a, axis=0)
+    """Median along axis 0 (np.median's overhead dominates on these short windows, and
+    np.sort's wrapper costs as much as sorting them)."""
+    srt = a.copy()
+    srt.sort(axis=0)
     n = len(srt)
     return (srt[(n - 1) // 2] + srt[n // 2]) / 2
 
@@ -959,7 +986,7 @@ def _col_quantile(a: np.ndarray, ok: np.ndarray, q: np.ndarray) -> np.ndarray:
     where a column has none. One sort for all columns (NaN sorts last)."""
     n = ok.sum(0)
     srt = np.sort(np.where(ok, a, np.nan), axis=0)
-    idx = np.clip((q * (n - 1)).astype(np.int64), 0, max(len(a) - 1, 0))
+    idx = np.minimum(np.maximum((q * (n - 1)).astype(np.int64), 0), max(len(a) - 1, 0))
     out = srt[idx, np.arange(a.shape[1])] if len(a) else np.full(a.shape[1], np.nan)
     return np.where(n > 0, out, np.nan)
 

@@ -93,7 +93,8 @@ class PlateStepFinder:
         if k:
             cut = buf[:k * self.sub].reshape(k, self.sub, self.P)
             mid = ((self.sub - 1) // 2, self.sub // 2)  # the middle samples
-            part = np.partition(cut, mid, axis=1)  # (np.median's overhead is 4x this)
+            # (np.median's overhead is 4x this; one middle for an odd count)
+            part = np.partition(cut, sorted(set(mid)), axis=1)
             m = (part[:, mid[0]] + part[:, mid[1]]) / 2
             spread = cut.max(axis=1) - cut.min(axis=1)
             if np.isnan(cut).any():  # a gap: the median of what the plate did send
@@ -132,7 +133,7 @@ class PlateStepFinder:
         side. Items move a plate rarely, so the steps in its history barely move the
         MADs."""
         med = self.med[:, cols]
-        d = np.diff(med, axis=0)
+        d = med[1:] - med[:-1]
         mad = _mad(np.abs(d)) / 0.6745
         if len(med) >= self.hist:  # several sides: a slow sway needs them to show
             # over a side, items (one to four takes in a few seconds) touch many of the
@@ -205,8 +206,7 @@ class PlateStepFinder:
         left = top = np.zeros(size.shape, bool)
         for sign in (step > 0, step < 0):
             own = np.where(sign, size, -np.inf)
-            win = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, own, pad]),
-                                                           h, axis=0)
+            win = _windows(np.concatenate([pad, own, pad]), h)
             run = win.max(-1)
             peak = sign & (size > run[:m])
             # beaten by a reading that is itself no step (the first of its window's largest)
@@ -229,20 +229,14 @@ class PlateStepFinder:
         if later.any():
             self.done = base + int(js[np.flatnonzero(later.any(1))[0]]) - 1
         out = []
-        for i, ci in zip(*np.nonzero(top)):
-            i, ci = int(i), int(ci)
+        found_at = np.nonzero(top)
+        change = self._change_points(js[found_at[0]], cols[found_at[1]],
+                                     before[found_at], step[found_at])
+        for i, ci, k in zip(*found_at, change):
+            i, ci, k = int(i), int(ci), int(k)
             j, c = int(js[i]), int(cols[ci])
             if base + j - self.last[c] <= h and self.last_sign[c] * step[i, ci] > 0:
                 continue  # the same step, already reported
-            # the first median at the level after: the change point of the medians around
-            # (the ramp can lift two of them equally, so the largest step is not exact)
-            a = max(j - h, 0)
-            x = self.med[a:j + h + 1, c] - before[i, ci]
-            # (a press lifts a median beyond both levels: it counts as at the nearer one)
-            x = np.clip(np.where(np.isfinite(x), x, 0.0), min(0.0, step[i, ci]),
-                        max(0.0, step[i, ci]))
-            gain = np.cumsum(step[i, ci] * (2 * x - step[i, ci]))
-            k = min(a + int(np.argmin(np.concatenate([[0.0], gain]))), n - 1)
             if (self.cov[0, c] <= self.med_t[k] <= self.cov[1, c]
                     and self.cov[2, c] * step[i, ci] >= 0.5 * step[i, ci] ** 2):
                 continue  # the shelf read it
@@ -282,6 +276,25 @@ class PlateStepFinder:
                                  moves))
         return out
 
+    def _change_points(self, js: np.ndarray, cols: np.ndarray, before: np.ndarray,
+                       step: np.ndarray) -> np.ndarray:
+        """For each step (``step[i]`` of plate ``cols[i]`` at sub-block ``js[i]``, from
+        level ``before[i]``), the first median at the level after: the least-squares change
+        point of the medians within ``side`` either way (the ramp can lift two of them
+        equally, so where the step read largest is not exact). A press lifts a median
+        beyond both levels: it counts as at the nearer one; a gap's median as at the level
+        before."""
+        h, n = self.side, len(self.med)
+        rows = js[:, None] + np.arange(-h, h + 1)  # the medians around, past the ends masked
+        x = self.med[np.clip(rows, 0, n - 1), cols[:, None]] - before[:, None]
+        d = step[:, None]
+        x = np.clip(np.where(np.isfinite(x), x, 0.0), np.minimum(0.0, d), np.maximum(0.0, d))
+        # the cost of counting medians up to each one as at the level before
+        gain = np.cumsum(np.where((rows >= 0) & (rows < n), d * (2 * x - d), 0.0), axis=1)
+        best = np.argmin(np.concatenate([np.zeros((len(js), 1)), gain], axis=1), axis=1)
+        # (the masked medians before the first add nothing: the best is past them, or 0)
+        return np.minimum(np.where(best > 0, js - h + best, np.maximum(js - h, 0)), n - 1)
+
     def _sides(self, js: np.ndarray, cols) -> tuple[np.ndarray, np.ndarray]:
         """The levels before and after sub-block ``js`` of plates ``cols``: the medians of
         the ``side`` medians either side (fewer where the record begins or ends, none of
@@ -289,8 +302,7 @@ class PlateStepFinder:
         h = self.side
         med = self.med[:, cols]
         pad = np.full((h, med.shape[1]), np.nan)
-        win = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, med, pad]), h,
-                                                       axis=0)
+        win = _windows(np.concatenate([pad, med, pad]), h)
         both = _level_last(win[np.concatenate([js, js + 1 + h])], self.p.flat_outliers)
         return both[:len(js)], both[len(js):]
 
@@ -310,6 +322,16 @@ class PlateStepFinder:
         if n_ok >= max(2, len(x) - self.p.flat_outliers):
             return True
         return n_ok >= max(2, (len(x) + 1) // 2) and not bool((dev < -tol).any())
+
+
+def _windows(a: np.ndarray, h: int) -> np.ndarray:
+    """The windows of ``h`` rows of a fresh C-ordered 2-D array ``a``, as
+    ``sliding_window_view(a, h, axis=0)`` gives them (a read-only view, the window last)
+    without its overhead, which on these small arrays is 20 times the work."""
+    s0, s1 = a.strides
+    win = np.ndarray((len(a) - h + 1, a.shape[1], h), a.dtype, a, 0, (s0, s1, s0))
+    win.flags.writeable = False
+    return win
 
 
 def _mad(d: np.ndarray, q: float = 0.5) -> np.ndarray:

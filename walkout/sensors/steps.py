@@ -55,17 +55,18 @@ def fit_steps(x: np.ndarray, ts: np.ndarray, plate_d: np.ndarray, rate: float, n
     min_run = max(2, int(round(p.two_step_s * rate)))
     edge = int(round(0.1 * rate))  # a ramp's half at each end of a level
     n = len(x)
-    a, b = _splits(n + 1, min_run)  # a level held over samples [a, b)
     out = {}
+    if n < 2 * min_run:
+        return out
     # an item on a plate and off again (see pulse) holds the plate this much heavier
     # for the presses around it and a level between; one taken and put back holds it
     # this much lighter for a level between (the presses come at its ends)
     up = max(2 * p.min_delta_g, need)
     held = (p.press_s + p.two_step_s) * rate
+    n_up, n_down = (x >= up).sum(axis=0), (x <= -up).sum(axis=0)
     for j, d in enumerate(plate_d):
         small = not abs(d) >= 2 * p.min_delta_g
-        if n < 2 * min_run or (small and not (np.count_nonzero(x[:, j] >= up) >= held or
-                                               np.count_nonzero(x[:, j] <= -up) >= min_run)):
+        if small and not (n_up[j] >= held or n_down[j] >= min_run):
             continue
         y = median_filter(x[:, j], size=max(3, int(round(0.1 * rate)) | 1),
                           mode="nearest")
@@ -78,6 +79,7 @@ def fit_steps(x: np.ndarray, ts: np.ndarray, plate_d: np.ndarray, rate: float, n
         # then maximum) over that long takes presses out and keeps every level that
         # lasts, an item put back for a while too
         y = _opening(y, max(3, int(round(p.press_s * rate)) | 1))
+        a, b = _splits(n + 1, min_run)  # a level held over samples [a, b)
         c1 = np.concatenate([[0.0], np.cumsum(y)])
         c2 = np.concatenate([[0.0], np.cumsum(y * y)])
         head = c2                                        # 0 on [0, i): sum y^2
