@@ -13,7 +13,7 @@ side by side with ultralytics `model.track`; memory over a long clip.
     receipt F1 1.0 with every receipt exact; busy F1 >= 0.97, exact >= 0.9, flagged <= 10%.
     With --world random each clip is simulated in a drawn world (`walkout simulate
     --world random`: seed s in world s; seeds 960-969 by default, on which nothing was
-    chosen, like 1160-1169, 1170-1189 single and pair and 1180-1189 busy, while 900-959,
+    chosen, like 1160-1169, 1170-1189 single and pair, 1180-1189 busy and 1190-1199, while 900-959,
     970-999, 1100-1159 and 1170-1179 busy were studied clip by
     clip): random timing, bodies, camera, light, image quality, load cells and clock
     offset. A clip with a wrong receipt is printed with its world's main parameters.
